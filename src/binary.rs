@@ -1,0 +1,154 @@
+//! Little-endian binary encoding shared by the WAL and the sync journal.
+//!
+//! Integers are fixed-width little-endian; strings and byte arrays are a `u32` length followed
+//! by the bytes, as in the C++ module's V1 wire format.
+
+use std::fmt;
+
+/// Why bytes could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(pub String);
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Appends encoded values to a byte vector.
+pub struct Writer<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+impl<'a> Writer<'a> {
+    pub fn new(out: &'a mut Vec<u8>) -> Writer<'a> {
+        Writer { out }
+    }
+
+    pub fn u8(&mut self, v: u8) {
+        self.out.push(v);
+    }
+
+    pub fn u32(&mut self, v: u32) {
+        self.out.extend_from_slice(&v.to_le_bytes());
+    }
+
+    pub fn u64(&mut self, v: u64) {
+        self.out.extend_from_slice(&v.to_le_bytes());
+    }
+
+    /// A length-prefixed byte array. Callers bound lengths far below 4 GiB (keys 64 KiB,
+    /// values 64 MiB), so the cast cannot truncate.
+    pub fn bytes(&mut self, v: &[u8]) {
+        self.u32(v.len() as u32);
+        self.out.extend_from_slice(v);
+    }
+
+    pub fn str(&mut self, v: &str) {
+        self.bytes(v.as_bytes());
+    }
+}
+
+/// Reads encoded values from a byte slice, failing (never panicking) on short or bad input.
+pub struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(data: &'a [u8]) -> Reader<'a> {
+        Reader { data, pos: 0 }
+    }
+
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], DecodeError> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len());
+        match end {
+            Some(end) => {
+                let slice = &self.data[self.pos..end];
+                self.pos = end;
+                Ok(slice)
+            }
+            None => Err(DecodeError(format!(
+                "truncated {what}: needs {n} bytes at offset {}, {} left",
+                self.pos,
+                self.data.len() - self.pos
+            ))),
+        }
+    }
+
+    pub fn u8(&mut self, what: &str) -> Result<u8, DecodeError> {
+        Ok(self.take(1, what)?[0])
+    }
+
+    pub fn u32(&mut self, what: &str) -> Result<u32, DecodeError> {
+        let b = self.take(4, what)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    pub fn u64(&mut self, what: &str) -> Result<u64, DecodeError> {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(self.take(8, what)?);
+        Ok(u64::from_le_bytes(b))
+    }
+
+    pub fn bytes(&mut self, what: &str) -> Result<&'a [u8], DecodeError> {
+        let len = self.u32(what)? as usize;
+        self.take(len, what)
+    }
+
+    pub fn str(&mut self, what: &str) -> Result<&'a str, DecodeError> {
+        let b = self.bytes(what)?;
+        std::str::from_utf8(b).map_err(|_| DecodeError(format!("{what} is not valid UTF-8")))
+    }
+
+    /// The bytes not read yet.
+    pub fn rest(&mut self) -> &'a [u8] {
+        let rest = &self.data[self.pos..];
+        self.pos = self.data.len();
+        rest
+    }
+
+    /// Fails unless every byte was consumed.
+    pub fn finish(&self, what: &str) -> Result<(), DecodeError> {
+        if self.pos == self.data.len() {
+            Ok(())
+        } else {
+            Err(DecodeError(format!(
+                "{} unexpected trailing bytes after {what}",
+                self.data.len() - self.pos
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_rejects_short_input() {
+        let mut buf = Vec::new();
+        let mut w = Writer::new(&mut buf);
+        w.u8(1);
+        w.u32(7);
+        w.u64(u64::MAX);
+        w.str("user:1");
+        let mut r = Reader::new(&buf);
+        assert_eq!(r.u8("a").unwrap(), 1);
+        assert_eq!(r.u32("b").unwrap(), 7);
+        assert_eq!(r.u64("c").unwrap(), u64::MAX);
+        assert_eq!(r.str("d").unwrap(), "user:1");
+        r.finish("record").unwrap();
+        let mut short = Reader::new(&buf[..buf.len() - 1]);
+        short.u8("a").unwrap();
+        short.u32("b").unwrap();
+        short.u64("c").unwrap();
+        assert!(short.str("key").unwrap_err().0.contains("truncated key"));
+    }
+
+    #[test]
+    fn huge_length_prefix_is_an_error_not_an_allocation() {
+        let buf = [0xff, 0xff, 0xff, 0xff, 1];
+        assert!(Reader::new(&buf).bytes("value").is_err());
+    }
+}

@@ -1,0 +1,94 @@
+//! Node identity: the origin of every sync operation.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
+
+/// The longest node id accepted, in bytes.
+pub const MAX_NODE_ID_BYTES: usize = 256;
+
+/// Why a string is not a usable node id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid node id {value:?}: {reason}")]
+pub struct InvalidNodeId {
+    /// The rejected value (cut to a readable length).
+    pub value: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+/// A validated node id: non-empty UTF-8, at most [`MAX_NODE_ID_BYTES`] bytes, no control
+/// characters or whitespace (it is embedded in sync ids and log lines).
+///
+/// Cloning is cheap: every operation from a node shares one allocation.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(Arc<str>);
+
+impl NodeId {
+    /// Validates `value` as a node id.
+    pub fn new(value: &str) -> Result<NodeId, InvalidNodeId> {
+        let reason = if value.is_empty() {
+            Some("node id is empty")
+        } else if value.len() > MAX_NODE_ID_BYTES {
+            Some("node id is longer than 256 bytes")
+        } else if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            Some("node id contains whitespace or a control character")
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => Err(InvalidNodeId {
+                value: value.chars().take(64).collect(),
+                reason,
+            }),
+            None => Ok(NodeId(Arc::from(value))),
+        }
+    }
+
+    /// The id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl Serialize for NodeId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_ordinary_ids() {
+        for id in ["node-a", "node-local", "drive-client", "desktop-1", "nœud-é"] {
+            assert_eq!(NodeId::new(id).unwrap().as_str(), id);
+        }
+    }
+
+    #[test]
+    fn rejects_empty_long_and_control_ids() {
+        assert_eq!(NodeId::new("").unwrap_err().reason, "node id is empty");
+        assert!(NodeId::new(&"x".repeat(257)).is_err());
+        assert!(NodeId::new(&"x".repeat(256)).is_ok());
+        assert!(NodeId::new("node a").is_err());
+        assert!(NodeId::new("node\n").is_err());
+        let err = NodeId::new("bad\u{0}id").unwrap_err();
+        assert!(err.to_string().contains("bad\\0id"), "{err}");
+    }
+}

@@ -1,0 +1,66 @@
+//! How a store is opened.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::clock::{Clock, SystemClock};
+
+/// When a write is reported done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[repr(u8)]
+pub enum Durability {
+    /// Only once its WAL record is on stable storage (fdatasync): survives a power cut.
+    Durable = 1,
+    /// Once its WAL record is handed to the operating system: survives a process crash, not a
+    /// power cut. Sync still syncs the WAL before handing operations out in a batch, so an
+    /// operation another node has seen is never forgotten locally.
+    Fast = 2,
+}
+
+/// Store settings. Build with [`StoreConfig::durable`], [`StoreConfig::fast`] or
+/// [`StoreConfig::memory`].
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// The write-ahead log; `None` keeps everything in memory only.
+    pub wal_path: Option<PathBuf>,
+    /// Durability of direct store writes (sync writes follow the sync config's durability).
+    pub durability: Durability,
+    /// Physical time for stamps; replace it to make tests deterministic.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl StoreConfig {
+    /// A WAL-backed store whose writes are on disk before they return.
+    pub fn durable(wal_path: impl Into<PathBuf>) -> StoreConfig {
+        StoreConfig {
+            wal_path: Some(wal_path.into()),
+            durability: Durability::Durable,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// A WAL-backed store whose writes are handed to the OS before they return.
+    pub fn fast(wal_path: impl Into<PathBuf>) -> StoreConfig {
+        StoreConfig {
+            durability: Durability::Fast,
+            ..StoreConfig::durable(wal_path)
+        }
+    }
+
+    /// A store with no WAL: nothing survives the process.
+    pub fn memory() -> StoreConfig {
+        StoreConfig {
+            wal_path: None,
+            durability: Durability::Fast,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The same settings with another physical clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> StoreConfig {
+        self.clock = clock;
+        self
+    }
+}

@@ -1,0 +1,321 @@
+//! The store engine: current key state, rebuilt from the WAL on open.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::config::{Durability, StoreConfig};
+use super::entry::{Entry, Slot, WriteId};
+use super::error::StoreError;
+use super::key::Key;
+use super::operation::{Operation, OperationKind};
+use super::record::{self, Record, Tracking, WriteRecord};
+use super::value::Value;
+use super::wal::{ReplayReport, Wal};
+use crate::binary::DecodeError;
+use crate::clock::{Clock, HybridClock, Stamp};
+use crate::node::NodeId;
+
+/// What one write did to the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplyResult {
+    /// The store's sequence number for this write.
+    pub version: u64,
+    /// The stamp the write was applied at.
+    pub timestamp: Stamp,
+    /// The key had no live value before.
+    pub created: bool,
+    /// The key had a live value before and has one now.
+    pub updated: bool,
+    /// The key had a live value before and is deleted now.
+    pub deleted: bool,
+    /// The write this one replaced (value or tombstone), if the key was known.
+    pub replaced: Option<WriteId>,
+}
+
+/// What replaying the WAL handed over for the sync layer, in log order.
+#[derive(Debug)]
+pub(crate) enum Recovered {
+    /// A local write that sync tracked.
+    Local {
+        seq: u64,
+        queued: bool,
+        op: Operation,
+        origin: NodeId,
+        replaces: Option<WriteId>,
+    },
+    /// A remote operation that was applied.
+    Remote { origin: NodeId, version: u64 },
+    /// A sync annotation.
+    Annotation(Vec<u8>),
+}
+
+/// What a sync engine attaching to the store starts from.
+pub(crate) enum SyncHandover {
+    /// What replay recovered (first attachment after open).
+    Replay(Vec<Recovered>),
+    /// The state a previous engine left when it was dropped; opaque to the store.
+    Parked(Box<dyn Any + Send>),
+}
+
+impl fmt::Debug for SyncHandover {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SyncHandover::Replay(items) => write!(f, "Replay({} items)", items.len()),
+            SyncHandover::Parked(_) => f.write_str("Parked"),
+        }
+    }
+}
+
+/// The store behind a lock; crate-internal so that sync can read, decide and write atomically.
+#[derive(Debug)]
+pub(crate) struct StoreCore {
+    slots: HashMap<Key, Slot>,
+    live: usize,
+    last_version: u64,
+    wal: Option<Wal>,
+    durability: Durability,
+    clock: HybridClock,
+    replay: ReplayReport,
+    /// `None` while a sync engine is attached.
+    sync: Option<SyncHandover>,
+}
+
+/// The local key-value store: a shared handle (cloning is cheap and refers to the same store),
+/// safe to use from several threads.
+#[derive(Clone, Debug)]
+pub struct StoreEngine {
+    shared: Arc<Mutex<StoreCore>>,
+}
+
+impl StoreEngine {
+    /// Opens a store; with a WAL path, replays the log (cutting a torn tail, see
+    /// [`StoreEngine::replay_report`]).
+    pub fn open(config: StoreConfig) -> Result<StoreEngine, StoreError> {
+        let mut core = StoreCore {
+            slots: HashMap::new(),
+            live: 0,
+            last_version: 0,
+            wal: None,
+            durability: config.durability,
+            clock: HybridClock::new(config.clock),
+            replay: ReplayReport::default(),
+            sync: None,
+        };
+        let mut recovered = Vec::new();
+        if let Some(path) = &config.wal_path {
+            let (wal, report) =
+                Wal::open(path, |payload| core.replay_record(payload, &mut recovered))?;
+            core.wal = Some(wal);
+            core.replay = report;
+        }
+        core.sync = Some(SyncHandover::Replay(recovered));
+        Ok(StoreEngine {
+            shared: Arc::new(Mutex::new(core)),
+        })
+    }
+
+    /// A store with no WAL.
+    pub fn memory() -> StoreEngine {
+        StoreEngine::open(StoreConfig::memory()).expect("a memory store cannot fail to open")
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, StoreCore> {
+        // Nothing panics while holding this lock; if something did, the data is still
+        // consistent because every mutation is logged before it is applied.
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The live entry at `key`; a deleted key is absent.
+    pub fn get(&self, key: &Key) -> Option<Entry> {
+        self.lock().entry(key)
+    }
+
+    /// The number of live keys.
+    pub fn len(&self) -> usize {
+        self.lock().live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Puts `value` at `key` directly (not tracked by sync).
+    pub fn put(&self, key: Key, value: Value) -> Result<ApplyResult, StoreError> {
+        self.apply_operation(Operation::put(key, value))
+    }
+
+    /// Deletes `key` directly (not tracked by sync), leaving a tombstone.
+    pub fn remove(&self, key: Key) -> Result<ApplyResult, StoreError> {
+        self.apply_operation(Operation::delete(key))
+    }
+
+    /// Applies `operation` directly (not tracked by sync) with a fresh stamp.
+    pub fn apply_operation(&self, operation: Operation) -> Result<ApplyResult, StoreError> {
+        let mut core = self.lock();
+        let stamp = core.clock.tick();
+        let sync = core.durability == Durability::Durable;
+        core.write(
+            &WriteRecord {
+                op: operation.with_timestamp(stamp),
+                origin: None,
+                tracking: Tracking::Untracked,
+            },
+            sync,
+        )
+    }
+
+    /// What opening the WAL found: records replayed and torn-tail bytes dropped.
+    pub fn replay_report(&self) -> ReplayReport {
+        self.lock().replay
+    }
+
+    /// Replaces the physical clock (for tests and simulations); stamps stay monotonic.
+    pub fn set_clock(&self, clock: Arc<dyn Clock>) {
+        self.lock().clock.set_source(clock);
+    }
+
+    /// Whether this store has a WAL.
+    pub fn is_persistent(&self) -> bool {
+        self.lock().wal.is_some()
+    }
+}
+
+impl StoreCore {
+    fn replay_record(
+        &mut self,
+        payload: &[u8],
+        recovered: &mut Vec<Recovered>,
+    ) -> Result<(), DecodeError> {
+        match record::decode(payload)? {
+            Record::Annotation(bytes) => recovered.push(Recovered::Annotation(bytes)),
+            Record::Write(write) => {
+                self.clock.observe(write.op.timestamp);
+                match &write.tracking {
+                    Tracking::Untracked => {}
+                    Tracking::Local {
+                        seq,
+                        queued,
+                        replaces,
+                    } => {
+                        let origin = write.origin.clone().ok_or_else(|| {
+                            DecodeError("tracked local write without origin".into())
+                        })?;
+                        recovered.push(Recovered::Local {
+                            seq: *seq,
+                            queued: *queued,
+                            op: write.op.clone(),
+                            origin,
+                            replaces: replaces.clone(),
+                        });
+                    }
+                    Tracking::Remote { version } => {
+                        let origin = write.origin.clone().ok_or_else(|| {
+                            DecodeError("remote write without origin".into())
+                        })?;
+                        recovered.push(Recovered::Remote {
+                            origin,
+                            version: *version,
+                        });
+                    }
+                }
+                self.apply_in_memory(&write.op, write.origin);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn entry(&self, key: &Key) -> Option<Entry> {
+        let slot = self.slots.get(key)?;
+        Some(Entry {
+            key: key.clone(),
+            value: slot.value.clone()?,
+            version: slot.version,
+            timestamp: slot.write.stamp,
+            origin: slot.write.origin.clone(),
+        })
+    }
+
+    /// The identity of the write currently holding `key` (value or tombstone).
+    pub(crate) fn current_write(&self, key: &Key) -> Option<&WriteId> {
+        self.slots.get(key).map(|slot| &slot.write)
+    }
+
+    pub(crate) fn clock(&mut self) -> &mut HybridClock {
+        &mut self.clock
+    }
+
+    /// Logs `write` (synced to disk when `sync`), then applies it. Nothing changes on error.
+    pub(crate) fn write(
+        &mut self,
+        write: &WriteRecord,
+        sync: bool,
+    ) -> Result<ApplyResult, StoreError> {
+        if let Some(wal) = &mut self.wal {
+            wal.append(|out| record::encode_write(out, write), sync)?;
+        }
+        Ok(self.apply_in_memory(&write.op, write.origin.clone()))
+    }
+
+    /// Logs an annotation for the sync layer. Not synced: losing the last annotations to a power
+    /// cut only means re-sending, which receivers deduplicate.
+    pub(crate) fn annotate(&mut self, annotation: &[u8]) -> Result<(), StoreError> {
+        match &mut self.wal {
+            Some(wal) => wal.append(|out| record::encode_annotation(out, annotation), false),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes everything logged so far durable.
+    pub(crate) fn sync_wal(&mut self) -> Result<(), StoreError> {
+        match &mut self.wal {
+            Some(wal) => wal.sync(),
+            None => Ok(()),
+        }
+    }
+
+    /// Attaches a sync engine, handing it what it starts from; `None` if one is attached
+    /// already. Only one engine may track a store's writes, or two outboxes would split (and
+    /// double-log) its propagation.
+    pub(crate) fn attach_sync(&mut self) -> Option<SyncHandover> {
+        self.sync.take()
+    }
+
+    /// Detaches the engine, keeping `handover` for the next engine that attaches.
+    pub(crate) fn detach_sync(&mut self, handover: SyncHandover) {
+        self.sync = Some(handover);
+    }
+
+    fn apply_in_memory(&mut self, op: &Operation, origin: Option<NodeId>) -> ApplyResult {
+        self.last_version += 1;
+        let value = match op.kind {
+            OperationKind::Put => Some(op.value.clone()),
+            OperationKind::Delete => None,
+        };
+        let now_live = value.is_some();
+        let slot = Slot {
+            value,
+            version: self.last_version,
+            write: WriteId {
+                stamp: op.timestamp,
+                origin,
+            },
+        };
+        let previous = self.slots.insert(op.key.clone(), slot);
+        let was_live = previous.as_ref().is_some_and(|s| s.value.is_some());
+        match (was_live, now_live) {
+            (false, true) => self.live += 1,
+            (true, false) => self.live -= 1,
+            _ => {}
+        }
+        ApplyResult {
+            version: self.last_version,
+            timestamp: op.timestamp,
+            created: !was_live && now_live,
+            updated: was_live && now_live,
+            deleted: was_live && !now_live,
+            replaced: previous.map(|s| s.write),
+        }
+    }
+}

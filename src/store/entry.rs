@@ -1,0 +1,72 @@
+//! Entries: the current state of one key, and the identity of the write that produced it.
+
+use std::cmp::Ordering;
+
+use super::key::Key;
+use super::value::Value;
+use crate::clock::Stamp;
+use crate::node::NodeId;
+
+/// The identity of one write: its stamp and the node that made it (`None` for a write made
+/// directly on a store that has no node identity). Ordered by stamp, then origin, so every node
+/// orders any two writes the same way.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct WriteId {
+    pub stamp: Stamp,
+    pub origin: Option<NodeId>,
+}
+
+impl Ord for WriteId {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.stamp, &self.origin).cmp(&(other.stamp, &other.origin))
+    }
+}
+
+impl PartialOrd for WriteId {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A live key's current value as returned by the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub key: Key,
+    pub value: Value,
+    /// The store's sequence number of the write that produced this value (monotonic per store).
+    pub version: u64,
+    /// The stamp of that write.
+    pub timestamp: Stamp,
+    /// The node that made that write, if it came through sync.
+    pub origin: Option<NodeId>,
+}
+
+impl Entry {
+    /// An entry built by hand (for standalone conflict resolution), unstamped and with no origin.
+    pub fn make(key: Key, value: Value, version: u64) -> Entry {
+        Entry {
+            key,
+            value,
+            version,
+            timestamp: Stamp::ZERO,
+            origin: None,
+        }
+    }
+
+    /// The identity of the write that produced this entry.
+    pub fn write_id(&self) -> WriteId {
+        WriteId {
+            stamp: self.timestamp,
+            origin: self.origin.clone(),
+        }
+    }
+}
+
+/// The store's record of a key: a value, or a tombstone that keeps a deleted key's write
+/// identity so that an older remote put cannot bring it back.
+#[derive(Clone, Debug)]
+pub(crate) struct Slot {
+    pub value: Option<Value>,
+    pub version: u64,
+    pub write: WriteId,
+}

@@ -1,0 +1,34 @@
+//! Errors of the local store.
+
+use std::io;
+use std::path::PathBuf;
+
+/// What can go wrong in the store. Messages name the offending value.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A key that cannot be stored (empty, too long, not UTF-8).
+    #[error("invalid key: {0}")]
+    InvalidKey(String),
+    /// A value that cannot be stored (too large).
+    #[error("invalid value: {0}")]
+    InvalidValue(String),
+    /// A WAL read, write, sync or truncate failed.
+    #[error("WAL I/O error on {path}: {action}: {source}")]
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        source: io::Error,
+    },
+    /// An earlier write or sync failure left the WAL in a state we cannot trust, so it refuses
+    /// further writes instead of risking a log with a hole in it. Reopen the store to recover.
+    #[error("WAL {path} is closed after an earlier failure ({reason}); reopen the store")]
+    Poisoned { path: PathBuf, reason: String },
+    /// The WAL holds bytes that are not a torn tail: a damaged record followed by more data.
+    /// Nothing is truncated, because that would throw away good records after the damage.
+    #[error("WAL {path} is corrupt at byte {offset}: {reason}")]
+    Corrupt {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+}

@@ -1,0 +1,23 @@
+//! The local store: validated keys and values, put/delete operations, entries with tombstones,
+//! and the write-ahead log that makes them survive crashes.
+
+pub mod config;
+pub mod engine;
+pub mod entry;
+pub mod error;
+pub mod key;
+pub mod operation;
+mod record;
+pub mod value;
+mod wal;
+
+pub use config::{Durability, StoreConfig};
+pub use engine::{ApplyResult, StoreEngine};
+pub(crate) use engine::{Recovered, SyncHandover};
+pub use entry::{Entry, WriteId};
+pub use error::StoreError;
+pub use key::{Key, MAX_KEY_BYTES};
+pub use operation::{Operation, OperationKind};
+pub(crate) use record::{Tracking, WriteRecord};
+pub use value::{Value, MAX_VALUE_BYTES};
+pub use wal::ReplayReport;

@@ -1,0 +1,70 @@
+//! Store operations: what changed.
+
+use serde::Serialize;
+
+use super::key::Key;
+use super::value::Value;
+use crate::clock::Stamp;
+
+/// The kind of a store operation. Numbered as in the C++ module (0 is "unknown" there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[repr(u8)]
+pub enum OperationKind {
+    Put = 1,
+    Delete = 2,
+}
+
+impl OperationKind {
+    /// The kind numbered `code`, if any.
+    pub fn from_code(code: u8) -> Option<OperationKind> {
+        match code {
+            1 => Some(OperationKind::Put),
+            2 => Some(OperationKind::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// A put or a delete of one key, with the stamp it was (or will be) applied at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Operation {
+    pub kind: OperationKind,
+    pub key: Key,
+    /// The new value of a put; empty for a delete.
+    pub value: Value,
+    /// The write's hybrid-clock stamp; [`Stamp::ZERO`] until a store or sync engine stamps it.
+    pub timestamp: Stamp,
+}
+
+impl Operation {
+    /// A put of `value` at `key`, not yet stamped.
+    pub fn put(key: Key, value: Value) -> Operation {
+        Operation {
+            kind: OperationKind::Put,
+            key,
+            value,
+            timestamp: Stamp::ZERO,
+        }
+    }
+
+    /// A delete of `key`, not yet stamped.
+    pub fn delete(key: Key) -> Operation {
+        Operation {
+            kind: OperationKind::Delete,
+            key,
+            value: Value::default(),
+            timestamp: Stamp::ZERO,
+        }
+    }
+
+    /// The same operation carrying `timestamp`.
+    pub fn with_timestamp(mut self, timestamp: Stamp) -> Operation {
+        self.timestamp = timestamp;
+        self
+    }
+
+    /// Key plus value bytes: what the operation costs to keep and to send.
+    pub fn payload_bytes(&self) -> u64 {
+        (self.key.as_str().len() + self.value.len()) as u64
+    }
+}

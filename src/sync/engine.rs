@@ -1,0 +1,645 @@
+//! The sync engine: submits local operations, hands out batches, tracks ACKs and retries,
+//! and applies remote operations.
+//!
+//! Locking: the engine's lock is always taken before the store's, and both are held across a
+//! whole step, so a step is atomic with respect to every other thread. Logging: every
+//! transition that must survive a restart is written to the WAL before it is applied in
+//! memory, so a failed write leaves the engine unchanged.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+use serde::Serialize;
+
+use super::config::SyncConfig;
+use super::conflict::{ConflictResolver, ResolutionReason};
+use super::context::SyncContext;
+use super::dedup::SeenVersions;
+use super::envelope::{SyncEnvelope, SyncStatus};
+use super::error::SyncError;
+use super::journal::{Annotation, MAX_SEQS_PER_ANNOTATION};
+use super::operation::{parse_sync_id, SyncOperation};
+use super::outbox::{Outbox, OutboxEntry};
+use super::state::SyncState;
+use crate::clock::{millis, HybridClock};
+use crate::node::NodeId;
+use crate::store::{
+    Durability, Operation, OperationKind, Recovered, StoreEngine, SyncHandover, Tracking,
+    WriteId, WriteRecord,
+};
+
+/// What an ACK did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum AckOutcome {
+    /// The operation is now acknowledged.
+    Acknowledged,
+    /// It already was (ACKs may be delivered more than once).
+    AlreadyAcknowledged,
+}
+
+/// What receiving a remote operation did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum RemoteOutcome {
+    /// The store now holds the remote write.
+    Applied,
+    /// Evaluated and not applied: older than the local write, or lost a conflict.
+    Ignored,
+    /// Already handled before (redelivery, or the write is already here).
+    Duplicate,
+}
+
+/// The result of `receive_remote_operation`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RemoteApplyResult {
+    pub outcome: RemoteOutcome,
+    /// The remote write was concurrent with the local one.
+    pub conflict_detected: bool,
+    /// Why the resolver decided as it did (`None` for a duplicate caught by deduplication).
+    pub reason: Option<ResolutionReason>,
+    /// The store version of the applied write.
+    pub store_version: Option<u64>,
+}
+
+impl RemoteApplyResult {
+    fn duplicate() -> RemoteApplyResult {
+        RemoteApplyResult {
+            outcome: RemoteOutcome::Duplicate,
+            conflict_detected: false,
+            reason: None,
+            store_version: None,
+        }
+    }
+
+    pub fn applied(&self) -> bool {
+        self.outcome == RemoteOutcome::Applied
+    }
+
+    pub fn ignored(&self) -> bool {
+        self.outcome == RemoteOutcome::Ignored
+    }
+
+    pub fn duplicate_delivery(&self) -> bool {
+        self.outcome == RemoteOutcome::Duplicate
+    }
+}
+
+#[derive(Debug)]
+struct EngineCore {
+    outbox: Outbox,
+    seen: SeenVersions,
+    next_seq: u64,
+    last_applied_remote_version: u64,
+    total_retries: u64,
+    remote_applied: u64,
+    remote_ignored: u64,
+    remote_duplicates: u64,
+    conflicts: u64,
+}
+
+impl Default for EngineCore {
+    fn default() -> Self {
+        EngineCore {
+            outbox: Outbox::default(),
+            seen: SeenVersions::default(),
+            next_seq: 1,
+            last_applied_remote_version: 0,
+            total_retries: 0,
+            remote_applied: 0,
+            remote_ignored: 0,
+            remote_duplicates: 0,
+            conflicts: 0,
+        }
+    }
+}
+
+impl EngineCore {
+    /// Rebuilds the engine from what the WAL replay recovered: every operation not
+    /// acknowledged is pending or queued again (in-flight ones are queued), acknowledged and
+    /// failed ones keep their status until pruned, and sequence numbers continue after the
+    /// highest ever used.
+    fn recover(items: &[Recovered], clock: &mut HybridClock) -> Result<EngineCore, SyncError> {
+        let mut core = EngineCore::default();
+        let mut entries: BTreeMap<u64, OutboxEntry> = BTreeMap::new();
+        let set_status = |entries: &mut BTreeMap<u64, OutboxEntry>, seqs: Vec<u64>, status| {
+            for seq in seqs {
+                if let Some(entry) = entries.get_mut(&seq) {
+                    entry.status = status;
+                }
+            }
+        };
+        for item in items {
+            match item {
+                Recovered::Local {
+                    seq,
+                    queued,
+                    op,
+                    origin,
+                    replaces,
+                } => {
+                    core.next_seq = core.next_seq.max(seq + 1);
+                    let status = if *queued {
+                        SyncStatus::Queued
+                    } else {
+                        SyncStatus::Pending
+                    };
+                    entries.insert(*seq, new_entry(op.clone(), origin, replaces.clone(), status, op.timestamp.wall_ms()));
+                }
+                Recovered::Remote { origin, version } => {
+                    core.seen.insert(origin, *version);
+                    core.last_applied_remote_version = *version;
+                }
+                Recovered::Annotation(bytes) => {
+                    match Annotation::decode(bytes).map_err(|e| SyncError::CorruptJournal(e.0))? {
+                        Annotation::Queued(seqs) => {
+                            for seq in seqs {
+                                if let Some(e) = entries.get_mut(&seq) {
+                                    if e.status == SyncStatus::Pending {
+                                        e.status = SyncStatus::Queued;
+                                    }
+                                }
+                            }
+                        }
+                        Annotation::Acknowledged(seqs) => {
+                            set_status(&mut entries, seqs, SyncStatus::Acknowledged)
+                        }
+                        Annotation::Failed(seqs) => set_status(&mut entries, seqs, SyncStatus::Failed),
+                        Annotation::Pruned(seqs) => {
+                            for seq in seqs {
+                                entries.remove(&seq);
+                            }
+                        }
+                        Annotation::RemoteSeen {
+                            origin,
+                            version,
+                            stamp,
+                        } => {
+                            core.seen.insert(&origin, version);
+                            clock.observe(stamp);
+                        }
+                    }
+                }
+            }
+        }
+        core.outbox = Outbox::from_entries(entries);
+        Ok(core)
+    }
+}
+
+fn new_entry(
+    op: Operation,
+    origin: &NodeId,
+    replaces: Option<WriteId>,
+    status: SyncStatus,
+    submitted_at: u64,
+) -> OutboxEntry {
+    OutboxEntry {
+        op,
+        origin: origin.clone(),
+        replaces,
+        status,
+        retry_count: 0,
+        submitted_at,
+        last_attempt_at: None,
+        not_before: None,
+    }
+}
+
+/// The sync engine. All methods take `&self` and may be called from several threads.
+#[derive(Debug)]
+pub struct SyncEngine {
+    store: StoreEngine,
+    node: NodeId,
+    config: SyncConfig,
+    core: Mutex<EngineCore>,
+}
+
+impl SyncEngine {
+    /// Builds an engine over the context's store, recovering the outbox from its WAL. A store
+    /// serves one engine at a time; dropping the engine hands its state back to the store.
+    pub fn new(context: &SyncContext) -> Result<SyncEngine, SyncError> {
+        let node = context.validate()?;
+        let store = context.store.clone();
+        let mut store_core = store.lock();
+        let handover = store_core.attach_sync().ok_or_else(|| {
+            SyncError::InvalidContext(
+                "the store already has a sync engine attached; drop that engine first".into(),
+            )
+        })?;
+        let core = match handover {
+            SyncHandover::Parked(parked) => match parked.downcast::<EngineCore>() {
+                Ok(core) => *core,
+                Err(other) => {
+                    store_core.detach_sync(SyncHandover::Parked(other));
+                    return Err(SyncError::InvalidContext(
+                        "the store holds state of an unknown engine".into(),
+                    ));
+                }
+            },
+            SyncHandover::Replay(items) => {
+                match EngineCore::recover(&items, store_core.clock()) {
+                    Ok(core) => core,
+                    Err(e) => {
+                        store_core.detach_sync(SyncHandover::Replay(items));
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        drop(store_core);
+        Ok(SyncEngine {
+            store,
+            node,
+            config: context.config.clone(),
+            core: Mutex::new(core),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, EngineCore> {
+        // See StoreEngine::lock: state is consistent even if a holder panicked.
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn store(&self) -> &StoreEngine {
+        &self.store
+    }
+
+    pub fn node_id(&self) -> &NodeId {
+        &self.node
+    }
+
+    pub fn config(&self) -> &SyncConfig {
+        &self.config
+    }
+
+    fn durable(&self) -> bool {
+        self.config.durability == Durability::Durable
+    }
+
+    /// Applies a local operation to the store and tracks it for propagation: assigns the next
+    /// version and the sync id `<node>-<version>`, inserts it into the outbox and queues it if
+    /// `auto_queue` is set. The WAL record of the write carries the sync operation, so both
+    /// survive a crash together. On error nothing changed.
+    pub fn submit_local_operation(&self, operation: Operation) -> Result<SyncOperation, SyncError> {
+        if operation.kind == OperationKind::Delete && !operation.value.is_empty() {
+            return Err(SyncError::InvalidLocalOperation(format!(
+                "delete of key {:?} carries a {}-byte value",
+                operation.key.as_str(),
+                operation.value.len()
+            )));
+        }
+        let mut core = self.lock();
+        self.check_capacity(&core.outbox, &operation)?;
+        let seq = core.next_seq;
+        let status = if self.config.auto_queue {
+            SyncStatus::Queued
+        } else {
+            SyncStatus::Pending
+        };
+        let mut store = self.store.lock();
+        let stamp = store.clock().tick();
+        let submitted_at = store.clock().physical_ms();
+        let replaces = store.current_write(&operation.key).cloned();
+        let record = WriteRecord {
+            op: operation.with_timestamp(stamp),
+            origin: Some(self.node.clone()),
+            tracking: Tracking::Local {
+                seq,
+                queued: self.config.auto_queue,
+                replaces: replaces.clone(),
+            },
+        };
+        store
+            .write(&record, self.durable())
+            .map_err(SyncError::store("local apply"))?;
+        drop(store);
+        core.next_seq += 1;
+        core.outbox.insert(
+            seq,
+            new_entry(record.op, &self.node, replaces, status, submitted_at),
+        );
+        Ok(core
+            .outbox
+            .envelope(seq)
+            .expect("the entry was just inserted")
+            .operation)
+    }
+
+    fn check_capacity(&self, outbox: &Outbox, operation: &Operation) -> Result<(), SyncError> {
+        let held = outbox.len();
+        let max = self.config.max_outbox_operations;
+        if held >= max {
+            return Err(SyncError::CapacityExceeded(format!(
+                "the outbox holds {held} operations (max_outbox_operations = {max}); \
+                 prune acknowledged or failed operations first"
+            )));
+        }
+        let held_bytes = outbox.counts().bytes;
+        let adds = operation.payload_bytes();
+        let max_bytes = self.config.max_outbox_bytes;
+        if held_bytes.saturating_add(adds) > max_bytes {
+            return Err(SyncError::CapacityExceeded(format!(
+                "the outbox holds {held_bytes} bytes and the operation on key {:?} adds {adds} \
+                 (max_outbox_bytes = {max_bytes})",
+                operation.key.as_str()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The outbox sequence of `sync_id`, or `sync operation not found: <id>`.
+    fn find(&self, core: &EngineCore, sync_id: &str) -> Result<u64, SyncError> {
+        let not_found = || SyncError::NotFound(sync_id.chars().take(300).collect());
+        let (origin, seq) = parse_sync_id(sync_id).ok_or_else(not_found)?;
+        match core.outbox.get(seq) {
+            Some(entry) if entry.origin.as_str() == origin => Ok(seq),
+            _ => Err(not_found()),
+        }
+    }
+
+    fn log(&self, annotation: &Annotation, step: &'static str) -> Result<(), SyncError> {
+        self.store
+            .lock()
+            .annotate(&annotation.encode())
+            .map_err(SyncError::store(step))
+    }
+
+    /// Queues a pending operation (one submitted with `auto_queue` off). Queueing a queued
+    /// operation is a no-op; an operation in flight, acknowledged or failed cannot be queued.
+    pub fn queue_operation(&self, sync_id: &str) -> Result<(), SyncError> {
+        let mut core = self.lock();
+        let seq = self.find(&core, sync_id)?;
+        match core.outbox.get(seq).map(|e| e.status) {
+            Some(SyncStatus::Pending) => {
+                self.log(&Annotation::Queued(vec![seq]), "queue")?;
+                core.outbox.queue(seq);
+                Ok(())
+            }
+            Some(SyncStatus::Queued) => Ok(()),
+            Some(status) => Err(SyncError::QueueFailed(format!(
+                "sync operation {sync_id} is {}; only pending operations can be queued",
+                status_name(status)
+            ))),
+            None => unreachable!("find returned a present sequence"),
+        }
+    }
+
+    /// Hands out up to `batch_size` queued operations, oldest first. With `require_ack` they
+    /// are in flight until acknowledged or their `ack_timeout` passes; without, they count as
+    /// acknowledged. The WAL is synced first, so an operation another node may have seen is
+    /// never lost here, whatever the durability mode.
+    pub fn next_batch(&self) -> Result<Vec<SyncEnvelope>, SyncError> {
+        let mut core = self.lock();
+        let mut store = self.store.lock();
+        let now = store.clock().physical_ms();
+        let seqs = core.outbox.select_batch(now, self.config.batch_size);
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        store.sync_wal().map_err(SyncError::store("batch"))?;
+        if !self.config.require_ack {
+            store
+                .annotate(&Annotation::Acknowledged(seqs.clone()).encode())
+                .map_err(SyncError::store("batch"))?;
+        }
+        drop(store);
+        let deadline = now.saturating_add(millis(self.config.ack_timeout));
+        for &seq in &seqs {
+            if self.config.require_ack {
+                core.outbox.mark_in_flight(seq, now, deadline);
+            } else {
+                core.outbox.mark_acknowledged(seq, Some(now));
+            }
+        }
+        Ok(seqs
+            .iter()
+            .filter_map(|&seq| core.outbox.envelope(seq))
+            .collect())
+    }
+
+    /// Marks `sync_id` acknowledged, whatever its status (a late ACK for an operation that was
+    /// re-queued or failed still proves delivery).
+    pub fn receive_ack(&self, sync_id: &str) -> Result<AckOutcome, SyncError> {
+        let mut core = self.lock();
+        let seq = self.find(&core, sync_id)?;
+        if core.outbox.get(seq).map(|e| e.status) == Some(SyncStatus::Acknowledged) {
+            return Ok(AckOutcome::AlreadyAcknowledged);
+        }
+        self.log(&Annotation::Acknowledged(vec![seq]), "ACK")?;
+        core.outbox.mark_acknowledged(seq, None);
+        Ok(AckOutcome::Acknowledged)
+    }
+
+    /// Re-queues in-flight operations whose ACK deadline passed, to be sent again after
+    /// `retry_interval`, while they have retries left; the others are marked failed (their
+    /// local writes stay in the store). Returns how many were re-queued.
+    pub fn retry_expired(&self) -> Result<usize, SyncError> {
+        let mut core = self.lock();
+        let now = self.store.lock().clock().physical_ms();
+        let (retry, fail): (Vec<u64>, Vec<u64>) =
+            core.outbox.expired(now).into_iter().partition(|&seq| {
+                core.outbox
+                    .get(seq)
+                    .is_some_and(|e| e.retry_count < self.config.max_retries)
+            });
+        for chunk in fail.chunks(MAX_SEQS_PER_ANNOTATION) {
+            self.log(&Annotation::Failed(chunk.to_vec()), "retry")?;
+            for &seq in chunk {
+                core.outbox.mark_failed(seq);
+            }
+        }
+        let not_before = now.saturating_add(millis(self.config.retry_interval));
+        for &seq in &retry {
+            core.outbox.schedule_retry(seq, not_before);
+        }
+        core.total_retries += retry.len() as u64;
+        Ok(retry.len())
+    }
+
+    /// Removes acknowledged operations from the outbox; returns how many.
+    pub fn prune_completed(&self) -> Result<usize, SyncError> {
+        self.prune(Outbox::acknowledged)
+    }
+
+    /// Removes failed operations from the outbox (their local writes stay in the store);
+    /// returns how many.
+    pub fn prune_failed(&self) -> Result<usize, SyncError> {
+        self.prune(Outbox::failed)
+    }
+
+    fn prune(&self, select: fn(&Outbox) -> Vec<u64>) -> Result<usize, SyncError> {
+        let mut core = self.lock();
+        let seqs = select(&core.outbox);
+        for chunk in seqs.chunks(MAX_SEQS_PER_ANNOTATION) {
+            self.log(&Annotation::Pruned(chunk.to_vec()), "prune")?;
+            for &seq in chunk {
+                core.outbox.remove(seq);
+            }
+        }
+        Ok(seqs.len())
+    }
+
+    fn validate_remote(&self, remote: &SyncOperation) -> Result<NodeId, SyncError> {
+        let invalid = SyncError::InvalidRemoteOperation;
+        if remote.sync_id.is_empty() {
+            return Err(invalid("empty sync id".into()));
+        }
+        let id = &remote.sync_id;
+        let origin = NodeId::new(&remote.origin_node_id).map_err(|e| {
+            invalid(format!("sync operation {id}: origin {:?}: {}", e.value, e.reason))
+        })?;
+        if remote.version == 0 {
+            return Err(invalid(format!(
+                "sync operation {id} from {origin}: version 0 is not a valid version"
+            )));
+        }
+        let op = &remote.operation;
+        if op.kind == OperationKind::Delete && !op.value.is_empty() {
+            return Err(invalid(format!(
+                "sync operation {id}: delete of key {:?} carries a value",
+                op.key.as_str()
+            )));
+        }
+        Ok(origin)
+    }
+
+    /// Validates and applies an operation from another node, deciding conflicts with the
+    /// configured policy. Invalid operations are errors and change nothing; an operation
+    /// already handled is reported as a duplicate and changes nothing.
+    pub fn receive_remote_operation(
+        &self,
+        remote: &SyncOperation,
+    ) -> Result<RemoteApplyResult, SyncError> {
+        let origin = self.validate_remote(remote)?;
+        let mut core = self.lock();
+        // Our own operation relayed back to us is already here.
+        if origin == self.node || core.seen.contains(&origin, remote.version) {
+            core.remote_duplicates += 1;
+            return Ok(RemoteApplyResult::duplicate());
+        }
+        let mut store = self.store.lock();
+        let stamp = remote.operation.timestamp;
+        let physical = store.clock().physical_ms();
+        let max_skew = millis(self.config.max_clock_skew);
+        if stamp.wall_ms() > physical.saturating_add(max_skew) {
+            return Err(SyncError::InvalidRemoteOperation(format!(
+                "sync operation {} from {origin} is stamped {} ms ahead of the local clock \
+                 (max_clock_skew = {max_skew} ms)",
+                remote.sync_id,
+                stamp.wall_ms() - physical
+            )));
+        }
+        let remote_write = WriteId {
+            stamp,
+            origin: Some(origin.clone()),
+        };
+        let resolution = ConflictResolver::decide(
+            store.current_write(&remote.operation.key),
+            &remote_write,
+            remote.replaces.as_ref(),
+            self.config.conflict_policy,
+        );
+        let store_version = if resolution.apply_remote {
+            let record = WriteRecord {
+                op: remote.operation.clone(),
+                origin: Some(origin.clone()),
+                tracking: Tracking::Remote {
+                    version: remote.version,
+                },
+            };
+            let applied = store
+                .write(&record, self.durable())
+                .map_err(SyncError::store("remote apply"))?;
+            Some(applied.version)
+        } else {
+            let seen = Annotation::RemoteSeen {
+                origin: origin.clone(),
+                version: remote.version,
+                stamp,
+            };
+            store
+                .annotate(&seen.encode())
+                .map_err(SyncError::store("remote apply"))?;
+            None
+        };
+        store.clock().observe(stamp);
+        drop(store);
+        core.seen.insert(&origin, remote.version);
+        if resolution.conflict_detected {
+            core.conflicts += 1;
+        }
+        let outcome = if resolution.apply_remote {
+            core.remote_applied += 1;
+            core.last_applied_remote_version = remote.version;
+            RemoteOutcome::Applied
+        } else if resolution.reason == ResolutionReason::SameWrite {
+            core.remote_duplicates += 1;
+            RemoteOutcome::Duplicate
+        } else {
+            core.remote_ignored += 1;
+            RemoteOutcome::Ignored
+        };
+        Ok(RemoteApplyResult {
+            outcome,
+            conflict_detected: resolution.conflict_detected,
+            reason: Some(resolution.reason),
+            store_version,
+        })
+    }
+
+    /// The engine's counters, in O(1).
+    pub fn state(&self) -> SyncState {
+        let core = self.lock();
+        let counts = core.outbox.counts();
+        SyncState {
+            outbox_size: core.outbox.len() as u64,
+            pending_count: counts.pending,
+            queued_count: counts.queued,
+            in_flight_count: counts.in_flight,
+            acknowledged_count: counts.acknowledged,
+            failed_count: counts.failed,
+            outbox_bytes: counts.bytes,
+            last_submitted_version: core.next_seq - 1,
+            last_applied_remote_version: core.last_applied_remote_version,
+            total_retries: core.total_retries,
+            remote_applied_count: core.remote_applied,
+            remote_ignored_count: core.remote_ignored,
+            remote_duplicate_count: core.remote_duplicates,
+            conflict_count: core.conflicts,
+        }
+    }
+
+    /// Every outbox entry, oldest first (O(n): for inspection, not for hot paths).
+    pub fn outbox(&self) -> Vec<SyncEnvelope> {
+        let core = self.lock();
+        core.outbox
+            .seqs()
+            .filter_map(|seq| core.outbox.envelope(seq))
+            .collect()
+    }
+
+    /// One outbox entry.
+    pub fn outbox_entry(&self, sync_id: &str) -> Result<SyncEnvelope, SyncError> {
+        let core = self.lock();
+        let seq = self.find(&core, sync_id)?;
+        Ok(core.outbox.envelope(seq).expect("find returned a present sequence"))
+    }
+}
+
+impl Drop for SyncEngine {
+    fn drop(&mut self) {
+        let core = std::mem::take(self.core.get_mut().unwrap_or_else(|e| e.into_inner()));
+        self.store
+            .lock()
+            .detach_sync(SyncHandover::Parked(Box::new(core)));
+    }
+}
+
+fn status_name(status: SyncStatus) -> &'static str {
+    match status {
+        SyncStatus::Pending => "pending",
+        SyncStatus::Queued => "queued",
+        SyncStatus::InFlight => "in flight",
+        SyncStatus::Acknowledged => "acknowledged",
+        SyncStatus::Failed => "failed",
+    }
+}

@@ -1,0 +1,26 @@
+//! Sync: tracks local operations until other nodes have them, and applies theirs.
+
+pub mod ack;
+pub mod config;
+pub mod conflict;
+pub mod context;
+mod dedup;
+pub mod engine;
+pub mod envelope;
+pub mod error;
+mod journal;
+pub mod operation;
+mod outbox;
+pub mod scheduler;
+pub mod state;
+
+pub use ack::{AckStatus, AckTracker};
+pub use config::{ConflictPolicy, SyncConfig, MAX_BATCH_SIZE};
+pub use conflict::{ConflictResolver, Resolution, ResolutionReason};
+pub use context::SyncContext;
+pub use engine::{AckOutcome, RemoteApplyResult, RemoteOutcome, SyncEngine};
+pub use envelope::{SyncEnvelope, SyncStatus};
+pub use error::{ErrorKind, SyncError};
+pub use operation::{Direction, SyncOperation};
+pub use scheduler::{SyncScheduler, TickResult};
+pub use state::SyncState;

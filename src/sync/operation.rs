@@ -1,0 +1,86 @@
+//! Sync operations: a store operation plus how it propagates.
+
+use serde::Serialize;
+
+use crate::clock::Stamp;
+use crate::store::{Operation, WriteId};
+
+/// Which way an operation travels, seen from this node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[repr(u8)]
+pub enum Direction {
+    LocalToRemote = 1,
+    RemoteToLocal = 2,
+}
+
+/// The propagation unit: a stamped store operation with its sync id, origin and version.
+///
+/// An operation taken from one engine's batch can be handed as is to another engine's
+/// `receive_remote_operation`: it carries everything conflict resolution needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncOperation {
+    /// `<origin>-<version>` for operations made by this library.
+    pub sync_id: String,
+    pub origin_node_id: String,
+    /// The origin's sequence number for this operation: never reused, even across restarts.
+    pub version: u64,
+    /// What changed; `operation.timestamp` is the write's hybrid-clock stamp.
+    pub operation: Operation,
+    /// The write this one replaced at its origin (`None` if the key was unknown there): a
+    /// receiver holding exactly that write knows this one is a causal successor, not a conflict.
+    pub replaces: Option<WriteId>,
+    pub direction: Direction,
+}
+
+impl SyncOperation {
+    /// An operation received from another node. Its stamp is `operation.timestamp`. Nothing is
+    /// validated here; `receive_remote_operation` validates.
+    pub fn remote(
+        sync_id: &str,
+        origin_node_id: &str,
+        version: u64,
+        operation: Operation,
+    ) -> SyncOperation {
+        SyncOperation {
+            sync_id: sync_id.to_string(),
+            origin_node_id: origin_node_id.to_string(),
+            version,
+            operation,
+            replaces: None,
+            direction: Direction::RemoteToLocal,
+        }
+    }
+
+    /// The write's hybrid-clock stamp.
+    pub fn timestamp(&self) -> Stamp {
+        self.operation.timestamp
+    }
+}
+
+/// The sync id of `origin`'s operation number `seq`.
+pub(crate) fn sync_id(origin: &str, seq: u64) -> String {
+    format!("{origin}-{seq}")
+}
+
+/// Splits a sync id made by [`sync_id`] into origin and sequence.
+pub(crate) fn parse_sync_id(id: &str) -> Option<(&str, u64)> {
+    let (origin, digits) = id.rsplit_once('-')?;
+    if origin.is_empty() || digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|&seq| seq > 0).map(|seq| (origin, seq))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_ids_round_trip_with_dashes_in_node_ids() {
+        assert_eq!(sync_id("node-a", 42), "node-a-42");
+        assert_eq!(parse_sync_id("node-a-42"), Some(("node-a", 42)));
+        for bad in ["", "node", "node-", "-3", "node-+3", "node-0", "node-a-99999999999999999999"] {
+            assert_eq!(parse_sync_id(bad), None, "{bad}");
+        }
+    }
+}
