@@ -76,7 +76,13 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_ids() {
-        for id in ["node-a", "node-local", "drive-client", "desktop-1", "nœud-é"] {
+        for id in [
+            "node-a",
+            "node-local",
+            "drive-client",
+            "desktop-1",
+            "nœud-é",
+        ] {
             assert_eq!(NodeId::new(id).unwrap().as_str(), id);
         }
     }

@@ -150,7 +150,10 @@ fn damage_followed_by_good_records_is_corruption_and_nothing_is_truncated() {
     bytes[8 + 8 + 3] ^= 0xff;
     fs::write(&wal, &bytes).unwrap();
     let err = StoreEngine::open(StoreConfig::durable(&wal)).unwrap_err();
-    assert!(matches!(err, StoreError::Corrupt { offset: 8, .. }), "{err}");
+    assert!(
+        matches!(err, StoreError::Corrupt { offset: 8, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("checksum mismatch"), "{err}");
     assert_eq!(fs::metadata(&wal).unwrap().len() as usize, len_before);
 }
@@ -164,7 +167,10 @@ fn a_file_that_is_not_a_wal_is_refused() {
     assert!(err.to_string().contains("bad magic"), "{err}");
     let missing_dir = dir.path().join("no/such/dir/x.wal");
     let err = StoreEngine::open(StoreConfig::durable(&missing_dir)).unwrap_err();
-    assert!(matches!(err, StoreError::Io { action: "open", .. }), "{err}");
+    assert!(
+        matches!(err, StoreError::Io { action: "open", .. }),
+        "{err}"
+    );
 }
 
 #[test]

@@ -211,9 +211,10 @@ impl StoreCore {
                         });
                     }
                     Tracking::Remote { version } => {
-                        let origin = write.origin.clone().ok_or_else(|| {
-                            DecodeError("remote write without origin".into())
-                        })?;
+                        let origin = write
+                            .origin
+                            .clone()
+                            .ok_or_else(|| DecodeError("remote write without origin".into()))?;
                         recovered.push(Recovered::Remote {
                             origin,
                             version: *version,

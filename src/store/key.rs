@@ -64,7 +64,10 @@ mod tests {
     #[test]
     fn validates() {
         assert_eq!(Key::new("user:1").unwrap().as_str(), "user:1");
-        assert!(Key::new("").unwrap_err().to_string().contains("key is empty"));
+        assert!(Key::new("")
+            .unwrap_err()
+            .to_string()
+            .contains("key is empty"));
         assert!(Key::new(&"k".repeat(MAX_KEY_BYTES)).is_ok());
         let long = Key::new(&"k".repeat(MAX_KEY_BYTES + 1)).unwrap_err();
         assert!(long.to_string().contains("65537 bytes"), "{long}");

@@ -90,9 +90,7 @@ impl Wal {
         if file_len < MAGIC.len() as u64 {
             // Empty, or a crash while the magic was being written.
             let mut head = Vec::new();
-            (&wal.file)
-                .read_to_end(&mut head)
-                .map_err(io_err("read"))?;
+            (&wal.file).read_to_end(&mut head).map_err(io_err("read"))?;
             if !MAGIC.starts_with(&head) {
                 return Err(wal.corrupt(0, "not a softadastra-sync WAL (bad magic)".into()));
             }
@@ -129,14 +127,22 @@ impl Wal {
             }
             let mut header = [0u8; 8];
             reader.read_exact(&mut header).map_err(io_err("read"))?;
-            let len = u64::from(u32::from_le_bytes([header[0], header[1], header[2], header[3]]));
+            let len = u64::from(u32::from_le_bytes([
+                header[0], header[1], header[2], header[3],
+            ]));
             let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
             let end = offset + FRAME_HEADER_BYTES + len;
             if end > file_len {
-                break Some((offset, Damage::TornTail("record runs past the end of the file")));
+                break Some((
+                    offset,
+                    Damage::TornTail("record runs past the end of the file"),
+                ));
             }
             if len == 0 || len > MAX_RECORD_BYTES {
-                break Some((offset, Damage::Corrupt(format!("impossible record length {len}"))));
+                break Some((
+                    offset,
+                    Damage::Corrupt(format!("impossible record length {len}")),
+                ));
             }
             payload.resize(len as usize, 0);
             reader.read_exact(&mut payload).map_err(io_err("read"))?;
@@ -165,9 +171,7 @@ impl Wal {
                     Damage::TornTail(why) => why,
                     // Zeros to the end of the file are space the filesystem allocated for a
                     // write that never landed: a torn tail too.
-                    Damage::Corrupt(_) if wal.is_zero_from(at, file_len)? => {
-                        "zero-filled tail"
-                    }
+                    Damage::Corrupt(_) if wal.is_zero_from(at, file_len)? => "zero-filled tail",
                     Damage::Corrupt(reason) => return Err(wal.corrupt(at, reason)),
                 };
                 report.torn_tail = Some(why);
@@ -230,7 +234,8 @@ impl Wal {
     ) -> Result<(), StoreError> {
         self.check_usable()?;
         self.frame.clear();
-        self.frame.extend_from_slice(&[0u8; FRAME_HEADER_BYTES as usize]);
+        self.frame
+            .extend_from_slice(&[0u8; FRAME_HEADER_BYTES as usize]);
         encode(&mut self.frame);
         let payload_len = self.frame.len() - FRAME_HEADER_BYTES as usize;
         debug_assert!(payload_len > 0 && payload_len as u64 <= MAX_RECORD_BYTES);

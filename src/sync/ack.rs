@@ -228,7 +228,10 @@ mod tests {
         clock.advance(Duration::from_millis(5));
         assert_eq!(t.collect_expired(), vec!["a".to_string()]);
         assert_eq!(t.status(&"a".to_string()), Some(AckStatus::TimedOut));
-        assert!(t.collect_expired().is_empty(), "a timed-out id is reported once");
+        assert!(
+            t.collect_expired().is_empty(),
+            "a timed-out id is reported once"
+        );
         clock.advance(Duration::from_millis(100));
         assert_eq!(t.collect_expired(), vec!["b".to_string()]);
     }

@@ -134,7 +134,11 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("batch_size"));
         let mut c = SyncConfig::durable("node-a");
         c.ack_timeout = Duration::ZERO;
-        assert!(c.validate().unwrap_err().to_string().contains("ack_timeout"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("ack_timeout"));
         c.require_ack = false;
         assert!(c.validate().is_ok());
         let c = SyncConfig::durable("");

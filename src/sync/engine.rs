@@ -24,8 +24,8 @@ use super::state::SyncState;
 use crate::clock::{millis, HybridClock};
 use crate::node::NodeId;
 use crate::store::{
-    Durability, Operation, OperationKind, Recovered, StoreEngine, SyncHandover, Tracking,
-    WriteId, WriteRecord,
+    Durability, Operation, OperationKind, Recovered, StoreEngine, SyncHandover, Tracking, WriteId,
+    WriteRecord,
 };
 
 /// What an ACK did.
@@ -142,7 +142,16 @@ impl EngineCore {
                     } else {
                         SyncStatus::Pending
                     };
-                    entries.insert(*seq, new_entry(op.clone(), origin, replaces.clone(), status, op.timestamp.wall_ms()));
+                    entries.insert(
+                        *seq,
+                        new_entry(
+                            op.clone(),
+                            origin,
+                            replaces.clone(),
+                            status,
+                            op.timestamp.wall_ms(),
+                        ),
+                    );
                 }
                 Recovered::Remote { origin, version } => {
                     core.seen.insert(origin, *version);
@@ -162,7 +171,9 @@ impl EngineCore {
                         Annotation::Acknowledged(seqs) => {
                             set_status(&mut entries, seqs, SyncStatus::Acknowledged)
                         }
-                        Annotation::Failed(seqs) => set_status(&mut entries, seqs, SyncStatus::Failed),
+                        Annotation::Failed(seqs) => {
+                            set_status(&mut entries, seqs, SyncStatus::Failed)
+                        }
                         Annotation::Pruned(seqs) => {
                             for seq in seqs {
                                 entries.remove(&seq);
@@ -235,15 +246,13 @@ impl SyncEngine {
                     ));
                 }
             },
-            SyncHandover::Replay(items) => {
-                match EngineCore::recover(&items, store_core.clock()) {
-                    Ok(core) => core,
-                    Err(e) => {
-                        store_core.detach_sync(SyncHandover::Replay(items));
-                        return Err(e);
-                    }
+            SyncHandover::Replay(items) => match EngineCore::recover(&items, store_core.clock()) {
+                Ok(core) => core,
+                Err(e) => {
+                    store_core.detach_sync(SyncHandover::Replay(items));
+                    return Err(e);
                 }
-            }
+            },
         };
         drop(store_core);
         Ok(SyncEngine {
@@ -485,7 +494,10 @@ impl SyncEngine {
         }
         let id = &remote.sync_id;
         let origin = NodeId::new(&remote.origin_node_id).map_err(|e| {
-            invalid(format!("sync operation {id}: origin {:?}: {}", e.value, e.reason))
+            invalid(format!(
+                "sync operation {id}: origin {:?}: {}",
+                e.value, e.reason
+            ))
         })?;
         if remote.version == 0 {
             return Err(invalid(format!(
@@ -621,7 +633,10 @@ impl SyncEngine {
     pub fn outbox_entry(&self, sync_id: &str) -> Result<SyncEnvelope, SyncError> {
         let core = self.lock();
         let seq = self.find(&core, sync_id)?;
-        Ok(core.outbox.envelope(seq).expect("find returned a present sequence"))
+        Ok(core
+            .outbox
+            .envelope(seq)
+            .expect("find returned a present sequence"))
     }
 }
 

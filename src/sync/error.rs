@@ -105,7 +105,10 @@ mod tests {
             context: "remote apply",
             source: StoreError::InvalidKey("key is empty".into()),
         };
-        assert_eq!(err.to_string(), "remote apply failed: invalid key: key is empty");
+        assert_eq!(
+            err.to_string(),
+            "remote apply failed: invalid key: key is empty"
+        );
         assert_eq!(err.kind(), ErrorKind::StoreApplyFailed);
         assert_eq!(
             SyncError::NotFound("node-a-42".into()).to_string(),

@@ -68,7 +68,11 @@ pub(crate) fn parse_sync_id(id: &str) -> Option<(&str, u64)> {
     if origin.is_empty() || digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse().ok().filter(|&seq| seq > 0).map(|seq| (origin, seq))
+    digits
+        .parse()
+        .ok()
+        .filter(|&seq| seq > 0)
+        .map(|seq| (origin, seq))
 }
 
 #[cfg(test)]
@@ -79,7 +83,15 @@ mod tests {
     fn sync_ids_round_trip_with_dashes_in_node_ids() {
         assert_eq!(sync_id("node-a", 42), "node-a-42");
         assert_eq!(parse_sync_id("node-a-42"), Some(("node-a", 42)));
-        for bad in ["", "node", "node-", "-3", "node-+3", "node-0", "node-a-99999999999999999999"] {
+        for bad in [
+            "",
+            "node",
+            "node-",
+            "-3",
+            "node-+3",
+            "node-0",
+            "node-a-99999999999999999999",
+        ] {
             assert_eq!(parse_sync_id(bad), None, "{bad}");
         }
     }
