@@ -7,6 +7,7 @@
 
 mod binary;
 pub mod clock;
+pub mod ffi;
 pub mod node;
 pub mod store;
 pub mod sync;

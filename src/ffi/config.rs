@@ -1,0 +1,148 @@
+//! The sync configuration as a plain C struct.
+
+use std::os::raw::c_char;
+use std::time::Duration;
+
+use super::args::{c_str, copy_to_buffer, out};
+use super::error::{guard, Failure};
+use super::store::durability;
+use super::types::*;
+use crate::store::Durability;
+use crate::sync::{ConflictPolicy, SyncConfig};
+
+/// Sync settings. Fill with `sa_sync_config_durable` or `sa_sync_config_fast`, then change
+/// fields. `struct_size` comes first and must stay `sizeof(sa_sync_config)`, so that fields can
+/// be added in later versions without breaking callers. Durations are milliseconds.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct sa_sync_config {
+    pub struct_size: u32,
+    /// This node's id, NUL-terminated UTF-8 (1–256 bytes, no whitespace or control chars).
+    pub node_id: [c_char; SA_NODE_ID_BUFFER],
+    /// `SA_DURABLE` or `SA_FAST`: when a submitted write returns.
+    pub durability: i32,
+    /// Queue operations as they are submitted.
+    pub auto_queue: bool,
+    /// Keep sent operations in flight until acknowledged.
+    pub require_ack: bool,
+    pub ack_timeout_ms: u64,
+    /// Wait before a retried operation is sent again.
+    pub retry_interval_ms: u64,
+    /// Re-sends allowed after the first send.
+    pub max_retries: u32,
+    /// `SA_POLICY_*`.
+    pub conflict_policy: i32,
+    /// Most operations per batch (1–65536).
+    pub batch_size: u32,
+    pub max_outbox_operations: u64,
+    pub max_outbox_bytes: u64,
+    /// Remote stamps further ahead of the local clock are rejected.
+    pub max_clock_skew_ms: u64,
+}
+
+fn to_c(config: &SyncConfig) -> sa_sync_config {
+    let mut c = sa_sync_config {
+        struct_size: std::mem::size_of::<sa_sync_config>() as u32,
+        node_id: [0; SA_NODE_ID_BUFFER],
+        durability: match config.durability {
+            Durability::Durable => SA_DURABLE,
+            Durability::Fast => SA_FAST,
+        },
+        auto_queue: config.auto_queue,
+        require_ack: config.require_ack,
+        ack_timeout_ms: crate::clock::millis(config.ack_timeout),
+        retry_interval_ms: crate::clock::millis(config.retry_interval),
+        max_retries: config.max_retries,
+        conflict_policy: config.conflict_policy as i32,
+        batch_size: config.batch_size as u32,
+        max_outbox_operations: config.max_outbox_operations as u64,
+        max_outbox_bytes: config.max_outbox_bytes,
+        max_clock_skew_ms: crate::clock::millis(config.max_clock_skew),
+    };
+    copy_to_buffer(&config.node_id, &mut c.node_id);
+    c
+}
+
+/// Converts a C config to the engine's, checking the size field and the enum fields.
+pub(crate) fn from_c(c: &sa_sync_config) -> Result<SyncConfig, Failure> {
+    if c.struct_size as usize != std::mem::size_of::<sa_sync_config>() {
+        return Err(Failure::new(
+            SA_ERR_INVALID_ARGUMENT,
+            format!(
+                "config struct_size is {}, expected {} (fill it with sa_sync_config_durable)",
+                c.struct_size,
+                std::mem::size_of::<sa_sync_config>()
+            ),
+        ));
+    }
+    if !c.node_id.contains(&0) {
+        return Err(Failure::new(
+            SA_ERR_INVALID_NODE_ID,
+            "config node_id is not NUL-terminated",
+        ));
+    }
+    // SAFETY: the buffer holds a NUL (checked above) and lives for this call.
+    let node_id = unsafe { c_str(c.node_id.as_ptr(), "config node_id", SA_ERR_INVALID_NODE_ID) }?;
+    let conflict_policy = match c.conflict_policy {
+        SA_POLICY_LAST_WRITE_WINS => ConflictPolicy::LastWriteWins,
+        SA_POLICY_KEEP_LOCAL => ConflictPolicy::KeepLocal,
+        SA_POLICY_KEEP_REMOTE => ConflictPolicy::KeepRemote,
+        other => {
+            return Err(Failure::new(
+                SA_ERR_INVALID_CONTEXT,
+                format!("config field conflict_policy {other} is not an SA_POLICY_* value"),
+            ))
+        }
+    };
+    Ok(SyncConfig {
+        node_id: node_id.to_string(),
+        durability: durability(c.durability)?,
+        auto_queue: c.auto_queue,
+        require_ack: c.require_ack,
+        ack_timeout: Duration::from_millis(c.ack_timeout_ms),
+        retry_interval: Duration::from_millis(c.retry_interval_ms),
+        max_retries: c.max_retries,
+        conflict_policy,
+        batch_size: c.batch_size as usize,
+        max_outbox_operations: usize::try_from(c.max_outbox_operations).unwrap_or(usize::MAX),
+        max_outbox_bytes: c.max_outbox_bytes,
+        max_clock_skew: Duration::from_millis(c.max_clock_skew_ms),
+    })
+}
+
+fn fill(
+    node_id: *const c_char,
+    out_config: *mut sa_sync_config,
+    preset: fn(&str) -> SyncConfig,
+) -> sa_status {
+    guard(|| {
+        // SAFETY: each pointer is NULL (rejected) or valid per the header contract.
+        let node = unsafe { c_str(node_id, "node_id", SA_ERR_INVALID_NODE_ID) }?;
+        crate::node::NodeId::new(node)?;
+        // SAFETY: as above.
+        *unsafe { out(out_config, "out_config") }? = to_c(&preset(node));
+        Ok(())
+    })
+}
+
+/// Fills `*out_config` with the durable preset for `node_id` (NUL-terminated): writes on disk
+/// before they return, ACKs required, batch 64, 5 retries, ACK timeout 10 s, retry interval
+/// 5 s, last-write-wins, outbox caps 1 000 000 operations / 1 GiB, clock skew 60 s.
+/// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_INVALID_NODE_ID`.
+#[no_mangle]
+pub extern "C" fn sa_sync_config_durable(
+    node_id: *const c_char,
+    out_config: *mut sa_sync_config,
+) -> sa_status {
+    fill(node_id, out_config, SyncConfig::durable)
+}
+
+/// Like `sa_sync_config_durable`, but writes return once handed to the OS and ACKs are not
+/// required (a batch counts as delivered).
+#[no_mangle]
+pub extern "C" fn sa_sync_config_fast(
+    node_id: *const c_char,
+    out_config: *mut sa_sync_config,
+) -> sa_status {
+    fill(node_id, out_config, SyncConfig::fast)
+}

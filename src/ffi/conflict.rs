@@ -1,0 +1,76 @@
+//! Standalone conflict resolution.
+
+use std::os::raw::c_char;
+
+use super::args::{c_str, out};
+use super::error::{guard, Failure};
+use super::types::*;
+use crate::clock::Stamp;
+use crate::node::NodeId;
+use crate::store::WriteId;
+use crate::sync::{ConflictPolicy, ConflictResolver};
+
+/// A conflict decision: exactly one of `apply_remote` and `keep_local` is true.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct sa_resolution {
+    pub conflict_detected: bool,
+    pub apply_remote: bool,
+    pub keep_local: bool,
+    /// `SA_REASON_*`.
+    pub reason: i32,
+}
+
+/// Decides whether a remote write (`remote_stamp` by `remote_node`) replaces the local one
+/// (`local_stamp` by `local_node`; pass `has_local = false` when the key is unknown locally)
+/// under `policy` (`SA_POLICY_*`). Deterministic: same inputs, same decision. Node ids are
+/// NUL-terminated. Errors: `SA_ERR_INVALID_ARGUMENT` (NULL, unknown policy),
+/// `SA_ERR_INVALID_NODE_ID`.
+#[no_mangle]
+pub extern "C" fn sa_conflict_resolve(
+    policy: i32,
+    has_local: bool,
+    local_stamp: u64,
+    local_node: *const c_char,
+    remote_stamp: u64,
+    remote_node: *const c_char,
+    out_resolution: *mut sa_resolution,
+) -> sa_status {
+    guard(|| {
+        let policy = match policy {
+            SA_POLICY_LAST_WRITE_WINS => ConflictPolicy::LastWriteWins,
+            SA_POLICY_KEEP_LOCAL => ConflictPolicy::KeepLocal,
+            SA_POLICY_KEEP_REMOTE => ConflictPolicy::KeepRemote,
+            other => {
+                return Err(Failure::new(
+                    SA_ERR_INVALID_ARGUMENT,
+                    format!("policy {other} is not an SA_POLICY_* value"),
+                ))
+            }
+        };
+        let node = |p, what| -> Result<NodeId, Failure> {
+            // SAFETY: NULL (rejected) or NUL-terminated per the header contract.
+            Ok(NodeId::new(unsafe {
+                c_str(p, what, SA_ERR_INVALID_NODE_ID)
+            }?)?)
+        };
+        let local = WriteId {
+            stamp: Stamp::from_raw(local_stamp),
+            origin: Some(node(local_node, "local_node")?),
+        };
+        let remote = WriteId {
+            stamp: Stamp::from_raw(remote_stamp),
+            origin: Some(node(remote_node, "remote_node")?),
+        };
+        // SAFETY: `out_resolution` is NULL (rejected) or writable.
+        let slot = unsafe { out(out_resolution, "out_resolution") }?;
+        let r = ConflictResolver::decide(has_local.then_some(&local), &remote, None, policy);
+        *slot = sa_resolution {
+            conflict_detected: r.conflict_detected,
+            apply_remote: r.apply_remote,
+            keep_local: r.keep_local,
+            reason: r.reason as i32,
+        };
+        Ok(())
+    })
+}

@@ -1,0 +1,113 @@
+//! Errors at the boundary: a status code and a message, kept per thread for
+//! `sa_last_error_message`, and the panic boundary every export runs in.
+
+use std::cell::RefCell;
+use std::ffi::CString;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::types::*;
+use crate::node::InvalidNodeId;
+use crate::store::StoreError;
+use crate::sync::{ErrorKind, SyncError};
+
+/// A failed call: what to return and what to tell.
+pub(crate) struct Failure {
+    pub status: sa_status,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(status: sa_status, message: impl Into<String>) -> Failure {
+        Failure {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn null(what: &str) -> Failure {
+        Failure::new(SA_ERR_INVALID_ARGUMENT, format!("{what} is NULL"))
+    }
+}
+
+impl From<SyncError> for Failure {
+    fn from(e: SyncError) -> Failure {
+        let status = match e.kind() {
+            ErrorKind::InvalidContext => SA_ERR_INVALID_CONTEXT,
+            ErrorKind::InvalidNodeId => SA_ERR_INVALID_NODE_ID,
+            ErrorKind::InvalidLocalOperation => SA_ERR_INVALID_OPERATION,
+            ErrorKind::InvalidRemoteOperation => SA_ERR_INVALID_REMOTE_OPERATION,
+            ErrorKind::NotFound => SA_ERR_NOT_FOUND,
+            ErrorKind::QueueFailed => SA_ERR_QUEUE_FAILED,
+            ErrorKind::RetryFailed => SA_ERR_RETRY_FAILED,
+            ErrorKind::ConflictResolutionFailed => SA_ERR_CONFLICT,
+            ErrorKind::StoreApplyFailed => SA_ERR_STORE_APPLY,
+            ErrorKind::AckTrackingFailed => SA_ERR_ACK_TRACKING,
+            ErrorKind::CapacityExceeded => SA_ERR_CAPACITY_EXCEEDED,
+            ErrorKind::Io => SA_ERR_IO,
+            ErrorKind::Corrupt => SA_ERR_CORRUPT,
+        };
+        Failure::new(status, e.to_string())
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Failure {
+        let status = match e {
+            StoreError::InvalidKey(_) | StoreError::InvalidValue(_) => SA_ERR_INVALID_OPERATION,
+            StoreError::Io { .. } | StoreError::Poisoned { .. } => SA_ERR_IO,
+            StoreError::Corrupt { .. } => SA_ERR_CORRUPT,
+        };
+        Failure::new(status, e.to_string())
+    }
+}
+
+impl From<InvalidNodeId> for Failure {
+    fn from(e: InvalidNodeId) -> Failure {
+        Failure::new(SA_ERR_INVALID_NODE_ID, e.to_string())
+    }
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_last_error(message: &str) {
+    // A message cannot carry a NUL into C; replace any (they can only come from user input).
+    let clean = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    LAST_ERROR.with(|slot| *slot.borrow_mut() = clean);
+}
+
+/// The last error message of this thread, NUL-terminated; valid until the next call on it.
+pub(crate) fn last_error_ptr() -> *const std::os::raw::c_char {
+    LAST_ERROR.with(|slot| slot.borrow().as_ptr())
+}
+
+/// Runs one exported function's body: records the message of a failure, and turns a panic
+/// into `SA_ERR_INTERNAL` instead of unwinding into C.
+pub(crate) fn guard(body: impl FnOnce() -> Result<(), Failure>) -> sa_status {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => {
+            set_last_error("");
+            SA_OK
+        }
+        Ok(Err(failure)) => {
+            set_last_error(&failure.message);
+            failure.status
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            set_last_error(&format!("internal error: {what}"));
+            SA_ERR_INTERNAL
+        }
+    }
+}
+
+/// Like [`guard`] for functions that cannot fail but must not unwind (accessors returning a
+/// value): a panic yields `fallback`.
+pub(crate) fn guard_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
+}

@@ -1,0 +1,61 @@
+//! Status names, the last error message, and the library version.
+
+use std::os::raw::c_char;
+
+use super::error::{guard_value, last_error_ptr};
+use super::types::*;
+
+/// The static name of a status code (`"SA_OK"`, `"SA_ERR_NOT_FOUND"`, ...), or
+/// `"SA_UNKNOWN_STATUS"` for a value that is not one. Never NULL; never freed.
+/// Thread-safe.
+#[no_mangle]
+pub extern "C" fn sa_status_str(status: i32) -> *const c_char {
+    let name: &'static [u8] = match status {
+        SA_OK => b"SA_OK\0",
+        SA_ERR_INVALID_ARGUMENT => b"SA_ERR_INVALID_ARGUMENT\0",
+        SA_ERR_INVALID_CONTEXT => b"SA_ERR_INVALID_CONTEXT\0",
+        SA_ERR_INVALID_NODE_ID => b"SA_ERR_INVALID_NODE_ID\0",
+        SA_ERR_INVALID_OPERATION => b"SA_ERR_INVALID_OPERATION\0",
+        SA_ERR_INVALID_REMOTE_OPERATION => b"SA_ERR_INVALID_REMOTE_OPERATION\0",
+        SA_ERR_NOT_FOUND => b"SA_ERR_NOT_FOUND\0",
+        SA_ERR_QUEUE_FAILED => b"SA_ERR_QUEUE_FAILED\0",
+        SA_ERR_RETRY_FAILED => b"SA_ERR_RETRY_FAILED\0",
+        SA_ERR_CONFLICT => b"SA_ERR_CONFLICT\0",
+        SA_ERR_STORE_APPLY => b"SA_ERR_STORE_APPLY\0",
+        SA_ERR_ACK_TRACKING => b"SA_ERR_ACK_TRACKING\0",
+        SA_ERR_CAPACITY_EXCEEDED => b"SA_ERR_CAPACITY_EXCEEDED\0",
+        SA_ERR_IO => b"SA_ERR_IO\0",
+        SA_ERR_CORRUPT => b"SA_ERR_CORRUPT\0",
+        SA_ERR_INTERNAL => b"SA_ERR_INTERNAL\0",
+        _ => b"SA_UNKNOWN_STATUS\0",
+    };
+    name.as_ptr().cast()
+}
+
+/// The message of the last failed call on the calling thread (`""` after a successful call),
+/// NUL-terminated UTF-8 naming the offending value, e.g.
+/// `"sync operation not found: node-a-42"`. Borrowed: valid until the next `sa_` call on this
+/// thread; never NULL; do not free. Thread-safe (each thread has its own).
+#[no_mangle]
+pub extern "C" fn sa_last_error_message() -> *const c_char {
+    static EMPTY: &[u8] = b"\0";
+    guard_value(EMPTY.as_ptr().cast(), last_error_ptr)
+}
+
+/// The library version, e.g. `"0.1.0"` (same as `SA_SYNC_VERSION_*`). Static; never freed.
+#[no_mangle]
+pub extern "C" fn sa_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_macros_match_the_crate_version() {
+        let expected =
+            format!("{SA_SYNC_VERSION_MAJOR}.{SA_SYNC_VERSION_MINOR}.{SA_SYNC_VERSION_PATCH}");
+        assert_eq!(expected, env!("CARGO_PKG_VERSION"));
+    }
+}
