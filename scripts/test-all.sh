@@ -1,6 +1,27 @@
 #!/usr/bin/env bash
-# Runs every test of the project. CI calls this after its lint steps.
+# Runs every test of the project: Rust unit and integration tests; the C examples, C test
+# suite, C++ doc examples and C++ tests (built and run by cargo test, under valgrind when it is
+# installed); the Python package tests; the Rust example; and builds against an installed copy
+# through pkg-config (C) and CMake find_package (C++).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/ensure-tools.sh
+if command -v valgrind >/dev/null 2>&1; then
+  export SA_VALGRIND=1
+fi
 cargo test
 cargo run --quiet --example two_nodes > /dev/null
+cargo build --lib --quiet
+python3 -m pytest -q bindings/python/tests
+bash bindings/cpp/cmake-test.sh
+
+# The installed library must be usable through pkg-config alone.
+prefix=$(mktemp -d)
+trap 'rm -rf "$prefix"' EXIT
+bash scripts/install.sh "$prefix" > /dev/null
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+cc -std=c11 -Wall -Wextra -Werror examples-c/two_node_demo.c \
+  $(pkg-config --cflags --libs softadastra-sync) -Wl,-rpath,"$prefix/lib" -o "$prefix/demo"
+readelf -d "$prefix/demo" | grep -q 'libsoftadastra_sync.so.0'
+(cd "$prefix" && ./demo > /dev/null)
+echo "install + pkg-config: 1 passed, 0 failed"

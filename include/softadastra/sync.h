@@ -464,6 +464,11 @@ sa_status sa_sync_queue(const struct sa_sync *sync, const char *sync_id);
 // Errors: `SA_ERR_INVALID_ARGUMENT`, `SA_ERR_IO`.
 sa_status sa_sync_next_batch(const struct sa_sync *sync, struct sa_batch **out_batch);
 
+// Lists every outbox entry, oldest first, with its current status and retry count, in a new
+// batch stored in `*out_batch` (free with `sa_batch_free`). For inspection: O(outbox size),
+// and it changes nothing. Errors: `SA_ERR_INVALID_ARGUMENT`.
+sa_status sa_sync_outbox(const struct sa_sync *sync, struct sa_batch **out_batch);
+
 // Marks `sync_id` acknowledged (in any status: a late ACK still proves delivery).
 // `out_outcome` (may be NULL) receives `SA_ACK_ACKNOWLEDGED` or `SA_ACK_ALREADY_ACKNOWLEDGED`.
 // Errors: `SA_ERR_INVALID_ARGUMENT`, `SA_ERR_NOT_FOUND`, `SA_ERR_IO`.

@@ -211,6 +211,21 @@ pub extern "C" fn sa_sync_next_batch(
     })
 }
 
+/// Lists every outbox entry, oldest first, with its current status and retry count, in a new
+/// batch stored in `*out_batch` (free with `sa_batch_free`). For inspection: O(outbox size),
+/// and it changes nothing. Errors: `SA_ERR_INVALID_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn sa_sync_outbox(sync: *const sa_sync, out_batch: *mut *mut sa_batch) -> sa_status {
+    guard(|| {
+        // SAFETY: each pointer is NULL (rejected) or valid.
+        let sync = unsafe { handle(sync, "sync") }?;
+        // SAFETY: as above.
+        let slot = unsafe { out(out_batch, "out_batch") }?;
+        *slot = Box::into_raw(Box::new(sa_batch::new(sync.engine.outbox())));
+        Ok(())
+    })
+}
+
 /// Marks `sync_id` acknowledged (in any status: a late ACK still proves delivery).
 /// `out_outcome` (may be NULL) receives `SA_ACK_ACKNOWLEDGED` or `SA_ACK_ALREADY_ACKNOWLEDGED`.
 /// Errors: `SA_ERR_INVALID_ARGUMENT`, `SA_ERR_NOT_FOUND`, `SA_ERR_IO`.
