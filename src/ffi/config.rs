@@ -101,6 +101,7 @@ pub(crate) fn from_c(c: &sa_sync_config) -> Result<SyncConfig, Failure> {
         require_ack: c.require_ack,
         ack_timeout: Duration::from_millis(c.ack_timeout_ms),
         retry_interval: Duration::from_millis(c.retry_interval_ms),
+        retry_backoff_max: SyncConfig::durable(node_id).retry_backoff_max,
         max_retries: c.max_retries,
         conflict_policy,
         batch_size: c.batch_size as usize,

@@ -39,8 +39,11 @@ pub struct SyncConfig {
     pub require_ack: bool,
     /// How long a sent operation waits for its ACK before it is a retry candidate.
     pub ack_timeout: Duration,
-    /// How long a retried operation waits before it can be sent again.
+    /// How long an operation waits before its first re-send; each later re-send waits twice
+    /// as long, up to `retry_backoff_max`, half of it jittered.
     pub retry_interval: Duration,
+    /// The longest wait between two re-sends.
+    pub retry_backoff_max: Duration,
     /// Re-sends allowed after the first send; past that an expired operation is failed.
     pub max_retries: u32,
     pub conflict_policy: ConflictPolicy,
@@ -64,6 +67,7 @@ impl SyncConfig {
             require_ack: true,
             ack_timeout: Duration::from_secs(10),
             retry_interval: Duration::from_secs(5),
+            retry_backoff_max: Duration::from_secs(300),
             max_retries: 5,
             conflict_policy: ConflictPolicy::LastWriteWins,
             batch_size: 64,

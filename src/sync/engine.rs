@@ -11,6 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde::Serialize;
 
+use super::backoff::{node_salt, retry_delay_ms};
 use super::config::SyncConfig;
 use super::conflict::{ConflictResolver, ResolutionReason};
 use super::context::SyncContext;
@@ -173,6 +174,15 @@ impl EngineCore {
                         }
                         Annotation::Failed(seqs) => {
                             set_status(&mut entries, seqs, SyncStatus::Failed)
+                        }
+                        Annotation::Requeued(seqs) => {
+                            for seq in seqs {
+                                if let Some(e) = entries.get_mut(&seq) {
+                                    if e.status == SyncStatus::Failed {
+                                        e.status = SyncStatus::Queued;
+                                    }
+                                }
+                            }
                         }
                         Annotation::Pruned(seqs) => {
                             for seq in seqs {
@@ -438,9 +448,10 @@ impl SyncEngine {
         Ok(AckOutcome::Acknowledged)
     }
 
-    /// Re-queues in-flight operations whose ACK deadline passed, to be sent again after
-    /// `retry_interval`, while they have retries left; the others are marked failed (their
-    /// local writes stay in the store). Returns how many were re-queued.
+    /// Re-queues in-flight operations whose ACK deadline passed, while they have retries left,
+    /// to be sent again after an exponential, jittered back-off (`retry_interval` doubling up to
+    /// `retry_backoff_max`); the others are marked failed (their local writes stay in the
+    /// store). Returns how many were re-queued.
     pub fn retry_expired(&self) -> Result<usize, SyncError> {
         let mut core = self.lock();
         let now = self.store.lock().clock().physical_ms();
@@ -456,12 +467,48 @@ impl SyncEngine {
                 core.outbox.mark_failed(seq);
             }
         }
-        let not_before = now.saturating_add(millis(self.config.retry_interval));
+        let base = millis(self.config.retry_interval);
+        let cap = millis(self.config.retry_backoff_max);
+        let salt = node_salt(self.node.as_str());
         for &seq in &retry {
-            core.outbox.schedule_retry(seq, not_before);
+            let attempt = core.outbox.get(seq).map_or(1, |e| e.retry_count + 1);
+            let delay = retry_delay_ms(base, cap, attempt, salt ^ seq);
+            core.outbox.schedule_retry(seq, now.saturating_add(delay));
         }
         core.total_retries += retry.len() as u64;
         Ok(retry.len())
+    }
+
+    /// Queues a failed operation again, with a fresh retry budget. Errors: not found, or
+    /// `RetryFailed` when the operation is not failed.
+    pub fn requeue_failed(&self, sync_id: &str) -> Result<(), SyncError> {
+        let mut core = self.lock();
+        let seq = self.find(&core, sync_id)?;
+        match core.outbox.get(seq).map(|e| e.status) {
+            Some(SyncStatus::Failed) => {
+                self.log(&Annotation::Requeued(vec![seq]), "requeue")?;
+                core.outbox.requeue_failed(seq);
+                Ok(())
+            }
+            Some(status) => Err(SyncError::RetryFailed(format!(
+                "sync operation {sync_id} is {}; only failed operations can be re-queued",
+                status_name(status)
+            ))),
+            None => unreachable!("find returned a present sequence"),
+        }
+    }
+
+    /// Queues every failed operation again; returns how many.
+    pub fn requeue_all_failed(&self) -> Result<usize, SyncError> {
+        let mut core = self.lock();
+        let seqs = core.outbox.failed();
+        for chunk in seqs.chunks(MAX_SEQS_PER_ANNOTATION) {
+            self.log(&Annotation::Requeued(chunk.to_vec()), "requeue")?;
+            for &seq in chunk {
+                core.outbox.requeue_failed(seq);
+            }
+        }
+        Ok(seqs.len())
     }
 
     /// Removes acknowledged operations from the outbox; returns how many.
@@ -602,6 +649,11 @@ impl SyncEngine {
     pub fn state(&self) -> SyncState {
         let core = self.lock();
         let counts = core.outbox.counts();
+        let now = self.store.lock().clock().physical_ms();
+        let oldest_age = core
+            .outbox
+            .oldest_unacknowledged_at()
+            .map_or(0, |at| now.saturating_sub(at));
         SyncState {
             outbox_size: core.outbox.len() as u64,
             pending_count: counts.pending,
@@ -610,6 +662,8 @@ impl SyncEngine {
             acknowledged_count: counts.acknowledged,
             failed_count: counts.failed,
             outbox_bytes: counts.bytes,
+            unacknowledged_bytes: counts.unacknowledged_bytes,
+            oldest_unacknowledged_age_ms: oldest_age,
             last_submitted_version: core.next_seq - 1,
             last_applied_remote_version: core.last_applied_remote_version,
             total_retries: core.total_retries,

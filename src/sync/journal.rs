@@ -14,6 +14,7 @@ const ACKNOWLEDGED: u8 = 2;
 const FAILED: u8 = 3;
 const PRUNED: u8 = 4;
 const REMOTE_SEEN: u8 = 5;
+const REQUEUED: u8 = 6;
 
 /// Most sequences in one annotation, so that a huge prune never makes an oversized record.
 pub(crate) const MAX_SEQS_PER_ANNOTATION: usize = 65_536;
@@ -25,6 +26,8 @@ pub(crate) enum Annotation {
     Acknowledged(Vec<u64>),
     Failed(Vec<u64>),
     Pruned(Vec<u64>),
+    /// Failed operations queued again by the application.
+    Requeued(Vec<u64>),
     /// A remote operation handled without a store write (ignored, or already held).
     RemoteSeen {
         origin: NodeId,
@@ -42,6 +45,7 @@ impl Annotation {
             Annotation::Acknowledged(s) => (ACKNOWLEDGED, s),
             Annotation::Failed(s) => (FAILED, s),
             Annotation::Pruned(s) => (PRUNED, s),
+            Annotation::Requeued(s) => (REQUEUED, s),
             Annotation::RemoteSeen {
                 origin,
                 version,
@@ -86,6 +90,7 @@ impl Annotation {
                 ACKNOWLEDGED => Annotation::Acknowledged(seqs),
                 FAILED => Annotation::Failed(seqs),
                 PRUNED => Annotation::Pruned(seqs),
+                REQUEUED => Annotation::Requeued(seqs),
                 other => return Err(DecodeError(format!("unknown annotation tag {other}"))),
             }
         };
@@ -105,6 +110,7 @@ mod tests {
             Annotation::Acknowledged(vec![]),
             Annotation::Failed(vec![7]),
             Annotation::Pruned(vec![u64::MAX]),
+            Annotation::Requeued(vec![4, 5]),
             Annotation::RemoteSeen {
                 origin: NodeId::new("node-b").unwrap(),
                 version: 3,

@@ -1,6 +1,7 @@
 //! Sync: tracks local operations until other nodes have them, and applies theirs.
 
 pub mod ack;
+mod backoff;
 pub mod config;
 pub mod conflict;
 pub mod context;

@@ -34,6 +34,8 @@ pub(crate) struct OutboxCounts {
     pub acknowledged: u64,
     pub failed: u64,
     pub bytes: u64,
+    /// Key + value bytes of the operations not acknowledged yet.
+    pub unacknowledged_bytes: u64,
 }
 
 impl OutboxCounts {
@@ -59,12 +61,18 @@ struct Indexes {
     in_flight: AckTracker<u64>,
     acknowledged: BTreeSet<u64>,
     failed: BTreeSet<u64>,
+    /// Every operation not acknowledged yet, oldest first: the head is the oldest pending work.
+    unacknowledged: BTreeSet<u64>,
     counts: OutboxCounts,
 }
 
 impl Indexes {
     fn add(&mut self, seq: u64, entry: &OutboxEntry, ack_deadline: Option<u64>) {
         *self.counts.slot(entry.status) += 1;
+        if entry.status != SyncStatus::Acknowledged {
+            self.unacknowledged.insert(seq);
+            self.counts.unacknowledged_bytes += entry.op.payload_bytes();
+        }
         match entry.status {
             SyncStatus::Pending => {}
             SyncStatus::Queued => match entry.not_before {
@@ -90,6 +98,10 @@ impl Indexes {
 
     fn remove(&mut self, seq: u64, entry: &OutboxEntry) {
         *self.counts.slot(entry.status) -= 1;
+        if entry.status != SyncStatus::Acknowledged {
+            self.unacknowledged.remove(&seq);
+            self.counts.unacknowledged_bytes -= entry.op.payload_bytes();
+        }
         match entry.status {
             SyncStatus::Pending => {}
             SyncStatus::Queued => match entry.not_before {
@@ -136,6 +148,7 @@ impl Outbox {
             in_flight: AckTracker::with_clock(Arc::new(SystemClock)),
             acknowledged: BTreeSet::new(),
             failed: BTreeSet::new(),
+            unacknowledged: BTreeSet::new(),
             counts: OutboxCounts::default(),
         };
         for (&seq, entry) in &entries {
@@ -239,6 +252,17 @@ impl Outbox {
 
     pub fn mark_failed(&mut self, seq: u64) {
         self.transition(seq, SyncStatus::Failed, None, |_| {});
+    }
+
+    /// Failed → queued, sendable now, with a fresh retry budget.
+    pub fn requeue_failed(&mut self, seq: u64) {
+        self.transition(seq, SyncStatus::Queued, None, |e| e.retry_count = 0);
+    }
+
+    /// When the oldest operation not acknowledged yet was submitted.
+    pub fn oldest_unacknowledged_at(&self) -> Option<u64> {
+        let seq = self.index.unacknowledged.first()?;
+        self.entries.get(seq).map(|e| e.submitted_at)
     }
 
     /// Acknowledged sequences, oldest first.

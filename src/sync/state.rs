@@ -17,6 +17,11 @@ pub struct SyncState {
     pub failed_count: u64,
     /// Key + value bytes of the operations in the outbox.
     pub outbox_bytes: u64,
+    /// Key + value bytes of the operations not acknowledged yet.
+    pub unacknowledged_bytes: u64,
+    /// How long ago the oldest operation not acknowledged yet was submitted (0 when none):
+    /// a value that keeps growing means propagation is stuck.
+    pub oldest_unacknowledged_age_ms: u64,
     /// Version of the last local operation submitted (0 if none ever was).
     pub last_submitted_version: u64,
     /// Origin version of the last remote operation applied.
