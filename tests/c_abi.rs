@@ -6,6 +6,21 @@ mod native;
 use native::*;
 
 #[test]
+fn the_header_compiles_alone_as_c11_and_as_cpp17() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, cpp) in [("header_only.c", false), ("header_only.cpp", true)] {
+        let source = dir.path().join(name);
+        std::fs::write(
+            &source,
+            "#include <softadastra/sync.h>\nint main(void) { return sa_version() == 0; }\n",
+        )
+        .unwrap();
+        let exe = compile(&format!("{name}.bin"), &[source], cpp, &[]);
+        assert!(run(&exe).status.success(), "{name}");
+    }
+}
+
+#[test]
 fn c_examples_build_run_and_print_the_expected_output() {
     let examples = sources(&root().join("examples-c"), "c");
     assert!(!examples.is_empty(), "no C examples found");

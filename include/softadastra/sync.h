@@ -176,7 +176,8 @@ typedef struct sa_sync_config {
   // Keep sent operations in flight until acknowledged.
   bool require_ack;
   uint64_t ack_timeout_ms;
-  // Wait before a retried operation is sent again.
+  // Wait before the first re-send; each later re-send waits twice as long, up to
+  // `retry_backoff_max_ms`, the upper half jittered.
   uint64_t retry_interval_ms;
   // Re-sends allowed after the first send.
   uint32_t max_retries;
@@ -188,6 +189,8 @@ typedef struct sa_sync_config {
   uint64_t max_outbox_bytes;
   // Remote stamps further ahead of the local clock are rejected.
   uint64_t max_clock_skew_ms;
+  // The longest wait between two re-sends.
+  uint64_t retry_backoff_max_ms;
 } sa_sync_config;
 
 // A conflict decision: exactly one of `apply_remote` and `keep_local` is true.
@@ -240,8 +243,9 @@ typedef struct sa_apply_result {
   uint64_t store_version;
 } sa_apply_result;
 
-// Every counter of the engine (see the module doc's "Sync state").
-typedef struct sa_sync_state {
+// Every counter of the engine (see the module doc's "Sync state"), filled by
+// `sa_sync_state`.
+typedef struct sa_sync_state_info {
   uint64_t outbox_size;
   uint64_t pending_count;
   uint64_t queued_count;
@@ -256,9 +260,15 @@ typedef struct sa_sync_state {
   uint64_t remote_ignored_count;
   uint64_t remote_duplicate_count;
   uint64_t conflict_count;
-} sa_sync_state;
+  // Key + value bytes of the operations not acknowledged yet.
+  uint64_t unacknowledged_bytes;
+  // How long ago the oldest unacknowledged operation was submitted (0 when none): a value
+  // that keeps growing means propagation is stuck.
+  uint64_t oldest_unacknowledged_age_ms;
+} sa_sync_state_info;
 
-// What one `sa_sync_tick` did. `batch` is owned by the caller: free it with `sa_batch_free`.
+// What one `sa_sync_tick` did. `batch` is owned by the caller: free it with `sa_batch_free`;
+// the tick has work when `sa_batch_len(batch) > 0`.
 typedef struct sa_tick_result {
   uint64_t retried_count;
   uint64_t pruned_count;
@@ -346,16 +356,19 @@ sa_status sa_ack_tracker_ack(const struct sa_ack_tracker *tracker_handle,
                              bool *out_known);
 
 // `*out_waiting`: `sync_id` is tracked and neither acknowledged nor timed out.
+// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_ACK_TRACKING` (id not UTF-8).
 sa_status sa_ack_tracker_is_waiting(const struct sa_ack_tracker *tracker_handle,
                                     const char *sync_id,
                                     bool *out_waiting);
 
 // `*out_acknowledged`: `sync_id` was acknowledged and not pruned yet.
+// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_ACK_TRACKING` (id not UTF-8).
 sa_status sa_ack_tracker_acknowledged(const struct sa_ack_tracker *tracker_handle,
                                       const char *sync_id,
                                       bool *out_acknowledged);
 
 // Stops tracking `sync_id`; `*out_known` is false if it was not tracked.
+// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_ACK_TRACKING` (id not UTF-8).
 sa_status sa_ack_tracker_erase(const struct sa_ack_tracker *tracker_handle,
                                const char *sync_id,
                                bool *out_known);
@@ -366,6 +379,7 @@ sa_status sa_ack_tracker_collect_expired(const struct sa_ack_tracker *tracker_ha
                                          size_t *out_expired);
 
 // Forgets acknowledged ids; `out_removed` (may be NULL) receives how many.
+// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL tracker).
 sa_status sa_ack_tracker_prune_received(const struct sa_ack_tracker *tracker_handle,
                                         size_t *out_removed);
 
@@ -410,7 +424,8 @@ void sa_clock_free(struct sa_clock *clock);
 
 // Fills `*out_config` with the durable preset for `node_id` (NUL-terminated): writes on disk
 // before they return, ACKs required, batch 64, 5 retries, ACK timeout 10 s, retry interval
-// 5 s, last-write-wins, outbox caps 1 000 000 operations / 1 GiB, clock skew 60 s.
+// 5 s doubling up to 300 s, last-write-wins, outbox caps 1 000 000 operations / 1 GiB,
+// clock skew 60 s.
 // Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_INVALID_NODE_ID`.
 sa_status sa_sync_config_durable(const char *node_id, struct sa_sync_config *out_config);
 
@@ -474,10 +489,21 @@ sa_status sa_sync_outbox(const struct sa_sync *sync, struct sa_batch **out_batch
 // Errors: `SA_ERR_INVALID_ARGUMENT`, `SA_ERR_NOT_FOUND`, `SA_ERR_IO`.
 sa_status sa_sync_ack(const struct sa_sync *sync, const char *sync_id, int32_t *out_outcome);
 
-// Re-queues in-flight operations whose ACK timeout passed (sent again after
-// `retry_interval_ms`) while retries remain; the others become failed. `out_retried` (may be
+// Re-queues in-flight operations whose ACK timeout passed, while retries remain, to be sent
+// again after an exponential back-off: re-send n waits `retry_interval_ms · 2^(n-1)`, capped
+// at `retry_backoff_max_ms`, the upper half of it jittered (deterministically per operation).
+// The others become failed (their local writes stay in the store). `out_retried` (may be
 // NULL) receives how many were re-queued. Errors: `SA_ERR_INVALID_ARGUMENT`, `SA_ERR_IO`.
 sa_status sa_sync_retry_expired(const struct sa_sync *sync, size_t *out_retried);
+
+// Queues a failed operation again, with a fresh retry budget.
+// Errors: `SA_ERR_INVALID_ARGUMENT`, `SA_ERR_NOT_FOUND`, `SA_ERR_RETRY_FAILED` (the operation
+// is not failed), `SA_ERR_IO`.
+sa_status sa_sync_requeue_failed(const struct sa_sync *sync, const char *sync_id);
+
+// Queues every failed operation again; `out_requeued` (may be NULL) receives how many.
+// Errors: `SA_ERR_INVALID_ARGUMENT`, `SA_ERR_IO`.
+sa_status sa_sync_requeue_all_failed(const struct sa_sync *sync, size_t *out_requeued);
 
 // Removes acknowledged operations from the outbox; `out_pruned` (may be NULL) receives how
 // many. Errors: `SA_ERR_INVALID_ARGUMENT`, `SA_ERR_IO`.
@@ -502,7 +528,7 @@ sa_status sa_sync_receive_remote(const struct sa_sync *sync,
                                  struct sa_apply_result *out_result);
 
 // Fills `*out_state` with every counter, in O(1). Errors: `SA_ERR_INVALID_ARGUMENT`.
-sa_status sa_sync_state(const struct sa_sync *sync, struct sa_sync_state *out_state);
+sa_status sa_sync_state(const struct sa_sync *sync, struct sa_sync_state_info *out_state);
 
 // One scheduler tick: retry expired operations, prune acknowledged ones if `prune`, then take
 // the next batch. `out_tick->batch` must be freed with `sa_batch_free`.

@@ -99,6 +99,7 @@ pub extern "C" fn sa_ack_tracker_ack(
 }
 
 /// `*out_waiting`: `sync_id` is tracked and neither acknowledged nor timed out.
+/// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_ACK_TRACKING` (id not UTF-8).
 #[no_mangle]
 pub extern "C" fn sa_ack_tracker_is_waiting(
     tracker_handle: *const sa_ack_tracker,
@@ -111,6 +112,7 @@ pub extern "C" fn sa_ack_tracker_is_waiting(
 }
 
 /// `*out_acknowledged`: `sync_id` was acknowledged and not pruned yet.
+/// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_ACK_TRACKING` (id not UTF-8).
 #[no_mangle]
 pub extern "C" fn sa_ack_tracker_acknowledged(
     tracker_handle: *const sa_ack_tracker,
@@ -123,6 +125,7 @@ pub extern "C" fn sa_ack_tracker_acknowledged(
 }
 
 /// Stops tracking `sync_id`; `*out_known` is false if it was not tracked.
+/// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_ACK_TRACKING` (id not UTF-8).
 #[no_mangle]
 pub extern "C" fn sa_ack_tracker_erase(
     tracker_handle: *const sa_ack_tracker,
@@ -150,6 +153,7 @@ pub extern "C" fn sa_ack_tracker_collect_expired(
 }
 
 /// Forgets acknowledged ids; `out_removed` (may be NULL) receives how many.
+/// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL tracker).
 #[no_mangle]
 pub extern "C" fn sa_ack_tracker_prune_received(
     tracker_handle: *const sa_ack_tracker,

@@ -26,7 +26,8 @@ pub struct sa_sync_config {
     /// Keep sent operations in flight until acknowledged.
     pub require_ack: bool,
     pub ack_timeout_ms: u64,
-    /// Wait before a retried operation is sent again.
+    /// Wait before the first re-send; each later re-send waits twice as long, up to
+    /// `retry_backoff_max_ms`, the upper half jittered.
     pub retry_interval_ms: u64,
     /// Re-sends allowed after the first send.
     pub max_retries: u32,
@@ -38,6 +39,8 @@ pub struct sa_sync_config {
     pub max_outbox_bytes: u64,
     /// Remote stamps further ahead of the local clock are rejected.
     pub max_clock_skew_ms: u64,
+    /// The longest wait between two re-sends.
+    pub retry_backoff_max_ms: u64,
 }
 
 fn to_c(config: &SyncConfig) -> sa_sync_config {
@@ -58,6 +61,7 @@ fn to_c(config: &SyncConfig) -> sa_sync_config {
         max_outbox_operations: config.max_outbox_operations as u64,
         max_outbox_bytes: config.max_outbox_bytes,
         max_clock_skew_ms: crate::clock::millis(config.max_clock_skew),
+        retry_backoff_max_ms: crate::clock::millis(config.retry_backoff_max),
     };
     copy_to_buffer(&config.node_id, &mut c.node_id);
     c
@@ -101,7 +105,7 @@ pub(crate) fn from_c(c: &sa_sync_config) -> Result<SyncConfig, Failure> {
         require_ack: c.require_ack,
         ack_timeout: Duration::from_millis(c.ack_timeout_ms),
         retry_interval: Duration::from_millis(c.retry_interval_ms),
-        retry_backoff_max: SyncConfig::durable(node_id).retry_backoff_max,
+        retry_backoff_max: Duration::from_millis(c.retry_backoff_max_ms),
         max_retries: c.max_retries,
         conflict_policy,
         batch_size: c.batch_size as usize,
@@ -128,7 +132,8 @@ fn fill(
 
 /// Fills `*out_config` with the durable preset for `node_id` (NUL-terminated): writes on disk
 /// before they return, ACKs required, batch 64, 5 retries, ACK timeout 10 s, retry interval
-/// 5 s, last-write-wins, outbox caps 1 000 000 operations / 1 GiB, clock skew 60 s.
+/// 5 s doubling up to 300 s, last-write-wins, outbox caps 1 000 000 operations / 1 GiB,
+/// clock skew 60 s.
 /// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_INVALID_NODE_ID`.
 #[no_mangle]
 pub extern "C" fn sa_sync_config_durable(

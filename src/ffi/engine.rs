@@ -69,10 +69,11 @@ pub struct sa_apply_result {
     pub store_version: u64,
 }
 
-/// Every counter of the engine (see the module doc's "Sync state").
+/// Every counter of the engine (see the module doc's "Sync state"), filled by
+/// `sa_sync_state`.
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct sa_sync_state {
+pub struct sa_sync_state_info {
     pub outbox_size: u64,
     pub pending_count: u64,
     pub queued_count: u64,
@@ -87,9 +88,15 @@ pub struct sa_sync_state {
     pub remote_ignored_count: u64,
     pub remote_duplicate_count: u64,
     pub conflict_count: u64,
+    /// Key + value bytes of the operations not acknowledged yet.
+    pub unacknowledged_bytes: u64,
+    /// How long ago the oldest unacknowledged operation was submitted (0 when none): a value
+    /// that keeps growing means propagation is stuck.
+    pub oldest_unacknowledged_age_ms: u64,
 }
 
-/// What one `sa_sync_tick` did. `batch` is owned by the caller: free it with `sa_batch_free`.
+/// What one `sa_sync_tick` did. `batch` is owned by the caller: free it with `sa_batch_free`;
+/// the tick has work when `sa_batch_len(batch) > 0`.
 #[repr(C)]
 pub struct sa_tick_result {
     pub retried_count: u64,
@@ -267,8 +274,10 @@ fn count_call(
     })
 }
 
-/// Re-queues in-flight operations whose ACK timeout passed (sent again after
-/// `retry_interval_ms`) while retries remain; the others become failed. `out_retried` (may be
+/// Re-queues in-flight operations whose ACK timeout passed, while retries remain, to be sent
+/// again after an exponential back-off: re-send n waits `retry_interval_ms · 2^(n-1)`, capped
+/// at `retry_backoff_max_ms`, the upper half of it jittered (deterministically per operation).
+/// The others become failed (their local writes stay in the store). `out_retried` (may be
 /// NULL) receives how many were re-queued. Errors: `SA_ERR_INVALID_ARGUMENT`, `SA_ERR_IO`.
 #[no_mangle]
 pub extern "C" fn sa_sync_retry_expired(
@@ -276,6 +285,32 @@ pub extern "C" fn sa_sync_retry_expired(
     out_retried: *mut usize,
 ) -> sa_status {
     count_call(sync, out_retried, SyncEngine::retry_expired)
+}
+
+/// Queues a failed operation again, with a fresh retry budget.
+/// Errors: `SA_ERR_INVALID_ARGUMENT`, `SA_ERR_NOT_FOUND`, `SA_ERR_RETRY_FAILED` (the operation
+/// is not failed), `SA_ERR_IO`.
+#[no_mangle]
+pub extern "C" fn sa_sync_requeue_failed(
+    sync: *const sa_sync,
+    sync_id: *const c_char,
+) -> sa_status {
+    guard(|| {
+        // SAFETY: `sync` is NULL (rejected) or a live handle.
+        let sync = unsafe { handle(sync, "sync") }?;
+        sync.engine.requeue_failed(sync_id_arg(sync_id)?)?;
+        Ok(())
+    })
+}
+
+/// Queues every failed operation again; `out_requeued` (may be NULL) receives how many.
+/// Errors: `SA_ERR_INVALID_ARGUMENT`, `SA_ERR_IO`.
+#[no_mangle]
+pub extern "C" fn sa_sync_requeue_all_failed(
+    sync: *const sa_sync,
+    out_requeued: *mut usize,
+) -> sa_status {
+    count_call(sync, out_requeued, SyncEngine::requeue_all_failed)
 }
 
 /// Removes acknowledged operations from the outbox; `out_pruned` (may be NULL) receives how
@@ -396,8 +431,8 @@ pub extern "C" fn sa_sync_receive_remote(
     })
 }
 
-fn state_to_c(s: SyncState) -> sa_sync_state {
-    sa_sync_state {
+fn state_to_c(s: SyncState) -> sa_sync_state_info {
+    sa_sync_state_info {
         outbox_size: s.outbox_size,
         pending_count: s.pending_count,
         queued_count: s.queued_count,
@@ -412,12 +447,17 @@ fn state_to_c(s: SyncState) -> sa_sync_state {
         remote_ignored_count: s.remote_ignored_count,
         remote_duplicate_count: s.remote_duplicate_count,
         conflict_count: s.conflict_count,
+        unacknowledged_bytes: s.unacknowledged_bytes,
+        oldest_unacknowledged_age_ms: s.oldest_unacknowledged_age_ms,
     }
 }
 
 /// Fills `*out_state` with every counter, in O(1). Errors: `SA_ERR_INVALID_ARGUMENT`.
 #[no_mangle]
-pub extern "C" fn sa_sync_state(sync: *const sa_sync, out_state: *mut sa_sync_state) -> sa_status {
+pub extern "C" fn sa_sync_state(
+    sync: *const sa_sync,
+    out_state: *mut sa_sync_state_info,
+) -> sa_status {
     guard(|| {
         // SAFETY: each pointer is NULL (rejected) or valid.
         let sync = unsafe { handle(sync, "sync") }?;

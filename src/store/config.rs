@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::faults::WalFaults;
 use crate::clock::{Clock, SystemClock};
 
 /// When a write is reported done.
@@ -29,6 +30,8 @@ pub struct StoreConfig {
     pub durability: Durability,
     /// Physical time for stamps; replace it to make tests deterministic.
     pub clock: Arc<dyn Clock>,
+    /// Faults to inject into the WAL (tests and chaos drills); `None` in production.
+    pub faults: Option<Arc<WalFaults>>,
 }
 
 impl StoreConfig {
@@ -38,6 +41,7 @@ impl StoreConfig {
             wal_path: Some(wal_path.into()),
             durability: Durability::Durable,
             clock: Arc::new(SystemClock),
+            faults: None,
         }
     }
 
@@ -55,12 +59,19 @@ impl StoreConfig {
             wal_path: None,
             durability: Durability::Fast,
             clock: Arc::new(SystemClock),
+            faults: None,
         }
     }
 
     /// The same settings with another physical clock.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> StoreConfig {
         self.clock = clock;
+        self
+    }
+
+    /// The same settings with faults injected into the WAL.
+    pub fn with_faults(mut self, faults: Arc<WalFaults>) -> StoreConfig {
+        self.faults = Some(faults);
         self
     }
 }

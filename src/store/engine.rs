@@ -105,8 +105,9 @@ impl StoreEngine {
         };
         let mut recovered = Vec::new();
         if let Some(path) = &config.wal_path {
-            let (wal, report) =
-                Wal::open(path, |payload| core.replay_record(payload, &mut recovered))?;
+            let (wal, report) = Wal::open(path, config.faults.clone(), |payload| {
+                core.replay_record(payload, &mut recovered)
+            })?;
             core.wal = Some(wal);
             core.replay = report;
         }

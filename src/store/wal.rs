@@ -11,8 +11,10 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::error::StoreError;
+use super::faults::{WalFaults, WritePermit};
 use super::key::MAX_KEY_BYTES;
 use super::value::MAX_VALUE_BYTES;
 use crate::binary::DecodeError;
@@ -46,6 +48,7 @@ pub(crate) struct Wal {
     poisoned: Option<String>,
     /// Reused frame buffer, so an append allocates only when a record outgrows it.
     frame: Vec<u8>,
+    faults: Option<Arc<WalFaults>>,
 }
 
 enum Damage {
@@ -60,6 +63,7 @@ impl Wal {
     /// in order. A torn tail is cut and counted in the report.
     pub fn open(
         path: &Path,
+        faults: Option<Arc<WalFaults>>,
         mut apply: impl FnMut(&[u8]) -> Result<(), DecodeError>,
     ) -> Result<(Wal, ReplayReport), StoreError> {
         let io_err = |action: &'static str| {
@@ -84,6 +88,7 @@ impl Wal {
             unsynced: false,
             poisoned: None,
             frame: Vec::new(),
+            faults,
         };
         let mut report = ReplayReport::default();
 
@@ -243,7 +248,7 @@ impl Wal {
         self.frame[0..4].copy_from_slice(&(payload_len as u32).to_le_bytes());
         self.frame[4..8].copy_from_slice(&crc.to_le_bytes());
 
-        if let Err(source) = io::Write::write_all(&mut self.file, &self.frame) {
+        if let Err(source) = self.write_frame() {
             self.roll_back("write failed");
             return Err(StoreError::Io {
                 path: self.path.clone(),
@@ -263,13 +268,30 @@ impl Wal {
         Ok(())
     }
 
+    fn write_frame(&mut self) -> io::Result<()> {
+        if let Some(faults) = &self.faults {
+            if let WritePermit::Partial(n, error) = faults.before_write(self.frame.len()) {
+                io::Write::write_all(&mut self.file, &self.frame[..n])?;
+                return Err(error);
+            }
+        }
+        io::Write::write_all(&mut self.file, &self.frame)
+    }
+
+    fn sync_file(&self) -> io::Result<()> {
+        if let Some(faults) = &self.faults {
+            faults.before_sync()?;
+        }
+        self.file.sync_data()
+    }
+
     /// Makes every record appended so far durable (no-op when nothing is pending).
     pub fn sync(&mut self) -> Result<(), StoreError> {
         self.check_usable()?;
         if !self.unsynced {
             return Ok(());
         }
-        if let Err(source) = self.file.sync_data() {
+        if let Err(source) = self.sync_file() {
             // After a failed fsync the kernel may have dropped the dirty pages: the file's
             // content is unknown, so no later write may build on it.
             self.roll_back("fdatasync failed");
