@@ -12,7 +12,7 @@ fi
 cargo test
 cargo run --quiet --example two_nodes > /dev/null
 # The long runs of the fault proofs: 10 000 simulation seeds, 1 000 SIGKILLs.
-SA_SIM_SEEDS=10000 cargo test --release --quiet --test simulation
+SA_SIM_SEEDS=10000 cargo test --release --quiet --test simulation last_write_wins
 SA_CRASH_KILLS=1000 cargo test --release --quiet --test crash_kill
 cargo build --lib --quiet
 python3 -m pytest -q bindings/python/tests
