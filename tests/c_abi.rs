@@ -16,7 +16,7 @@ fn the_header_compiles_alone_as_c11_and_as_cpp17() {
         )
         .unwrap();
         let exe = compile(&format!("{name}.bin"), &[source], cpp, &[]);
-        assert!(run(&exe).status.success(), "{name}");
+        run_ok(name, &exe);
     }
 }
 
@@ -32,14 +32,7 @@ fn c_examples_build_run_and_print_the_expected_output() {
             false,
             &[],
         );
-        let output = run(&exe);
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "{name} exited with {:?}\nstdout:\n{stdout}\nstderr:\n{}",
-            output.status.code(),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let stdout = run_ok(&name, &exe);
         let expected_path = root().join(format!("examples-c/expected/{name}.out"));
         let expected = std::fs::read_to_string(&expected_path)
             .unwrap_or_else(|_| panic!("missing {}", expected_path.display()));

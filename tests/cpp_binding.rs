@@ -23,14 +23,7 @@ fn doc_examples_compile_unchanged_and_print_what_the_doc_says() {
             true,
             &[cpp_include()],
         );
-        let output = run(&exe);
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "{name} exited with {:?}\nstdout:\n{stdout}\nstderr:\n{}",
-            output.status.code(),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let stdout = run_ok(&name, &exe);
         let expected_path = root().join(format!("bindings/cpp/examples/expected/{name}.txt"));
         let expected = std::fs::read_to_string(&expected_path)
             .unwrap_or_else(|_| panic!("missing {}", expected_path.display()));

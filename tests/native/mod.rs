@@ -107,6 +107,19 @@ pub fn run(exe: &Path) -> Output {
     output
 }
 
+/// Runs `exe` (see [`run`]), requires a zero exit status, and returns its stdout.
+pub fn run_ok(name: &str, exe: &Path) -> String {
+    let output = run(exe);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{name} exited with {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 /// Every file with `extension` directly in `dir`, sorted.
 pub fn sources(dir: &Path, extension: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
