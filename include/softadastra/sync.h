@@ -345,52 +345,50 @@ sa_status sa_ack_tracker_new(const struct sa_clock *clock, struct sa_ack_tracker
 
 // Tracks `sync_id` for `timeout_ms` from now; tracking an id again replaces its entry.
 // Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_ACK_TRACKING` (empty or non-UTF-8 id).
-sa_status sa_ack_tracker_track(const struct sa_ack_tracker *tracker_handle,
+sa_status sa_ack_tracker_track(const struct sa_ack_tracker *tracker,
                                const char *sync_id,
                                uint64_t timeout_ms);
 
 // Marks `sync_id` acknowledged; `*out_known` is false if it was not tracked.
 // Errors: `SA_ERR_INVALID_ARGUMENT` (NULL).
-sa_status sa_ack_tracker_ack(const struct sa_ack_tracker *tracker_handle,
+sa_status sa_ack_tracker_ack(const struct sa_ack_tracker *tracker,
                              const char *sync_id,
                              bool *out_known);
 
 // `*out_waiting`: `sync_id` is tracked and neither acknowledged nor timed out.
 // Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_ACK_TRACKING` (id not UTF-8).
-sa_status sa_ack_tracker_is_waiting(const struct sa_ack_tracker *tracker_handle,
+sa_status sa_ack_tracker_is_waiting(const struct sa_ack_tracker *tracker,
                                     const char *sync_id,
                                     bool *out_waiting);
 
 // `*out_acknowledged`: `sync_id` was acknowledged and not pruned yet.
 // Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_ACK_TRACKING` (id not UTF-8).
-sa_status sa_ack_tracker_acknowledged(const struct sa_ack_tracker *tracker_handle,
+sa_status sa_ack_tracker_acknowledged(const struct sa_ack_tracker *tracker,
                                       const char *sync_id,
                                       bool *out_acknowledged);
 
 // Stops tracking `sync_id`; `*out_known` is false if it was not tracked.
 // Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_ACK_TRACKING` (id not UTF-8).
-sa_status sa_ack_tracker_erase(const struct sa_ack_tracker *tracker_handle,
+sa_status sa_ack_tracker_erase(const struct sa_ack_tracker *tracker,
                                const char *sync_id,
                                bool *out_known);
 
 // Marks every waiting id whose deadline passed as timed out; `out_expired` (may be NULL)
 // receives how many. Errors: `SA_ERR_INVALID_ARGUMENT` (NULL tracker).
-sa_status sa_ack_tracker_collect_expired(const struct sa_ack_tracker *tracker_handle,
-                                         size_t *out_expired);
+sa_status sa_ack_tracker_collect_expired(const struct sa_ack_tracker *tracker, size_t *out_expired);
 
 // Forgets acknowledged ids; `out_removed` (may be NULL) receives how many.
 // Errors: `SA_ERR_INVALID_ARGUMENT` (NULL tracker).
-sa_status sa_ack_tracker_prune_received(const struct sa_ack_tracker *tracker_handle,
-                                        size_t *out_removed);
+sa_status sa_ack_tracker_prune_received(const struct sa_ack_tracker *tracker, size_t *out_removed);
 
 // Forgets every id. Errors: `SA_ERR_INVALID_ARGUMENT` (NULL).
-sa_status sa_ack_tracker_clear(const struct sa_ack_tracker *tracker_handle);
+sa_status sa_ack_tracker_clear(const struct sa_ack_tracker *tracker);
 
 // Number of tracked ids, in every status; 0 for NULL.
-size_t sa_ack_tracker_size(const struct sa_ack_tracker *tracker_handle);
+size_t sa_ack_tracker_size(const struct sa_ack_tracker *tracker);
 
 // Frees a tracker (NULL is a no-op). No other call on this handle may be in flight.
-void sa_ack_tracker_free(struct sa_ack_tracker *tracker_handle);
+void sa_ack_tracker_free(struct sa_ack_tracker *tracker);
 
 // The number of envelopes; 0 for NULL.
 size_t sa_batch_len(const struct sa_batch *batch);

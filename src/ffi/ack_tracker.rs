@@ -22,7 +22,7 @@ impl sa_ack_tracker {
     }
 }
 
-fn tracker<'a>(t: *const sa_ack_tracker) -> Result<&'a sa_ack_tracker, Failure> {
+fn tracker_ref<'a>(t: *const sa_ack_tracker) -> Result<&'a sa_ack_tracker, Failure> {
     // SAFETY: `t` is NULL (rejected) or a live handle per the header contract.
     unsafe { handle(t, "tracker") }
 }
@@ -59,12 +59,12 @@ pub extern "C" fn sa_ack_tracker_new(
 /// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_ACK_TRACKING` (empty or non-UTF-8 id).
 #[no_mangle]
 pub extern "C" fn sa_ack_tracker_track(
-    tracker_handle: *const sa_ack_tracker,
+    tracker: *const sa_ack_tracker,
     sync_id: *const c_char,
     timeout_ms: u64,
 ) -> sa_status {
     guard(|| {
-        let t = tracker(tracker_handle)?;
+        let t = tracker_ref(tracker)?;
         t.lock()
             .track(id_arg(sync_id)?, Duration::from_millis(timeout_ms))?;
         Ok(())
@@ -72,16 +72,17 @@ pub extern "C" fn sa_ack_tracker_track(
 }
 
 fn query(
-    tracker_handle: *const sa_ack_tracker,
+    tracker: *const sa_ack_tracker,
     sync_id: *const c_char,
     out_flag: *mut bool,
+    out_name: &str,
     ask: fn(&mut AckTracker, &String) -> bool,
 ) -> sa_status {
     guard(|| {
-        let t = tracker(tracker_handle)?;
+        let t = tracker_ref(tracker)?;
         let id = id_arg(sync_id)?.to_string();
         // SAFETY: `out_flag` is NULL (rejected) or writable.
-        let slot = unsafe { out(out_flag, "out_flag") }?;
+        let slot = unsafe { out(out_flag, out_name) }?;
         *slot = ask(&mut t.lock(), &id);
         Ok(())
     })
@@ -91,22 +92,22 @@ fn query(
 /// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL).
 #[no_mangle]
 pub extern "C" fn sa_ack_tracker_ack(
-    tracker_handle: *const sa_ack_tracker,
+    tracker: *const sa_ack_tracker,
     sync_id: *const c_char,
     out_known: *mut bool,
 ) -> sa_status {
-    query(tracker_handle, sync_id, out_known, |t, id| t.ack(id))
+    query(tracker, sync_id, out_known, "out_known", |t, id| t.ack(id))
 }
 
 /// `*out_waiting`: `sync_id` is tracked and neither acknowledged nor timed out.
 /// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_ACK_TRACKING` (id not UTF-8).
 #[no_mangle]
 pub extern "C" fn sa_ack_tracker_is_waiting(
-    tracker_handle: *const sa_ack_tracker,
+    tracker: *const sa_ack_tracker,
     sync_id: *const c_char,
     out_waiting: *mut bool,
 ) -> sa_status {
-    query(tracker_handle, sync_id, out_waiting, |t, id| {
+    query(tracker, sync_id, out_waiting, "out_waiting", |t, id| {
         t.is_waiting(id)
     })
 }
@@ -115,35 +116,41 @@ pub extern "C" fn sa_ack_tracker_is_waiting(
 /// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_ACK_TRACKING` (id not UTF-8).
 #[no_mangle]
 pub extern "C" fn sa_ack_tracker_acknowledged(
-    tracker_handle: *const sa_ack_tracker,
+    tracker: *const sa_ack_tracker,
     sync_id: *const c_char,
     out_acknowledged: *mut bool,
 ) -> sa_status {
-    query(tracker_handle, sync_id, out_acknowledged, |t, id| {
-        t.acknowledged(id)
-    })
+    query(
+        tracker,
+        sync_id,
+        out_acknowledged,
+        "out_acknowledged",
+        |t, id| t.acknowledged(id),
+    )
 }
 
 /// Stops tracking `sync_id`; `*out_known` is false if it was not tracked.
 /// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_ACK_TRACKING` (id not UTF-8).
 #[no_mangle]
 pub extern "C" fn sa_ack_tracker_erase(
-    tracker_handle: *const sa_ack_tracker,
+    tracker: *const sa_ack_tracker,
     sync_id: *const c_char,
     out_known: *mut bool,
 ) -> sa_status {
-    query(tracker_handle, sync_id, out_known, |t, id| t.erase(id))
+    query(tracker, sync_id, out_known, "out_known", |t, id| {
+        t.erase(id)
+    })
 }
 
 /// Marks every waiting id whose deadline passed as timed out; `out_expired` (may be NULL)
 /// receives how many. Errors: `SA_ERR_INVALID_ARGUMENT` (NULL tracker).
 #[no_mangle]
 pub extern "C" fn sa_ack_tracker_collect_expired(
-    tracker_handle: *const sa_ack_tracker,
+    tracker: *const sa_ack_tracker,
     out_expired: *mut usize,
 ) -> sa_status {
     guard(|| {
-        let expired = tracker(tracker_handle)?.lock().collect_expired().len();
+        let expired = tracker_ref(tracker)?.lock().collect_expired().len();
         // SAFETY: `out_expired` is NULL (allowed) or writable.
         if let Some(slot) = unsafe { out_expired.as_mut() } {
             *slot = expired;
@@ -156,11 +163,11 @@ pub extern "C" fn sa_ack_tracker_collect_expired(
 /// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL tracker).
 #[no_mangle]
 pub extern "C" fn sa_ack_tracker_prune_received(
-    tracker_handle: *const sa_ack_tracker,
+    tracker: *const sa_ack_tracker,
     out_removed: *mut usize,
 ) -> sa_status {
     guard(|| {
-        let removed = tracker(tracker_handle)?.lock().prune_received();
+        let removed = tracker_ref(tracker)?.lock().prune_received();
         // SAFETY: `out_removed` is NULL (allowed) or writable.
         if let Some(slot) = unsafe { out_removed.as_mut() } {
             *slot = removed;
@@ -171,27 +178,27 @@ pub extern "C" fn sa_ack_tracker_prune_received(
 
 /// Forgets every id. Errors: `SA_ERR_INVALID_ARGUMENT` (NULL).
 #[no_mangle]
-pub extern "C" fn sa_ack_tracker_clear(tracker_handle: *const sa_ack_tracker) -> sa_status {
+pub extern "C" fn sa_ack_tracker_clear(tracker: *const sa_ack_tracker) -> sa_status {
     guard(|| {
-        tracker(tracker_handle)?.lock().clear();
+        tracker_ref(tracker)?.lock().clear();
         Ok(())
     })
 }
 
 /// Number of tracked ids, in every status; 0 for NULL.
 #[no_mangle]
-pub extern "C" fn sa_ack_tracker_size(tracker_handle: *const sa_ack_tracker) -> usize {
+pub extern "C" fn sa_ack_tracker_size(tracker: *const sa_ack_tracker) -> usize {
     guard_value(0, || {
         // SAFETY: NULL (handled) or a live handle.
-        unsafe { tracker_handle.as_ref() }.map_or(0, |t| t.lock().size())
+        unsafe { tracker.as_ref() }.map_or(0, |t| t.lock().size())
     })
 }
 
 /// Frees a tracker (NULL is a no-op). No other call on this handle may be in flight.
 #[no_mangle]
-pub extern "C" fn sa_ack_tracker_free(tracker_handle: *mut sa_ack_tracker) {
-    if !tracker_handle.is_null() {
+pub extern "C" fn sa_ack_tracker_free(tracker: *mut sa_ack_tracker) {
+    if !tracker.is_null() {
         // SAFETY: a non-NULL handle came from sa_ack_tracker_new and is freed once.
-        guard_value((), || drop(unsafe { Box::from_raw(tracker_handle) }));
+        guard_value((), || drop(unsafe { Box::from_raw(tracker) }));
     }
 }

@@ -100,7 +100,11 @@ pub(crate) fn from_c(c: &sa_sync_config) -> Result<SyncConfig, Failure> {
     };
     Ok(SyncConfig {
         node_id: node_id.to_string(),
-        durability: durability(c.durability)?,
+        durability: durability(
+            c.durability,
+            "config field durability",
+            SA_ERR_INVALID_CONTEXT,
+        )?,
         auto_queue: c.auto_queue,
         require_ack: c.require_ack,
         ack_timeout: Duration::from_millis(c.ack_timeout_ms),

@@ -30,13 +30,15 @@ pub struct sa_replay_report {
     pub dropped_bytes: u64,
 }
 
-pub(crate) fn durability(mode: i32) -> Result<Durability, Failure> {
+/// The durability mode `mode`; `status` (with `what` naming the argument or field) if it is
+/// not one.
+pub(crate) fn durability(mode: i32, what: &str, status: sa_status) -> Result<Durability, Failure> {
     match mode {
         SA_DURABLE => Ok(Durability::Durable),
         SA_FAST => Ok(Durability::Fast),
         other => Err(Failure::new(
-            SA_ERR_INVALID_ARGUMENT,
-            format!("durability {other} is neither SA_DURABLE (1) nor SA_FAST (2)"),
+            status,
+            format!("{what} {other} is neither SA_DURABLE (1) nor SA_FAST (2)"),
         )),
     }
 }
@@ -57,7 +59,7 @@ pub extern "C" fn sa_store_open(
     guard(|| {
         // SAFETY: `out_store` is NULL (rejected) or writable.
         let slot = unsafe { out(out_store, "out_store") }?;
-        let durability = durability(durability_mode)?;
+        let durability = durability(durability_mode, "durability", SA_ERR_INVALID_ARGUMENT)?;
         let mut config = if wal_path.is_null() {
             StoreConfig::memory()
         } else {
