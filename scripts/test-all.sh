@@ -15,7 +15,8 @@ cargo run --quiet --example two_nodes > /dev/null
 SA_SIM_SEEDS=10000 cargo test --release --quiet --test simulation last_write_wins
 SA_CRASH_KILLS=1000 cargo test --release --quiet --test crash_kill
 cargo build --lib --quiet
-python3 -m pytest -q bindings/python/tests
+# Test the library just built, not whatever target/release holds.
+SOFTADASTRA_SYNC_LIB="$PWD/target/debug/libsoftadastra_sync.so" python3 -m pytest -q bindings/python/tests
 bash bindings/cpp/cmake-test.sh
 
 # The installed library must be usable through pkg-config alone.

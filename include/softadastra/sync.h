@@ -210,6 +210,12 @@ typedef struct sa_submitted {
   uint64_t stamp;
   // Its sync id, `<node>-<version>`, NUL-terminated.
   char sync_id[SA_SYNC_ID_MAX];
+  // The write replaced locally (the key held a value or tombstone): a receiver holding that
+  // write applies this one as its causal successor. Same as in the batch envelope.
+  bool has_replaces;
+  uint64_t replaces_stamp;
+  // Origin of the replaced write, NUL-terminated ("" for a direct store write).
+  char replaces_origin[SA_NODE_ID_BUFFER];
 } sa_submitted;
 
 // An operation received from another node. Strings are NUL-terminated UTF-8, borrowed for the

@@ -94,7 +94,10 @@ pub(crate) fn from_c(c: &sa_sync_config) -> Result<SyncConfig, Failure> {
         other => {
             return Err(Failure::new(
                 SA_ERR_INVALID_CONTEXT,
-                format!("config field conflict_policy {other} is not an SA_POLICY_* value"),
+                format!(
+                    "invalid sync context: config field conflict_policy {other} is not an \
+                     SA_POLICY_* value"
+                ),
             ))
         }
     };
@@ -102,7 +105,7 @@ pub(crate) fn from_c(c: &sa_sync_config) -> Result<SyncConfig, Failure> {
         node_id: node_id.to_string(),
         durability: durability(
             c.durability,
-            "config field durability",
+            "invalid sync context: config field durability",
             SA_ERR_INVALID_CONTEXT,
         )?,
         auto_queue: c.auto_queue,

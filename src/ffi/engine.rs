@@ -32,6 +32,12 @@ pub struct sa_submitted {
     pub stamp: u64,
     /// Its sync id, `<node>-<version>`, NUL-terminated.
     pub sync_id: [c_char; SA_SYNC_ID_MAX],
+    /// The write replaced locally (the key held a value or tombstone): a receiver holding that
+    /// write applies this one as its causal successor. Same as in the batch envelope.
+    pub has_replaces: bool,
+    pub replaces_stamp: u64,
+    /// Origin of the replaced write, NUL-terminated ("" for a direct store write).
+    pub replaces_origin: [c_char; SA_NODE_ID_BUFFER],
 }
 
 /// An operation received from another node. Strings are NUL-terminated UTF-8, borrowed for the
@@ -169,12 +175,21 @@ pub extern "C" fn sa_sync_submit(
         let mut operation = Operation::put(key, value);
         operation.kind = kind;
         let submitted = sync.engine.submit_local_operation(operation)?;
+        let replaced = submitted.replaces.as_ref();
         let mut result = sa_submitted {
             version: submitted.version,
             stamp: submitted.operation.timestamp.raw(),
             sync_id: [0; SA_SYNC_ID_MAX],
+            has_replaces: replaced.is_some(),
+            replaces_stamp: replaced.map_or(0, |r| r.stamp.raw()),
+            replaces_origin: [0; SA_NODE_ID_BUFFER],
         };
         copy_to_buffer(&submitted.sync_id, &mut result.sync_id);
+        let origin = replaced.and_then(|r| r.origin.as_ref());
+        copy_to_buffer(
+            origin.map_or("", |o| o.as_str()),
+            &mut result.replaces_origin,
+        );
         *slot = result;
         Ok(())
     })
@@ -387,7 +402,12 @@ fn remote_operation(op: &sa_remote_op) -> Result<SyncOperation, Failure> {
             if text.is_empty() {
                 None
             } else {
-                Some(NodeId::new(text).map_err(|e| Failure::new(invalid, e.to_string()))?)
+                Some(NodeId::new(text).map_err(|e| {
+                    Failure::new(
+                        invalid,
+                        format!("invalid remote operation: replaces_origin: {e}"),
+                    )
+                })?)
             }
         };
         remote.replaces = Some(WriteId {

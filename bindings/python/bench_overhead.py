@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Per-call overhead of the Python bindings over C, measured on submit.
+
+Workload, identical on both sides: a memory-only store, an engine with the fast preset, OPS
+puts of keys ``k0``..``k<OPS-1>`` (made before timing) with a 32-byte value, all left in the
+outbox; a fresh store and engine per run; the median of RUNS runs, in µs per submit.
+
+Prints three figures:
+
+* ``python``: ``SyncEngine.submit_put`` (the public API: argument checks, UTF-8 encoding, the
+  handle guard, the ctypes call, building the returned ``SyncOperation``);
+* ``ctypes``: ``sa_sync_submit`` called through ctypes directly, keys encoded beforehand (the
+  floor of any ctypes binding);
+* ``c``: ``bench_submit.c`` compiled with ``cc`` against the same library file, if a C
+  compiler is available; then the ratio python / c.
+
+    python3 bindings/python/bench_overhead.py [--ops 20000] [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, List, Optional
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import softadastra_sync as sa  # noqa: E402
+from softadastra_sync import _native as native  # noqa: E402
+
+VALUE = b"v" * 32
+
+
+def _median_us(run_once: Callable[[], float], runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        gc.collect()
+        samples.append(run_once())
+    return statistics.median(samples)
+
+
+def bench_python(ops: int, runs: int) -> float:
+    """Median µs per ``SyncEngine.submit_put``."""
+    keys = [f"k{i}" for i in range(ops)]
+    config = sa.SyncConfig.fast("bench")
+
+    def run_once() -> float:
+        with sa.Store.memory() as store, sa.SyncEngine(store, config) as engine:
+            submit = engine.submit_put
+            value = VALUE
+            start = time.perf_counter()
+            for key in keys:
+                submit(key, value)
+            elapsed = time.perf_counter() - start
+        return elapsed * 1e6 / ops
+
+    return _median_us(run_once, runs)
+
+
+def bench_raw_ctypes(ops: int, runs: int) -> float:
+    """Median µs per ``sa_sync_submit`` through ctypes, no wrapper (keys pre-encoded)."""
+    lib = native.load()
+    keys = [f"k{i}".encode() for i in range(ops)]
+    config = sa.SyncConfig.fast("bench")._to_c()
+
+    def run_once() -> float:
+        store = ctypes.POINTER(native.sa_store)()
+        engine = ctypes.POINTER(native.sa_sync)()
+        assert lib.sa_store_open(None, native.SA_FAST, ctypes.byref(store)) == 0
+        assert lib.sa_sync_new(store, ctypes.byref(config), ctypes.byref(engine)) == 0
+        submit = lib.sa_sync_submit
+        out = native.sa_submitted()
+        out_ref = ctypes.byref(out)
+        value, size, put = VALUE, len(VALUE), native.SA_OP_PUT
+        start = time.perf_counter()
+        for key in keys:
+            if submit(engine, put, key, value, size, out_ref):
+                raise RuntimeError(lib.sa_last_error_message())
+        elapsed = time.perf_counter() - start
+        lib.sa_sync_free(engine)
+        lib.sa_store_free(store)
+        return elapsed * 1e6 / ops
+
+    return _median_us(run_once, runs)
+
+
+def _include_dir() -> Optional[Path]:
+    for directory in [HERE, *HERE.parents]:
+        if (directory / "include" / "softadastra" / "sync.h").is_file():
+            return directory / "include"
+    return None
+
+
+def bench_c(ops: int, runs: int) -> Optional[float]:
+    """Median µs per ``sa_sync_submit`` from C, or None when it cannot be built."""
+    compiler = os.environ.get("CC") or shutil.which("cc")
+    include = _include_dir()
+    if compiler is None:
+        print("c: skipped (no C compiler: cc not found)")
+        return None
+    if include is None:
+        print("c: skipped (include/softadastra/sync.h not found above this script)")
+        return None
+    library = Path(sa.library_path())
+    with tempfile.TemporaryDirectory(prefix="sa-bench-") as tmp:
+        libdir = Path(tmp)
+        # Link and run against the very file the Python side loaded, whatever its soname.
+        for name in (library.name, "libsoftadastra_sync.so", "libsoftadastra_sync.so.0"):
+            link = libdir / name
+            if not link.exists():
+                link.symlink_to(library)
+        program = libdir / "bench_submit"
+        command = [
+            compiler,
+            "-O2",
+            "-std=c11",
+            f"-I{include}",
+            str(HERE / "bench_submit.c"),
+            f"-L{libdir}",
+            "-lsoftadastra_sync",
+            f"-Wl,-rpath,{libdir}",
+            "-o",
+            str(program),
+        ]
+        built = subprocess.run(command, capture_output=True, text=True)
+        if built.returncode != 0:
+            print(f"c: skipped (compiling failed: {built.stderr.strip()})")
+            return None
+        env = dict(os.environ, LD_LIBRARY_PATH=str(libdir))
+        ran = subprocess.run(
+            [str(program), str(ops), str(runs)], capture_output=True, text=True, env=env
+        )
+        if ran.returncode != 0:
+            print(f"c: failed ({ran.stderr.strip()})")
+            return None
+        for line in ran.stdout.splitlines():
+            if line.startswith("c_submit_us_per_op "):
+                return float(line.split()[1])
+    print("c: no result line in the program's output")
+    return None
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ops", type=int, default=20_000, help="submits per run")
+    parser.add_argument("--runs", type=int, default=7, help="runs (the median is reported)")
+    parser.add_argument("--no-c", action="store_true", help="skip the C program")
+    args = parser.parse_args(argv)
+
+    print(f"library: {sa.library_path()} (version {sa.library_version()})")
+    print(f"workload: {args.ops} submits into a memory store, 32-byte values, median of "
+          f"{args.runs} runs")
+    python_us = bench_python(args.ops, args.runs)
+    print(f"python: {python_us:.3f} us/op  (SyncEngine.submit_put)")
+    raw_us = bench_raw_ctypes(args.ops, args.runs)
+    print(f"ctypes: {raw_us:.3f} us/op  (sa_sync_submit through ctypes, no wrapper)")
+    if args.no_c:
+        return 0
+    c_us = bench_c(args.ops, args.runs)
+    if c_us is not None:
+        print(f"c:      {c_us:.3f} us/op  (sa_sync_submit from C, bench_submit.c)")
+        print(f"ratio python/c: {python_us / c_us:.2f}x  "
+              f"(overhead {python_us - c_us:.3f} us per call)")
+        print(f"ratio ctypes/c: {raw_us / c_us:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

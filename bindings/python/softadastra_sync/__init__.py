@@ -1,0 +1,129 @@
+"""softadastra_sync: Python bindings (ctypes, no compiler needed) of softadastra-sync, the
+local-first sync engine of Softadastra Engine.
+
+    from softadastra_sync import Store, SyncConfig, SyncEngine
+
+    with Store.memory() as store, SyncEngine(store, SyncConfig.durable("node-a")) as engine:
+        op = engine.submit_put("user:1", b"Gaspard")        # node-a-1
+        for envelope in engine.next_batch():
+            ...                                             # hand envelope.operation to a transport
+            engine.ack(envelope.operation.sync_id)          # when the peer's ACK comes back
+
+The shared library is found, on first use, at ``$SOFTADASTRA_SYNC_LIB``, else in this package's
+directory, else in ``target/release`` then ``target/debug`` of the source checkout holding this
+package. :func:`find_library` tells which file that is, or raises
+:class:`LibraryNotFoundError` naming every place tried.
+"""
+
+from __future__ import annotations
+
+from ._native import LibraryNotFoundError, find_library
+from .core import (
+    AckTracker,
+    ManualClock,
+    Store,
+    SyncConfig,
+    SyncEngine,
+    library_path,
+    library_version,
+    resolve_conflict,
+    status_name,
+)
+from .errors import (
+    AckTrackingError,
+    CapacityExceededError,
+    ConflictError,
+    CorruptError,
+    InternalError,
+    InvalidArgumentError,
+    InvalidContextError,
+    InvalidNodeIdError,
+    InvalidOperationError,
+    InvalidRemoteOperationError,
+    NotFoundError,
+    QueueFailedError,
+    RetryFailedError,
+    Status,
+    StoreApplyError,
+    SyncError,
+    SyncIOError,
+)
+from .model import (
+    AckOutcome,
+    ApplyResult,
+    ConflictPolicy,
+    Durability,
+    Entry,
+    Envelope,
+    OpType,
+    Outcome,
+    Reason,
+    ReplacedWrite,
+    ReplayReport,
+    Resolution,
+    SyncOperation,
+    SyncState,
+    SyncStatus,
+    TickResult,
+    make_stamp,
+    stamp_logical,
+    stamp_wall_ms,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # objects
+    "Store",
+    "SyncConfig",
+    "SyncEngine",
+    "AckTracker",
+    "ManualClock",
+    "resolve_conflict",
+    # data
+    "SyncOperation",
+    "ReplacedWrite",
+    "Envelope",
+    "ApplyResult",
+    "SyncState",
+    "TickResult",
+    "Resolution",
+    "Entry",
+    "ReplayReport",
+    "make_stamp",
+    "stamp_wall_ms",
+    "stamp_logical",
+    # enums
+    "OpType",
+    "Durability",
+    "ConflictPolicy",
+    "SyncStatus",
+    "Outcome",
+    "AckOutcome",
+    "Reason",
+    "Status",
+    # errors
+    "SyncError",
+    "InvalidArgumentError",
+    "InvalidContextError",
+    "InvalidNodeIdError",
+    "InvalidOperationError",
+    "InvalidRemoteOperationError",
+    "NotFoundError",
+    "QueueFailedError",
+    "RetryFailedError",
+    "ConflictError",
+    "StoreApplyError",
+    "AckTrackingError",
+    "CapacityExceededError",
+    "SyncIOError",
+    "CorruptError",
+    "InternalError",
+    "LibraryNotFoundError",
+    # library
+    "find_library",
+    "library_path",
+    "library_version",
+    "status_name",
+    "__version__",
+]

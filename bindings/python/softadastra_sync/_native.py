@@ -1,0 +1,529 @@
+"""Finding and loading the shared library, and the ctypes mirror of ``softadastra/sync.h``.
+
+Private: nothing defined here is part of the public API, and no ctypes object leaves the
+package. Every structure below mirrors the header field by field (same order, same C types),
+and every function gets its exact ``argtypes``/``restype`` before it is called.
+
+The library is loaded lazily, on first use, so ``import softadastra_sync`` works (for type
+checking, documentation, ...) even where the library is not built yet.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import sys
+import threading
+from ctypes import (
+    POINTER,
+    Structure,
+    c_bool,
+    c_char,
+    c_char_p,
+    c_int32,
+    c_size_t,
+    c_uint8,
+    c_uint32,
+    c_uint64,
+)
+from pathlib import Path
+from typing import Any, List, Optional, Tuple
+
+# --------------------------------------------------------------------------------------------
+# Constants of the header (the integer values the C functions take and return).
+
+SA_OP_PUT = 1
+SA_OP_DELETE = 2
+SA_DURABLE = 1
+SA_FAST = 2
+SA_POLICY_LAST_WRITE_WINS = 1
+SA_POLICY_KEEP_LOCAL = 2
+SA_POLICY_KEEP_REMOTE = 3
+SA_STATUS_PENDING = 1
+SA_STATUS_QUEUED = 2
+SA_STATUS_IN_FLIGHT = 3
+SA_STATUS_ACKNOWLEDGED = 4
+SA_STATUS_FAILED = 5
+SA_APPLIED = 1
+SA_IGNORED = 2
+SA_DUPLICATE = 3
+SA_ACK_ACKNOWLEDGED = 1
+SA_ACK_ALREADY_ACKNOWLEDGED = 2
+SA_NODE_ID_MAX = 256
+SA_NODE_ID_BUFFER = 257
+SA_SYNC_ID_MAX = 280
+SA_SYNC_VERSION_MAJOR = 0
+SA_SYNC_VERSION_MINOR = 1
+SA_SYNC_VERSION_PATCH = 0
+SA_REASON_NO_LOCAL_ENTRY = 1
+SA_REASON_SAME_WRITE = 2
+SA_REASON_CAUSAL_SUCCESSOR = 3
+SA_REASON_SAME_ORIGIN_NEWER = 4
+SA_REASON_SAME_ORIGIN_OLDER = 5
+SA_REASON_REMOTE_WINS = 6
+SA_REASON_LOCAL_WINS = 7
+SA_REASON_POLICY_KEEP_LOCAL = 8
+SA_REASON_POLICY_KEEP_REMOTE = 9
+
+SA_OK = 0
+SA_ERR_INVALID_ARGUMENT = 1
+SA_ERR_INVALID_CONTEXT = 2
+SA_ERR_INVALID_NODE_ID = 3
+SA_ERR_INVALID_OPERATION = 4
+SA_ERR_INVALID_REMOTE_OPERATION = 5
+SA_ERR_NOT_FOUND = 6
+SA_ERR_QUEUE_FAILED = 7
+SA_ERR_RETRY_FAILED = 8
+SA_ERR_CONFLICT = 9
+SA_ERR_STORE_APPLY = 10
+SA_ERR_ACK_TRACKING = 11
+SA_ERR_CAPACITY_EXCEEDED = 12
+SA_ERR_IO = 13
+SA_ERR_CORRUPT = 14
+SA_ERR_INTERNAL = 15
+
+U32_MAX = 2**32 - 1
+U64_MAX = 2**64 - 1
+# size_t on this platform.
+SIZE_MAX = 2 ** (8 * ctypes.sizeof(c_size_t)) - 1
+
+# --------------------------------------------------------------------------------------------
+# Opaque handles: distinct pointer types, so ctypes refuses to pass one kind for another.
+
+
+class sa_ack_tracker(Structure):
+    """Opaque ``struct sa_ack_tracker``."""
+
+
+class sa_batch(Structure):
+    """Opaque ``struct sa_batch``."""
+
+
+class sa_clock(Structure):
+    """Opaque ``struct sa_clock``."""
+
+
+class sa_entry(Structure):
+    """Opaque ``struct sa_entry``."""
+
+
+class sa_store(Structure):
+    """Opaque ``struct sa_store``."""
+
+
+class sa_sync(Structure):
+    """Opaque ``struct sa_sync``."""
+
+
+sa_status = c_int32
+
+# --------------------------------------------------------------------------------------------
+# Structures, field by field as in the header.
+
+
+class sa_str(Structure):
+    """``struct sa_str``: a borrowed, NUL-terminated UTF-8 string of ``len`` bytes."""
+
+    _fields_ = [("ptr", c_char_p), ("len", c_size_t)]
+
+
+class sa_bytes(Structure):
+    """``struct sa_bytes``: ``len`` borrowed bytes at ``ptr`` (never NULL)."""
+
+    _fields_ = [("ptr", POINTER(c_uint8)), ("len", c_size_t)]
+
+
+class sa_envelope_view(Structure):
+    """``struct sa_envelope_view``: one envelope of a batch, borrowed from it."""
+
+    _fields_ = [
+        ("sync_id", sa_str),
+        ("origin", sa_str),
+        ("version", c_uint64),
+        ("stamp", c_uint64),
+        ("op_type", c_int32),
+        ("key", sa_str),
+        ("value", sa_bytes),
+        ("status", c_int32),
+        ("retry_count", c_uint32),
+        ("has_replaces", c_bool),
+        ("replaces_stamp", c_uint64),
+        ("replaces_origin", sa_str),
+    ]
+
+
+class sa_sync_config(Structure):
+    """``struct sa_sync_config``; ``struct_size`` must stay ``sizeof(sa_sync_config)``."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("node_id", c_char * SA_NODE_ID_BUFFER),
+        ("durability", c_int32),
+        ("auto_queue", c_bool),
+        ("require_ack", c_bool),
+        ("ack_timeout_ms", c_uint64),
+        ("retry_interval_ms", c_uint64),
+        ("max_retries", c_uint32),
+        ("conflict_policy", c_int32),
+        ("batch_size", c_uint32),
+        ("max_outbox_operations", c_uint64),
+        ("max_outbox_bytes", c_uint64),
+        ("max_clock_skew_ms", c_uint64),
+        ("retry_backoff_max_ms", c_uint64),
+    ]
+
+
+class sa_resolution(Structure):
+    """``struct sa_resolution``."""
+
+    _fields_ = [
+        ("conflict_detected", c_bool),
+        ("apply_remote", c_bool),
+        ("keep_local", c_bool),
+        ("reason", c_int32),
+    ]
+
+
+class sa_submitted(Structure):
+    """``struct sa_submitted``."""
+
+    _fields_ = [
+        ("version", c_uint64),
+        ("stamp", c_uint64),
+        ("sync_id", c_char * SA_SYNC_ID_MAX),
+        ("has_replaces", c_bool),
+        ("replaces_stamp", c_uint64),
+        ("replaces_origin", c_char * SA_NODE_ID_BUFFER),
+    ]
+
+
+class sa_remote_op(Structure):
+    """``struct sa_remote_op``: strings borrowed for the duration of the call."""
+
+    _fields_ = [
+        ("sync_id", c_char_p),
+        ("origin", c_char_p),
+        ("version", c_uint64),
+        ("stamp", c_uint64),
+        ("op_type", c_int32),
+        ("key", c_char_p),
+        ("value", POINTER(c_uint8)),
+        ("value_len", c_size_t),
+        ("has_replaces", c_bool),
+        ("replaces_stamp", c_uint64),
+        ("replaces_origin", c_char_p),
+    ]
+
+
+class sa_apply_result(Structure):
+    """``struct sa_apply_result``."""
+
+    _fields_ = [
+        ("outcome", c_int32),
+        ("conflict_detected", c_bool),
+        ("reason", c_int32),
+        ("store_version", c_uint64),
+    ]
+
+
+class sa_sync_state_info(Structure):
+    """``struct sa_sync_state_info`` (filled by ``sa_sync_state``)."""
+
+    _fields_ = [
+        ("outbox_size", c_uint64),
+        ("pending_count", c_uint64),
+        ("queued_count", c_uint64),
+        ("in_flight_count", c_uint64),
+        ("acknowledged_count", c_uint64),
+        ("failed_count", c_uint64),
+        ("outbox_bytes", c_uint64),
+        ("last_submitted_version", c_uint64),
+        ("last_applied_remote_version", c_uint64),
+        ("total_retries", c_uint64),
+        ("remote_applied_count", c_uint64),
+        ("remote_ignored_count", c_uint64),
+        ("remote_duplicate_count", c_uint64),
+        ("conflict_count", c_uint64),
+        ("unacknowledged_bytes", c_uint64),
+        ("oldest_unacknowledged_age_ms", c_uint64),
+    ]
+
+
+class sa_tick_result(Structure):
+    """``struct sa_tick_result``; ``batch`` is owned by the caller."""
+
+    _fields_ = [
+        ("retried_count", c_uint64),
+        ("pruned_count", c_uint64),
+        ("batch", POINTER(sa_batch)),
+    ]
+
+
+class sa_replay_report(Structure):
+    """``struct sa_replay_report``."""
+
+    _fields_ = [("records", c_uint64), ("dropped_bytes", c_uint64)]
+
+
+class _ConstU8Ptr(POINTER(c_uint8)):  # type: ignore[misc]
+    """``const uint8_t *`` argument that also takes a ``bytes`` object directly.
+
+    ctypes passes a ``bytes`` object as a pointer to its buffer (valid for the call), which
+    avoids a copy or a cast on the hot path of ``sa_sync_submit``; the C type is unchanged.
+    """
+
+    @classmethod
+    def from_param(cls, obj: Any) -> Any:
+        if obj.__class__ is bytes or obj is None:
+            return obj
+        return super().from_param(obj)
+
+
+_P = POINTER
+
+# Every function of the header: name -> (restype, argtypes).
+_PROTOTYPES: "dict[str, Tuple[Any, List[Any]]]" = {
+    # ACK tracker
+    "sa_ack_tracker_new": (sa_status, [_P(sa_clock), _P(_P(sa_ack_tracker))]),
+    "sa_ack_tracker_track": (sa_status, [_P(sa_ack_tracker), c_char_p, c_uint64]),
+    "sa_ack_tracker_ack": (sa_status, [_P(sa_ack_tracker), c_char_p, _P(c_bool)]),
+    "sa_ack_tracker_is_waiting": (sa_status, [_P(sa_ack_tracker), c_char_p, _P(c_bool)]),
+    "sa_ack_tracker_acknowledged": (sa_status, [_P(sa_ack_tracker), c_char_p, _P(c_bool)]),
+    "sa_ack_tracker_erase": (sa_status, [_P(sa_ack_tracker), c_char_p, _P(c_bool)]),
+    "sa_ack_tracker_collect_expired": (sa_status, [_P(sa_ack_tracker), _P(c_size_t)]),
+    "sa_ack_tracker_prune_received": (sa_status, [_P(sa_ack_tracker), _P(c_size_t)]),
+    "sa_ack_tracker_clear": (sa_status, [_P(sa_ack_tracker)]),
+    "sa_ack_tracker_size": (c_size_t, [_P(sa_ack_tracker)]),
+    "sa_ack_tracker_free": (None, [_P(sa_ack_tracker)]),
+    # Batches
+    "sa_batch_len": (c_size_t, [_P(sa_batch)]),
+    "sa_batch_get": (sa_status, [_P(sa_batch), c_size_t, _P(sa_envelope_view)]),
+    "sa_batch_free": (None, [_P(sa_batch)]),
+    # Clock
+    "sa_clock_new_manual": (sa_status, [c_uint64, _P(_P(sa_clock))]),
+    "sa_clock_set": (sa_status, [_P(sa_clock), c_uint64]),
+    "sa_clock_advance": (sa_status, [_P(sa_clock), c_uint64]),
+    "sa_clock_now": (c_uint64, [_P(sa_clock)]),
+    "sa_clock_free": (None, [_P(sa_clock)]),
+    # Config and conflicts
+    "sa_sync_config_durable": (sa_status, [c_char_p, _P(sa_sync_config)]),
+    "sa_sync_config_fast": (sa_status, [c_char_p, _P(sa_sync_config)]),
+    "sa_conflict_resolve": (
+        sa_status,
+        [c_int32, c_bool, c_uint64, c_char_p, c_uint64, c_char_p, _P(sa_resolution)],
+    ),
+    # Engine
+    "sa_sync_new": (sa_status, [_P(sa_store), _P(sa_sync_config), _P(_P(sa_sync))]),
+    "sa_sync_submit": (
+        sa_status,
+        [_P(sa_sync), c_int32, c_char_p, _ConstU8Ptr, c_size_t, _P(sa_submitted)],
+    ),
+    "sa_sync_queue": (sa_status, [_P(sa_sync), c_char_p]),
+    "sa_sync_next_batch": (sa_status, [_P(sa_sync), _P(_P(sa_batch))]),
+    "sa_sync_outbox": (sa_status, [_P(sa_sync), _P(_P(sa_batch))]),
+    "sa_sync_ack": (sa_status, [_P(sa_sync), c_char_p, _P(c_int32)]),
+    "sa_sync_retry_expired": (sa_status, [_P(sa_sync), _P(c_size_t)]),
+    "sa_sync_requeue_failed": (sa_status, [_P(sa_sync), c_char_p]),
+    "sa_sync_requeue_all_failed": (sa_status, [_P(sa_sync), _P(c_size_t)]),
+    "sa_sync_prune_completed": (sa_status, [_P(sa_sync), _P(c_size_t)]),
+    "sa_sync_prune_failed": (sa_status, [_P(sa_sync), _P(c_size_t)]),
+    "sa_remote_op_from_view": (sa_status, [_P(sa_envelope_view), _P(sa_remote_op)]),
+    "sa_sync_receive_remote": (
+        sa_status,
+        [_P(sa_sync), _P(sa_remote_op), _P(sa_apply_result)],
+    ),
+    "sa_sync_state": (sa_status, [_P(sa_sync), _P(sa_sync_state_info)]),
+    "sa_sync_tick": (sa_status, [_P(sa_sync), c_bool, _P(sa_tick_result)]),
+    "sa_sync_set_clock": (sa_status, [_P(sa_sync), _P(sa_clock)]),
+    "sa_sync_free": (None, [_P(sa_sync)]),
+    # Meta
+    "sa_status_str": (c_char_p, [c_int32]),
+    "sa_last_error_message": (c_char_p, []),
+    "sa_version": (c_char_p, []),
+    # Store
+    "sa_store_open": (sa_status, [c_char_p, c_int32, _P(_P(sa_store))]),
+    "sa_store_get": (sa_status, [_P(sa_store), c_char_p, _P(_P(sa_entry))]),
+    "sa_entry_value": (sa_bytes, [_P(sa_entry)]),
+    "sa_entry_version": (c_uint64, [_P(sa_entry)]),
+    "sa_entry_stamp": (c_uint64, [_P(sa_entry)]),
+    "sa_entry_origin": (sa_str, [_P(sa_entry)]),
+    "sa_entry_free": (None, [_P(sa_entry)]),
+    "sa_store_len": (sa_status, [_P(sa_store), _P(c_size_t)]),
+    "sa_store_replay_report": (sa_status, [_P(sa_store), _P(sa_replay_report)]),
+    "sa_store_set_clock": (sa_status, [_P(sa_store), _P(sa_clock)]),
+    "sa_store_free": (None, [_P(sa_store)]),
+}
+
+# --------------------------------------------------------------------------------------------
+# Discovery.
+
+ENV_VAR = "SOFTADASTRA_SYNC_LIB"
+CRATE_NAME = "softadastra-sync"
+
+
+def library_file_name() -> str:
+    """The platform's file name of the shared library built by cargo."""
+    if sys.platform == "win32":
+        return "softadastra_sync.dll"
+    if sys.platform == "darwin":
+        return "libsoftadastra_sync.dylib"
+    return "libsoftadastra_sync.so"
+
+
+_CRATE_NAME_RE = re.compile(r'^\s*name\s*=\s*"softadastra-sync"\s*$', re.MULTILINE)
+
+
+def find_checkout(start: Path) -> Optional[Path]:
+    """The nearest directory at or above ``start`` holding the crate's ``Cargo.toml``."""
+    for directory in [start, *start.parents]:
+        manifest = directory / "Cargo.toml"
+        try:
+            text = manifest.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if _CRATE_NAME_RE.search(text):
+            return directory
+    return None
+
+
+class LibraryNotFoundError(OSError):
+    """The shared library could not be found or loaded.
+
+    ``tried`` lists every place looked at, in order, each with why it was not used.
+    """
+
+    def __init__(self, message: str, tried: List[str]) -> None:
+        super().__init__(message)
+        self.tried = tried
+
+
+def candidate_paths(package_dir: Optional[Path] = None) -> List[Tuple[Optional[Path], str]]:
+    """The places to look for the library, in order: ``(path, description)``, where a place
+    that cannot hold it has no path and a description saying why.
+
+    1. ``$SOFTADASTRA_SYNC_LIB`` (an explicit path: when set, it is the only candidate);
+    2. a copy inside the package directory;
+    3. ``target/release`` then ``target/debug`` of the source checkout found by walking up
+       from the package directory to a ``Cargo.toml`` of ``softadastra-sync``.
+    """
+    package_dir = package_dir if package_dir is not None else Path(__file__).resolve().parent
+    name = library_file_name()
+    explicit = os.environ.get(ENV_VAR)
+    if explicit:
+        return [(Path(explicit), f"${ENV_VAR}={explicit}")]
+    places: List[Tuple[Optional[Path], str]] = [(None, f"${ENV_VAR} (not set)")]
+    places.append((package_dir / name, str(package_dir / name)))
+    checkout = find_checkout(package_dir)
+    if checkout is None:
+        places.append(
+            (
+                None,
+                f"target/release and target/debug of a source checkout (no Cargo.toml of "
+                f"{CRATE_NAME} found at or above {package_dir})",
+            )
+        )
+    else:
+        for profile in ("release", "debug"):
+            path = checkout / "target" / profile / name
+            places.append((path, str(path)))
+    return places
+
+
+def find_library(package_dir: Optional[Path] = None) -> str:
+    """The path of the shared library to load; raises :class:`LibraryNotFoundError` naming
+    every place tried, in order."""
+    tried = []
+    for path, description in candidate_paths(package_dir):
+        if path is None:
+            tried.append(description)
+        elif path.is_file():
+            return str(path)
+        else:
+            tried.append(f"{description} (no such file)")
+    raise LibraryNotFoundError(
+        "softadastra_sync: cannot find the shared library "
+        f"{library_file_name()}; tried, in order:\n  - "
+        + "\n  - ".join(tried)
+        + f"\nBuild it (cargo build --release in the crate) or set {ENV_VAR} to its path.",
+        tried,
+    )
+
+
+def _declare(cdll: ctypes.CDLL, path: str) -> None:
+    for name, (restype, argtypes) in _PROTOTYPES.items():
+        try:
+            function = getattr(cdll, name)
+        except AttributeError:
+            raise LibraryNotFoundError(
+                f"softadastra_sync: {path} does not export {name}: not a compatible "
+                f"softadastra-sync library (expected version "
+                f"{SA_SYNC_VERSION_MAJOR}.{SA_SYNC_VERSION_MINOR}.x)",
+                [path],
+            ) from None
+        function.restype = restype
+        function.argtypes = argtypes
+
+
+def _check_abi(cdll: Any, path: str) -> None:
+    raw = cdll.sa_version()
+    version = raw.decode("utf-8", "replace") if raw else ""
+    parts = version.split(".")
+    expected = f"{SA_SYNC_VERSION_MAJOR}.{SA_SYNC_VERSION_MINOR}"
+    if parts[:2] != expected.split("."):
+        raise LibraryNotFoundError(
+            f"softadastra_sync: {path} is version {version!r}, these bindings need {expected}.x",
+            [path],
+        )
+    config = sa_sync_config()
+    if cdll.sa_sync_config_durable(b"abi-check", ctypes.byref(config)) != SA_OK:
+        raise LibraryNotFoundError(
+            f"softadastra_sync: {path}: sa_sync_config_durable failed during the ABI check",
+            [path],
+        )
+    if config.struct_size != ctypes.sizeof(sa_sync_config):
+        raise LibraryNotFoundError(
+            f"softadastra_sync: {path} has sizeof(sa_sync_config) = {config.struct_size}, "
+            f"these bindings {ctypes.sizeof(sa_sync_config)}: header and library differ",
+            [path],
+        )
+
+
+_loaded: Optional[Any] = None
+_loaded_path: Optional[str] = None
+_load_lock = threading.Lock()
+
+
+def load(path: Optional[str] = None) -> Any:
+    """Loads (once) and returns the library with every prototype declared.
+
+    ``path`` forces a file (it must then be the first load); otherwise :func:`find_library`.
+    """
+    global _loaded, _loaded_path
+    if _loaded is not None and path is None:
+        return _loaded
+    with _load_lock:
+        if _loaded is not None:
+            if path is not None and os.path.abspath(path) != _loaded_path:
+                raise LibraryNotFoundError(
+                    f"softadastra_sync: {_loaded_path} is already loaded; cannot load {path}",
+                    [path],
+                )
+            return _loaded
+        chosen = path if path is not None else find_library()
+        try:
+            cdll = ctypes.CDLL(chosen)
+        except OSError as error:
+            raise LibraryNotFoundError(
+                f"softadastra_sync: cannot load {chosen}: {error}", [chosen]
+            ) from error
+        _declare(cdll, chosen)
+        _check_abi(cdll, chosen)
+        _loaded = cdll
+        _loaded_path = os.path.abspath(chosen)
+        return cdll
+
+
+def loaded_path() -> Optional[str]:
+    """The path of the loaded library, or None before the first use."""
+    return _loaded_path

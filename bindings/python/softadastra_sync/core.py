@@ -1,0 +1,1097 @@
+"""The objects of the API over the C library: stores, engines, clocks, ACK trackers.
+
+Every object owns one C handle and frees it exactly once: on :meth:`close` (closing again is a
+no-op), at the end of a ``with`` block, or when it is garbage-collected. A closed object raises
+:class:`~softadastra_sync.errors.InvalidArgumentError` (``"<what> is closed"``) instead of
+passing NULL to C. A handle being used by another thread when it is closed is freed when that
+call returns, so closing never frees memory under a running call.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import os
+import threading
+import weakref
+from ctypes import byref
+from dataclasses import dataclass
+from typing import Any, Callable, List, Optional, Type, Union
+
+from . import _native as N
+from .errors import (
+    AckTrackingError,
+    InvalidArgumentError,
+    InvalidContextError,
+    InvalidNodeIdError,
+    InvalidOperationError,
+    InvalidRemoteOperationError,
+    NotFoundError,
+    SyncError,
+    error_for,
+    make,
+)
+from .model import (
+    AckOutcome,
+    ApplyResult,
+    ConflictPolicy,
+    Durability,
+    Entry,
+    Envelope,
+    OpType,
+    Outcome,
+    Reason,
+    ReplacedWrite,
+    ReplayReport,
+    Resolution,
+    SyncOperation,
+    SyncState,
+    SyncStatus,
+    TickResult,
+)
+
+__all__ = [
+    "ManualClock",
+    "Store",
+    "SyncConfig",
+    "SyncEngine",
+    "AckTracker",
+    "resolve_conflict",
+    "library_version",
+    "library_path",
+    "status_name",
+]
+
+#: A filesystem path argument.
+PathArg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+# --------------------------------------------------------------------------------------------
+# Helpers: errors, argument conversion, handle lifetime.
+
+
+def _lib() -> Any:
+    return N._loaded if N._loaded is not None else N.load()
+
+
+def _error(lib: Any, status: int) -> SyncError:
+    """The exception for a failed call; call right after it (the message is per thread and
+    replaced by the next ``sa_`` call)."""
+    raw = lib.sa_last_error_message()
+    return error_for(status, raw.decode("utf-8", "replace") if raw else "")
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def _encode(text: object, what: str, error: Type[SyncError]) -> bytes:
+    """``text`` as NUL-terminable UTF-8; a NUL inside or a lone surrogate raises ``error``."""
+    if not isinstance(text, str):
+        raise TypeError(f"{what} must be str, not {_type_name(text)}")
+    if "\x00" in text:
+        raise make(error, f"{what} {text!r} contains a NUL character")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise make(error, f"{what} {text!r} is not encodable as UTF-8: {exc.reason}") from None
+
+
+def _node_id(text: object, what: str = "node_id") -> bytes:
+    """A node id for C: NUL-free UTF-8 (the library checks the rest)."""
+    if not isinstance(text, str):
+        raise TypeError(f"{what} must be str, not {_type_name(text)}")
+    if "\x00" in text:
+        raise make(
+            InvalidNodeIdError,
+            f"invalid node id {text[:64]!r}: node id contains whitespace or a control character",
+        )
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise make(
+            InvalidNodeIdError, f"invalid node id {text[:64]!r}: node id is not valid UTF-8"
+        ) from None
+
+
+def _bytes(value: object, what: str) -> bytes:
+    """A bytes-like value as ``bytes`` (str and other types are a TypeError)."""
+    if value.__class__ is bytes:
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"{what} must be bytes, not {_type_name(value)}")
+
+
+def _uint(value: object, what: str, maximum: int, error: Type[SyncError]) -> int:
+    """An integer argument checked against its C type (ctypes would silently wrap it)."""
+    if value.__class__ is bool or not isinstance(value, int):
+        raise TypeError(f"{what} must be int, not {_type_name(value)}")
+    if not 0 <= value <= maximum:
+        raise make(error, f"{what} {value} is out of range (0..{maximum})")
+    return int(value)
+
+
+def _int32(value: object, what: str, error: Type[SyncError]) -> int:
+    """An ``int32_t`` enum argument (an IntEnum member or a plain int, passed on as is)."""
+    if value.__class__ is bool or not isinstance(value, int):
+        raise TypeError(f"{what} must be int, not {_type_name(value)}")
+    if not -(2**31) <= value < 2**31:
+        raise make(error, f"{what} {value} is out of range for int32_t")
+    return int(value)
+
+
+def _bool(value: object, what: str) -> bool:
+    if value.__class__ is not bool:
+        raise TypeError(f"{what} must be bool, not {_type_name(value)}")
+    return value
+
+
+_PUT = OpType.PUT
+_DELETE = OpType.DELETE
+_Submitted = N.sa_submitted
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _operation(
+    sync_id: str,
+    origin: str,
+    version: int,
+    stamp: int,
+    op_type: OpType,
+    key: str,
+    value: bytes,
+    replaces: Optional[ReplacedWrite],
+) -> SyncOperation:
+    """``SyncOperation(...)`` without the frozen dataclass ``__init__`` (one ``setattr`` per
+    field): the same object, built in half the time, for the submit hot path."""
+    op = _new(SyncOperation)
+    _set(
+        op,
+        "__dict__",
+        {
+            "sync_id": sync_id,
+            "origin": origin,
+            "version": version,
+            "stamp": stamp,
+            "op_type": op_type,
+            "key": key,
+            "value": value,
+            "replaces": replaces,
+        },
+    )
+    return op
+
+
+def _text(raw: Optional[bytes]) -> str:
+    return raw.decode("utf-8") if raw else ""
+
+
+class _Handle:
+    """One C handle: freed once, never while a call on it is running.
+
+    ``acquire`` returns the pointer for one call (raising when closed) and must be paired with
+    ``release``; ``close`` frees at once, or when the last running call releases.
+
+    The in-flight calls are counted in a list (``append``/``pop`` are atomic), so the common
+    path takes no lock: ``acquire`` registers before it reads the pointer, ``close`` clears the
+    pointer before it looks at the calls, so one of them always sees the other. Only freeing
+    takes the lock.
+    """
+
+    __slots__ = ("_ptr", "_free", "_what", "_lock", "_busy", "_doomed")
+
+    def __init__(self, ptr: Any, free: Callable[[Any], None], what: str) -> None:
+        self._ptr: Any = ptr
+        self._free = free
+        self._what = what
+        self._lock = threading.Lock()
+        self._busy: List[None] = []
+        self._doomed: Any = None
+
+    @property
+    def closed(self) -> bool:
+        return self._ptr is None
+
+    def acquire(self) -> Any:
+        self._busy.append(None)
+        ptr = self._ptr
+        if ptr is None:
+            self.release()
+            raise make(InvalidArgumentError, f"{self._what} is closed")
+        return ptr
+
+    def release(self) -> None:
+        busy = self._busy
+        busy.pop()
+        if self._doomed is not None and not busy:
+            self._free_doomed()
+
+    def _free_doomed(self) -> None:
+        with self._lock:
+            doomed = self._doomed
+            if doomed is None or self._busy:
+                return
+            self._doomed = None
+        self._free(doomed)
+
+    def close(self) -> None:
+        with self._lock:
+            ptr, self._ptr = self._ptr, None
+            if ptr is None:
+                return
+            if self._busy:
+                # A call is running: the last one to return frees (or this, if it just did).
+                self._doomed = ptr
+                ptr = None
+        if ptr is not None:
+            self._free(ptr)
+        elif not self._busy:
+            self._free_doomed()
+
+
+class _Owner:
+    """Base of the objects owning a handle: close, context manager, finalizer."""
+
+    _h: _Handle
+    _what = "object"
+
+    def _own(self, ptr: Any, free: Callable[[Any], None]) -> None:
+        self._h = _Handle(ptr, free, self._what)
+        # Holds the handle, not self: runs when self is collected (or at exit), at most once.
+        self._finalizer = weakref.finalize(self, self._h.close)
+
+    def close(self) -> None:
+        """Frees the C handle. Closing again is a no-op; using the object afterwards raises
+        :class:`InvalidArgumentError`."""
+        h = getattr(self, "_h", None)
+        if h is not None:
+            h.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        h = getattr(self, "_h", None)
+        return h is None or h.closed
+
+    def __enter__(self) -> Any:
+        self._h.acquire()
+        self._h.release()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Clock
+
+
+class ManualClock(_Owner):
+    """A physical clock (ms since the Unix epoch) that moves only when told to.
+
+    Give it to an engine (:meth:`SyncEngine.set_clock`), a store (:meth:`Store.set_clock`) or
+    an :class:`AckTracker` for deterministic runs; they keep their own reference, so the clock
+    may be closed in any order.
+    """
+
+    _what = "clock"
+
+    def __init__(self, now_ms: int = 0) -> None:
+        now_ms = _uint(now_ms, "now_ms", N.U64_MAX, InvalidArgumentError)
+        lib = _lib()
+        out = ctypes.POINTER(N.sa_clock)()
+        status = lib.sa_clock_new_manual(now_ms, byref(out))
+        if status:
+            raise _error(lib, status)
+        self._lib = lib
+        self._own(out, lib.sa_clock_free)
+
+    def set(self, now_ms: int) -> None:
+        """Sets the reading (it may go backwards; stamps stay monotonic)."""
+        now_ms = _uint(now_ms, "now_ms", N.U64_MAX, InvalidArgumentError)
+        ptr = self._h.acquire()
+        try:
+            status = self._lib.sa_clock_set(ptr, now_ms)
+            if status:
+                raise _error(self._lib, status)
+        finally:
+            self._h.release()
+
+    def advance(self, ms: int) -> None:
+        """Moves the clock forward by ``ms``."""
+        ms = _uint(ms, "ms", N.U64_MAX, InvalidArgumentError)
+        ptr = self._h.acquire()
+        try:
+            status = self._lib.sa_clock_advance(ptr, ms)
+            if status:
+                raise _error(self._lib, status)
+        finally:
+            self._h.release()
+
+    def now(self) -> int:
+        """The reading in milliseconds."""
+        ptr = self._h.acquire()
+        try:
+            return int(self._lib.sa_clock_now(ptr))
+        finally:
+            self._h.release()
+
+    def __repr__(self) -> str:
+        return "ManualClock(closed)" if self.closed else f"ManualClock({self.now()})"
+
+
+# --------------------------------------------------------------------------------------------
+# Store
+
+
+class Store(_Owner):
+    """The local key-value store, with its write-ahead log (or memory only).
+
+    Open with :meth:`open` (a WAL file, created if missing, replayed if present) or
+    :meth:`memory`. One store serves one :class:`SyncEngine` at a time; the engine keeps the
+    store alive, so the two may be closed in any order.
+    """
+
+    _what = "store"
+
+    def __init__(
+        self, path: Optional[PathArg] = None, durability: Durability = Durability.DURABLE
+    ) -> None:
+        """Prefer :meth:`open` and :meth:`memory`. ``path=None`` is a memory-only store."""
+        mode = _int32(durability, "durability", InvalidArgumentError)
+        c_path: Optional[bytes] = None
+        if path is not None:
+            raw = os.fspath(path)
+            if isinstance(raw, str):
+                c_path = _encode(raw, "wal_path", InvalidArgumentError)
+            else:
+                if b"\x00" in raw:
+                    raise make(InvalidArgumentError, f"wal_path {raw!r} contains a NUL byte")
+                c_path = raw
+        lib = _lib()
+        out = ctypes.POINTER(N.sa_store)()
+        status = lib.sa_store_open(c_path, mode, byref(out))
+        if status:
+            raise _error(lib, status)
+        self._lib = lib
+        self.path: Optional[str] = None if path is None else os.fsdecode(os.fspath(path))
+        self._own(out, lib.sa_store_free)
+
+    @classmethod
+    def open(cls, path: PathArg, durability: Durability = Durability.DURABLE) -> "Store":
+        """Opens the store logged in the WAL at ``path``.
+
+        ``durability`` applies to direct store writes (sync writes follow the sync config).
+        Raises :class:`InvalidArgumentError` (bad durability, path not UTF-8),
+        :class:`SyncIOError`, :class:`CorruptError`.
+        """
+        if path is None:
+            raise TypeError("path must be a path, not None (use Store.memory())")
+        return cls(path, durability)
+
+    @classmethod
+    def memory(cls) -> "Store":
+        """A memory-only store (nothing survives the process)."""
+        return cls(None, Durability.FAST)
+
+    def entry(self, key: str) -> Optional[Entry]:
+        """The live entry of ``key`` (value, version, stamp, origin), or None if absent or
+        deleted. Raises :class:`InvalidOperationError` for an invalid key."""
+        c_key = _encode(key, "key", InvalidOperationError)
+        lib = self._lib
+        out = ctypes.POINTER(N.sa_entry)()
+        ptr = self._h.acquire()
+        try:
+            status = lib.sa_store_get(ptr, c_key, byref(out))
+            if status:
+                raise _error(lib, status)
+        finally:
+            self._h.release()
+        if not out:
+            return None
+        try:
+            view = lib.sa_entry_value(out)
+            value = ctypes.string_at(view.ptr, view.len)
+            origin = lib.sa_entry_origin(out)
+            return Entry(
+                key=key,
+                value=value,
+                version=int(lib.sa_entry_version(out)),
+                stamp=int(lib.sa_entry_stamp(out)),
+                origin=_text(origin.ptr),
+            )
+        finally:
+            lib.sa_entry_free(out)
+
+    def get(self, key: str) -> Optional[bytes]:
+        """The value of ``key``, or None if absent or deleted."""
+        entry = self.entry(key)
+        return None if entry is None else entry.value
+
+    @property
+    def len(self) -> int:
+        """Number of live keys."""
+        out = ctypes.c_size_t()
+        ptr = self._h.acquire()
+        try:
+            status = self._lib.sa_store_len(ptr, byref(out))
+            if status:
+                raise _error(self._lib, status)
+        finally:
+            self._h.release()
+        return int(out.value)
+
+    def __len__(self) -> int:
+        return self.len
+
+    def __bool__(self) -> bool:
+        return True
+
+    def replay_report(self) -> ReplayReport:
+        """What opening the WAL found (records replayed, torn-tail bytes cut off)."""
+        out = N.sa_replay_report()
+        ptr = self._h.acquire()
+        try:
+            status = self._lib.sa_store_replay_report(ptr, byref(out))
+            if status:
+                raise _error(self._lib, status)
+        finally:
+            self._h.release()
+        return ReplayReport(records=int(out.records), dropped_bytes=int(out.dropped_bytes))
+
+    def set_clock(self, clock: ManualClock) -> None:
+        """Makes the store (and the engine on it) read physical time from ``clock``."""
+        _set_clock(self, clock, self._lib.sa_store_set_clock)
+
+    def __repr__(self) -> str:
+        where = "memory" if self.path is None else repr(self.path)
+        return f"Store({where}{', closed' if self.closed else ''})"
+
+
+def _set_clock(owner: _Owner, clock: ManualClock, function: Any) -> None:
+    if not isinstance(clock, ManualClock):
+        raise TypeError(f"clock must be ManualClock, not {_type_name(clock)}")
+    lib = _lib()
+    ptr = owner._h.acquire()
+    try:
+        clock_ptr = clock._h.acquire()
+        try:
+            status = function(ptr, clock_ptr)
+            if status:
+                raise _error(lib, status)
+        finally:
+            clock._h.release()
+    finally:
+        owner._h.release()
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration
+
+
+@dataclass
+class SyncConfig:
+    """Sync settings (``sa_sync_config``). Start from :meth:`durable` or :meth:`fast`, then
+    change fields. Durations are milliseconds.
+
+    Attributes:
+        node_id: this node's id (1-256 bytes of UTF-8, no whitespace or control characters).
+        durability: when a submitted write returns (:class:`Durability`).
+        auto_queue: queue operations as they are submitted.
+        require_ack: keep sent operations in flight until acknowledged.
+        ack_timeout_ms: how long a sent operation waits for its ACK.
+        retry_interval_ms: wait before the first re-send; each later re-send waits twice as
+            long, up to ``retry_backoff_max_ms``, the upper half jittered (deterministically).
+        max_retries: re-sends allowed after the first send.
+        conflict_policy: :class:`ConflictPolicy`.
+        batch_size: most operations per batch (1-65536).
+        max_outbox_operations: outbox cap in operations.
+        max_outbox_bytes: outbox cap in key + value bytes.
+        max_clock_skew_ms: remote stamps further ahead of the local clock are rejected.
+        retry_backoff_max_ms: the longest wait between two re-sends.
+    """
+
+    node_id: str
+    durability: Durability = Durability.DURABLE
+    auto_queue: bool = True
+    require_ack: bool = True
+    ack_timeout_ms: int = 10_000
+    retry_interval_ms: int = 5_000
+    max_retries: int = 5
+    conflict_policy: ConflictPolicy = ConflictPolicy.LAST_WRITE_WINS
+    batch_size: int = 64
+    max_outbox_operations: int = 1_000_000
+    max_outbox_bytes: int = 1 << 30
+    max_clock_skew_ms: int = 60_000
+    retry_backoff_max_ms: int = 300_000
+
+    @classmethod
+    def durable(cls, node_id: str) -> "SyncConfig":
+        """The durable preset (from ``sa_sync_config_durable``): writes on disk before they
+        return, ACKs required. Raises :class:`InvalidNodeIdError`."""
+        return cls._preset(node_id, "sa_sync_config_durable")
+
+    @classmethod
+    def fast(cls, node_id: str) -> "SyncConfig":
+        """The fast preset (from ``sa_sync_config_fast``): writes return once handed to the
+        OS, ACKs not required. Raises :class:`InvalidNodeIdError`."""
+        return cls._preset(node_id, "sa_sync_config_fast")
+
+    @classmethod
+    def _preset(cls, node_id: str, function: str) -> "SyncConfig":
+        c_node = _node_id(node_id)
+        lib = _lib()
+        out = N.sa_sync_config()
+        status = getattr(lib, function)(c_node, byref(out))
+        if status:
+            raise _error(lib, status)
+        return cls._from_c(out)
+
+    @classmethod
+    def _from_c(cls, c: Any) -> "SyncConfig":
+        return cls(
+            node_id=c.node_id.decode("utf-8"),
+            durability=Durability(c.durability),
+            auto_queue=bool(c.auto_queue),
+            require_ack=bool(c.require_ack),
+            ack_timeout_ms=int(c.ack_timeout_ms),
+            retry_interval_ms=int(c.retry_interval_ms),
+            max_retries=int(c.max_retries),
+            conflict_policy=ConflictPolicy(c.conflict_policy),
+            batch_size=int(c.batch_size),
+            max_outbox_operations=int(c.max_outbox_operations),
+            max_outbox_bytes=int(c.max_outbox_bytes),
+            max_clock_skew_ms=int(c.max_clock_skew_ms),
+            retry_backoff_max_ms=int(c.retry_backoff_max_ms),
+        )
+
+    def _to_c(self) -> Any:
+        """The C struct; a field that cannot be represented raises before any C call."""
+        c = N.sa_sync_config()
+        c.struct_size = ctypes.sizeof(N.sa_sync_config)
+        node = _node_id(self.node_id, "config node_id")
+        if len(node) > N.SA_NODE_ID_MAX:
+            raise make(
+                InvalidNodeIdError,
+                f"invalid node id {self.node_id[:64]!r}: node id is longer than "
+                f"{N.SA_NODE_ID_MAX} bytes",
+            )
+        c.node_id = node
+        ctx = InvalidContextError
+        c.durability = _int32(self.durability, "config field durability", ctx)
+        c.auto_queue = _bool(self.auto_queue, "config field auto_queue")
+        c.require_ack = _bool(self.require_ack, "config field require_ack")
+        c.ack_timeout_ms = _uint(self.ack_timeout_ms, "config field ack_timeout_ms", N.U64_MAX, ctx)
+        c.retry_interval_ms = _uint(
+            self.retry_interval_ms, "config field retry_interval_ms", N.U64_MAX, ctx
+        )
+        c.max_retries = _uint(self.max_retries, "config field max_retries", N.U32_MAX, ctx)
+        c.conflict_policy = _int32(self.conflict_policy, "config field conflict_policy", ctx)
+        c.batch_size = _uint(self.batch_size, "config field batch_size", N.U32_MAX, ctx)
+        c.max_outbox_operations = _uint(
+            self.max_outbox_operations, "config field max_outbox_operations", N.U64_MAX, ctx
+        )
+        c.max_outbox_bytes = _uint(
+            self.max_outbox_bytes, "config field max_outbox_bytes", N.U64_MAX, ctx
+        )
+        c.max_clock_skew_ms = _uint(
+            self.max_clock_skew_ms, "config field max_clock_skew_ms", N.U64_MAX, ctx
+        )
+        c.retry_backoff_max_ms = _uint(
+            self.retry_backoff_max_ms, "config field retry_backoff_max_ms", N.U64_MAX, ctx
+        )
+        return c
+
+
+# --------------------------------------------------------------------------------------------
+# Engine
+
+
+def _read_batch(lib: Any, batch: Any) -> List[Envelope]:
+    """Copies every envelope of a C batch into Python objects, then frees the batch."""
+    try:
+        count = lib.sa_batch_len(batch)
+        view = N.sa_envelope_view()
+        envelopes = []
+        for index in range(count):
+            status = lib.sa_batch_get(batch, index, byref(view))
+            if status:
+                raise _error(lib, status)
+            replaces = (
+                ReplacedWrite(int(view.replaces_stamp), _text(view.replaces_origin.ptr))
+                if view.has_replaces
+                else None
+            )
+            operation = _operation(
+                _text(view.sync_id.ptr),
+                _text(view.origin.ptr),
+                int(view.version),
+                int(view.stamp),
+                OpType(view.op_type),
+                _text(view.key.ptr),
+                ctypes.string_at(view.value.ptr, view.value.len),
+                replaces,
+            )
+            envelopes.append(
+                Envelope(operation, SyncStatus(view.status), int(view.retry_count))
+            )
+        return envelopes
+    finally:
+        lib.sa_batch_free(batch)
+
+
+class SyncEngine(_Owner):
+    """The sync engine over a :class:`Store`: submits local writes, tracks them in a durable
+    outbox, hands them out in batches, tracks ACKs and retries, applies remote operations.
+
+    Building it recovers the outbox from the store's WAL. Thread-safe: each call is atomic.
+    Raises :class:`InvalidNodeIdError`, :class:`InvalidContextError` (a bad config field, or
+    the store already serves an engine), :class:`CorruptError`.
+    """
+
+    _what = "sync engine"
+
+    def __init__(self, store: Store, config: SyncConfig) -> None:
+        if not isinstance(store, Store):
+            raise TypeError(f"store must be Store, not {_type_name(store)}")
+        if not isinstance(config, SyncConfig):
+            raise TypeError(f"config must be SyncConfig, not {_type_name(config)}")
+        c_config = config._to_c()
+        lib = _lib()
+        out = ctypes.POINTER(N.sa_sync)()
+        store_ptr = store._h.acquire()
+        try:
+            status = lib.sa_sync_new(store_ptr, byref(c_config), byref(out))
+            if status:
+                raise _error(lib, status)
+        finally:
+            store._h.release()
+        self._lib = lib
+        self._store = store
+        self._config = dataclasses.replace(config)
+        self._node = config.node_id
+        self._c_submit = lib.sa_sync_submit
+        self._own(out, lib.sa_sync_free)
+
+    @property
+    def store(self) -> Store:
+        """The store this engine was built on (the engine keeps it alive even if closed)."""
+        return self._store
+
+    @property
+    def config(self) -> SyncConfig:
+        """A copy of the configuration the engine was built with."""
+        return dataclasses.replace(self._config)
+
+    @property
+    def node_id(self) -> str:
+        """This node's id, the origin of every local operation."""
+        return self._node
+
+    # -- local operations --------------------------------------------------------------------
+
+    def _submit(self, op_type: OpType, key: str, c_key: bytes, value: bytes) -> SyncOperation:
+        out = _Submitted()
+        h = self._h
+        h._busy.append(None)  # h.acquire(), inlined: this is the hot path
+        try:
+            ptr = h._ptr
+            if ptr is None:
+                raise make(InvalidArgumentError, f"{h._what} is closed")
+            status = self._c_submit(ptr, op_type, c_key, value, len(value), byref(out))
+            if status:
+                raise _error(self._lib, status)
+        finally:
+            h.release()
+        replaces = (
+            ReplacedWrite(int(out.replaces_stamp), out.replaces_origin.decode("utf-8"))
+            if out.has_replaces
+            else None
+        )
+        return _operation(
+            out.sync_id.decode("utf-8"), self._node, out.version, out.stamp, op_type, key, value,
+            replaces,
+        )
+
+    def submit_put(self, key: str, value: bytes) -> SyncOperation:
+        """Writes ``key = value`` to the store and tracks it for propagation.
+
+        Returns the operation (sync id, version, stamp, and the write it replaced, so that it
+        can be handed to another engine's :meth:`receive_remote` as is). Raises :class:`TypeError` (key not str, value not bytes),
+        :class:`InvalidOperationError` (empty key, NUL in the key, key over 64 KiB, value over
+        64 MiB), :class:`CapacityExceededError`, :class:`SyncIOError`.
+        """
+        if key.__class__ is str and "\x00" not in key and key.isascii():
+            c_key = key.encode()
+        else:
+            c_key = _encode(key, "key", InvalidOperationError)
+        if value.__class__ is not bytes:
+            value = _bytes(value, "value")
+        return self._submit(_PUT, key, c_key, value)
+
+    def submit_delete(self, key: str) -> SyncOperation:
+        """Deletes ``key`` (a tombstone keeps its stamp) and tracks it for propagation."""
+        c_key = _encode(key, "key", InvalidOperationError)
+        return self._submit(_DELETE, key, c_key, b"")
+
+    def _count(self, function: Any) -> int:
+        out = ctypes.c_size_t()
+        ptr = self._h.acquire()
+        try:
+            status = function(ptr, byref(out))
+            if status:
+                raise _error(self._lib, status)
+        finally:
+            self._h.release()
+        return int(out.value)
+
+    def _sync_id(self, sync_id: str) -> bytes:
+        return _encode(sync_id, "sync_id", NotFoundError)
+
+    def queue(self, sync_id: str) -> None:
+        """Queues a pending operation (submitted with ``auto_queue`` off); a queued one is left
+        as is. Raises :class:`NotFoundError`, :class:`QueueFailedError` (in flight,
+        acknowledged or failed), :class:`SyncIOError`."""
+        c_id = self._sync_id(sync_id)
+        ptr = self._h.acquire()
+        try:
+            status = self._lib.sa_sync_queue(ptr, c_id)
+            if status:
+                raise _error(self._lib, status)
+        finally:
+            self._h.release()
+
+    def _batch(self, function: Any) -> List[Envelope]:
+        out = ctypes.POINTER(N.sa_batch)()
+        ptr = self._h.acquire()
+        try:
+            status = function(ptr, byref(out))
+            if status:
+                raise _error(self._lib, status)
+        finally:
+            self._h.release()
+        return _read_batch(self._lib, out)
+
+    def next_batch(self) -> List[Envelope]:
+        """Up to ``batch_size`` queued operations, oldest first (possibly none). With
+        ``require_ack`` they are in flight until acknowledged; without, acknowledged."""
+        return self._batch(self._lib.sa_sync_next_batch)
+
+    def outbox(self) -> List[Envelope]:
+        """Every outbox entry, oldest first, with its current status and retry count. For
+        inspection: O(outbox size), changes nothing."""
+        return self._batch(self._lib.sa_sync_outbox)
+
+    def ack(self, sync_id: str) -> AckOutcome:
+        """Marks ``sync_id`` acknowledged (in any status: a late ACK still proves delivery).
+        Raises :class:`NotFoundError` (``"sync operation not found: <id>"``)."""
+        c_id = self._sync_id(sync_id)
+        out = ctypes.c_int32()
+        ptr = self._h.acquire()
+        try:
+            status = self._lib.sa_sync_ack(ptr, c_id, byref(out))
+            if status:
+                raise _error(self._lib, status)
+        finally:
+            self._h.release()
+        return AckOutcome(out.value)
+
+    def retry_expired(self) -> int:
+        """Re-queues in-flight operations whose ACK timeout passed while retries remain (the
+        others become failed); returns how many were re-queued."""
+        return self._count(self._lib.sa_sync_retry_expired)
+
+    def requeue_failed(self, sync_id: str) -> None:
+        """Queues a failed operation again, with a fresh retry budget. Raises
+        :class:`NotFoundError`, :class:`RetryFailedError` (the operation is not failed)."""
+        c_id = self._sync_id(sync_id)
+        ptr = self._h.acquire()
+        try:
+            status = self._lib.sa_sync_requeue_failed(ptr, c_id)
+            if status:
+                raise _error(self._lib, status)
+        finally:
+            self._h.release()
+
+    def requeue_all_failed(self) -> int:
+        """Queues every failed operation again; returns how many."""
+        return self._count(self._lib.sa_sync_requeue_all_failed)
+
+    def prune_completed(self) -> int:
+        """Removes acknowledged operations from the outbox; returns how many."""
+        return self._count(self._lib.sa_sync_prune_completed)
+
+    def prune_failed(self) -> int:
+        """Removes failed operations from the outbox (their writes stay in the store)."""
+        return self._count(self._lib.sa_sync_prune_failed)
+
+    # -- remote operations -------------------------------------------------------------------
+
+    def receive_remote(self, op: SyncOperation) -> ApplyResult:
+        """Validates and applies an operation from another node, deciding conflicts with the
+        configured policy. A redelivery is :attr:`Outcome.DUPLICATE` and changes nothing.
+
+        Raises :class:`TypeError` (not a SyncOperation, wrong field types) and
+        :class:`InvalidRemoteOperationError` (empty sync id, bad origin, version 0, stamp too
+        far ahead, bad key/value/type; the store is untouched).
+        """
+        if not isinstance(op, SyncOperation):
+            raise TypeError(f"op must be SyncOperation, not {_type_name(op)}")
+        bad = InvalidRemoteOperationError
+        c = N.sa_remote_op()
+        sync_id = _encode(op.sync_id, "sync_id", bad)
+        origin = _encode(op.origin, "origin", bad)
+        key = _encode(op.key, "key", bad)
+        value = _bytes(op.value, "value")
+        c.sync_id = sync_id
+        c.origin = origin
+        c.version = _uint(op.version, "version", N.U64_MAX, bad)
+        c.stamp = _uint(op.stamp, "stamp", N.U64_MAX, bad)
+        c.op_type = _int32(op.op_type, "op_type", bad)
+        c.key = key
+        if value:
+            c.value = ctypes.cast(ctypes.c_char_p(value), ctypes.POINTER(ctypes.c_uint8))
+        c.value_len = len(value)
+        replaces_origin = b""
+        if op.replaces is not None:
+            if not isinstance(op.replaces, ReplacedWrite):
+                raise TypeError(
+                    f"replaces must be ReplacedWrite or None, not {_type_name(op.replaces)}"
+                )
+            replaces_origin = _encode(op.replaces.origin, "replaces origin", bad)
+            c.has_replaces = True
+            c.replaces_stamp = _uint(op.replaces.stamp, "replaces stamp", N.U64_MAX, bad)
+            c.replaces_origin = replaces_origin
+        out = N.sa_apply_result()
+        ptr = self._h.acquire()
+        try:
+            status = self._lib.sa_sync_receive_remote(ptr, byref(c), byref(out))
+            if status:
+                raise _error(self._lib, status)
+        finally:
+            self._h.release()
+        # The buffers c points into must outlive the call.
+        del sync_id, origin, key, value, replaces_origin
+        return ApplyResult(
+            outcome=Outcome(out.outcome),
+            conflict_detected=bool(out.conflict_detected),
+            reason=Reason(out.reason) if out.reason else None,
+            store_version=int(out.store_version),
+        )
+
+    # -- state and scheduling ----------------------------------------------------------------
+
+    def state(self) -> SyncState:
+        """Every counter of the engine, in O(1)."""
+        out = N.sa_sync_state_info()
+        ptr = self._h.acquire()
+        try:
+            status = self._lib.sa_sync_state(ptr, byref(out))
+            if status:
+                raise _error(self._lib, status)
+        finally:
+            self._h.release()
+        return SyncState(*(int(getattr(out, name)) for name, *_ in N.sa_sync_state_info._fields_))
+
+    def tick(self, prune: bool = False) -> TickResult:
+        """One scheduler tick: retry expired operations, prune acknowledged ones if ``prune``,
+        then take the next batch."""
+        prune = _bool(prune, "prune")
+        out = N.sa_tick_result()
+        ptr = self._h.acquire()
+        try:
+            status = self._lib.sa_sync_tick(ptr, prune, byref(out))
+            if status:
+                raise _error(self._lib, status)
+        finally:
+            self._h.release()
+        batch = _read_batch(self._lib, out.batch)
+        return TickResult(int(out.retried_count), int(out.pruned_count), batch)
+
+    def set_clock(self, clock: ManualClock) -> None:
+        """Makes the engine (and its store) read physical time from ``clock``."""
+        _set_clock(self, clock, self._lib.sa_sync_set_clock)
+
+    def __repr__(self) -> str:
+        return f"SyncEngine({self._node!r}{', closed' if self.closed else ''})"
+
+
+# --------------------------------------------------------------------------------------------
+# ACK tracker
+
+
+class AckTracker(_Owner):
+    """Tracks sync ids waiting for an ACK, each with a deadline (``clock``: a
+    :class:`ManualClock`, or None for the system clock). Thread-safe."""
+
+    _what = "ACK tracker"
+
+    def __init__(self, clock: Optional[ManualClock] = None) -> None:
+        if clock is not None and not isinstance(clock, ManualClock):
+            raise TypeError(f"clock must be ManualClock or None, not {_type_name(clock)}")
+        lib = _lib()
+        out = ctypes.POINTER(N.sa_ack_tracker)()
+        if clock is None:
+            status = lib.sa_ack_tracker_new(None, byref(out))
+        else:
+            clock_ptr = clock._h.acquire()
+            try:
+                status = lib.sa_ack_tracker_new(clock_ptr, byref(out))
+            finally:
+                clock._h.release()
+        if status:
+            raise _error(lib, status)
+        self._lib = lib
+        self._own(out, lib.sa_ack_tracker_free)
+
+    def _id(self, sync_id: str) -> bytes:
+        return _encode(sync_id, "sync_id", AckTrackingError)
+
+    def track(self, sync_id: str, timeout_ms: int) -> None:
+        """Tracks ``sync_id`` for ``timeout_ms`` from now (again: replaces its entry).
+        Raises :class:`AckTrackingError` for an empty id."""
+        c_id = self._id(sync_id)
+        timeout_ms = _uint(timeout_ms, "timeout_ms", N.U64_MAX, InvalidArgumentError)
+        ptr = self._h.acquire()
+        try:
+            status = self._lib.sa_ack_tracker_track(ptr, c_id, timeout_ms)
+            if status:
+                raise _error(self._lib, status)
+        finally:
+            self._h.release()
+
+    def _flag(self, function: Any, sync_id: str) -> bool:
+        c_id = self._id(sync_id)
+        out = ctypes.c_bool()
+        ptr = self._h.acquire()
+        try:
+            status = function(ptr, c_id, byref(out))
+            if status:
+                raise _error(self._lib, status)
+        finally:
+            self._h.release()
+        return bool(out.value)
+
+    def ack(self, sync_id: str) -> bool:
+        """Marks ``sync_id`` acknowledged; False if it was not tracked."""
+        return self._flag(self._lib.sa_ack_tracker_ack, sync_id)
+
+    def is_waiting(self, sync_id: str) -> bool:
+        """``sync_id`` is tracked and neither acknowledged nor timed out."""
+        return self._flag(self._lib.sa_ack_tracker_is_waiting, sync_id)
+
+    def acknowledged(self, sync_id: str) -> bool:
+        """``sync_id`` was acknowledged and not pruned yet."""
+        return self._flag(self._lib.sa_ack_tracker_acknowledged, sync_id)
+
+    def erase(self, sync_id: str) -> bool:
+        """Stops tracking ``sync_id``; False if it was not tracked."""
+        return self._flag(self._lib.sa_ack_tracker_erase, sync_id)
+
+    def _count(self, function: Any) -> int:
+        out = ctypes.c_size_t()
+        ptr = self._h.acquire()
+        try:
+            status = function(ptr, byref(out))
+            if status:
+                raise _error(self._lib, status)
+        finally:
+            self._h.release()
+        return int(out.value)
+
+    def collect_expired(self) -> int:
+        """Marks every waiting id whose deadline passed as timed out; returns how many."""
+        return self._count(self._lib.sa_ack_tracker_collect_expired)
+
+    def prune_received(self) -> int:
+        """Forgets acknowledged ids; returns how many."""
+        return self._count(self._lib.sa_ack_tracker_prune_received)
+
+    def clear(self) -> None:
+        """Forgets every id."""
+        ptr = self._h.acquire()
+        try:
+            status = self._lib.sa_ack_tracker_clear(ptr)
+            if status:
+                raise _error(self._lib, status)
+        finally:
+            self._h.release()
+
+    def size(self) -> int:
+        """Number of tracked ids, in every status."""
+        ptr = self._h.acquire()
+        try:
+            return int(self._lib.sa_ack_tracker_size(ptr))
+        finally:
+            self._h.release()
+
+    def empty(self) -> bool:
+        """True when no id is tracked."""
+        return self.size() == 0
+
+    def __len__(self) -> int:
+        return self.size()
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "AckTracker(closed)" if self.closed else f"AckTracker(size={self.size()})"
+
+
+# --------------------------------------------------------------------------------------------
+# Free functions
+
+
+def resolve_conflict(
+    policy: ConflictPolicy,
+    local_stamp: Optional[int],
+    local_node: str,
+    remote_stamp: int,
+    remote_node: str,
+) -> Resolution:
+    """Decides whether a remote write (``remote_stamp`` by ``remote_node``) replaces the local
+    one (``local_stamp`` by ``local_node``; None when the key is unknown locally) under
+    ``policy``. Deterministic. Raises :class:`InvalidArgumentError` (unknown policy) and
+    :class:`InvalidNodeIdError`."""
+    c_policy = _int32(policy, "policy", InvalidArgumentError)
+    has_local = local_stamp is not None
+    c_local_stamp = (
+        _uint(local_stamp, "local_stamp", N.U64_MAX, InvalidArgumentError) if has_local else 0
+    )
+    c_remote_stamp = _uint(remote_stamp, "remote_stamp", N.U64_MAX, InvalidArgumentError)
+    c_local = _node_id(local_node, "local_node")
+    c_remote = _node_id(remote_node, "remote_node")
+    lib = _lib()
+    out = N.sa_resolution()
+    status = lib.sa_conflict_resolve(
+        c_policy, has_local, c_local_stamp, c_local, c_remote_stamp, c_remote, byref(out)
+    )
+    if status:
+        raise _error(lib, status)
+    return Resolution(
+        conflict_detected=bool(out.conflict_detected),
+        apply_remote=bool(out.apply_remote),
+        keep_local=bool(out.keep_local),
+        reason=Reason(out.reason),
+    )
+
+
+def library_version() -> str:
+    """The loaded library's version (``sa_version()``), e.g. ``"0.1.0"``."""
+    return _text(_lib().sa_version())
+
+
+def library_path() -> str:
+    """The path of the loaded library (loading it if needed)."""
+    _lib()
+    path = N.loaded_path()
+    assert path is not None
+    return path
+
+
+def status_name(status: int) -> str:
+    """The C name of a status code (``sa_status_str``), e.g. ``"SA_ERR_NOT_FOUND"``."""
+    code = _int32(status, "status", InvalidArgumentError)
+    return _text(_lib().sa_status_str(code))

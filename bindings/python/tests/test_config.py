@@ -1,0 +1,188 @@
+"""SyncConfig: the presets come from C; every field reaches C; bad fields are refused."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+import softadastra_sync as sa
+
+FIELDS = [
+    "node_id",
+    "durability",
+    "auto_queue",
+    "require_ack",
+    "ack_timeout_ms",
+    "retry_interval_ms",
+    "max_retries",
+    "conflict_policy",
+    "batch_size",
+    "max_outbox_operations",
+    "max_outbox_bytes",
+    "max_clock_skew_ms",
+    "retry_backoff_max_ms",
+]
+
+
+def test_every_c_field_is_a_dataclass_field() -> None:
+    from softadastra_sync import _native
+
+    names = [f.name for f in dataclasses.fields(sa.SyncConfig)]
+    assert names == FIELDS
+    c_names = [name for name, _ in _native.sa_sync_config._fields_]
+    assert c_names == ["struct_size"] + FIELDS
+
+
+def test_durable_preset_matches_the_header() -> None:
+    config = sa.SyncConfig.durable("node-a")
+    assert config == sa.SyncConfig(
+        node_id="node-a",
+        durability=sa.Durability.DURABLE,
+        auto_queue=True,
+        require_ack=True,
+        ack_timeout_ms=10_000,
+        retry_interval_ms=5_000,
+        max_retries=5,
+        conflict_policy=sa.ConflictPolicy.LAST_WRITE_WINS,
+        batch_size=64,
+        max_outbox_operations=1_000_000,
+        max_outbox_bytes=1 << 30,
+        max_clock_skew_ms=60_000,
+        retry_backoff_max_ms=300_000,
+    )
+    assert isinstance(config.durability, sa.Durability)
+    assert isinstance(config.conflict_policy, sa.ConflictPolicy)
+
+
+def test_fast_preset() -> None:
+    config = sa.SyncConfig.fast("node-b")
+    assert config.node_id == "node-b"
+    assert config.durability == sa.Durability.FAST
+    assert config.require_ack is False
+    assert dataclasses.replace(config, durability=sa.Durability.DURABLE, require_ack=True) == (
+        sa.SyncConfig.durable("node-b")
+    )
+
+
+def test_round_trip_through_the_c_struct() -> None:
+    config = sa.SyncConfig(
+        node_id="n" * 256,
+        durability=sa.Durability.FAST,
+        auto_queue=False,
+        require_ack=True,
+        ack_timeout_ms=2**64 - 1,
+        retry_interval_ms=7,
+        max_retries=2**32 - 1,
+        conflict_policy=sa.ConflictPolicy.KEEP_REMOTE,
+        batch_size=65_536,
+        max_outbox_operations=3,
+        max_outbox_bytes=4,
+        max_clock_skew_ms=5,
+        retry_backoff_max_ms=6,
+    )
+    assert sa.SyncConfig._from_c(config._to_c()) == config
+
+
+def test_engine_copies_its_config(store: sa.Store) -> None:
+    config = sa.SyncConfig.fast("node-a")
+    config.batch_size = 3
+    with sa.SyncEngine(store, config) as engine:
+        config.batch_size = 99  # later changes do not reach the engine
+        assert engine.config.batch_size == 3
+        assert engine.node_id == "node-a"
+        for i in range(5):
+            engine.submit_put(f"k{i}", b"v")
+        assert len(engine.next_batch()) == 3
+
+
+@pytest.mark.parametrize(
+    "node_id, reason",
+    [
+        ("", "node id is empty"),
+        ("node a", "whitespace or a control character"),
+        ("node\tb", "whitespace or a control character"),
+        ("x" * 257, "longer than 256 bytes"),
+        ("é" * 129, "longer than 256 bytes"),  # 258 bytes of UTF-8
+    ],
+)
+def test_invalid_node_ids(node_id: str, reason: str) -> None:
+    for preset in (sa.SyncConfig.durable, sa.SyncConfig.fast):
+        with pytest.raises(sa.InvalidNodeIdError) as info:
+            preset(node_id)
+        assert reason in info.value.message
+        assert info.value.status == sa.Status.INVALID_NODE_ID
+
+
+def test_node_id_with_nul_or_surrogate() -> None:
+    with pytest.raises(sa.InvalidNodeIdError, match="control character"):
+        sa.SyncConfig.durable("node\x00a")
+    with pytest.raises(sa.InvalidNodeIdError, match="UTF-8"):
+        sa.SyncConfig.durable("node\udc80")
+    with pytest.raises(TypeError):
+        sa.SyncConfig.durable(b"node-a")  # type: ignore[arg-type]
+
+
+def test_invalid_node_id_set_on_the_dataclass(store: sa.Store) -> None:
+    config = sa.SyncConfig.fast("node-a")
+    for bad in ("", "a b", "x" * 257, "a\x00b"):
+        config.node_id = bad
+        with pytest.raises(sa.InvalidNodeIdError):
+            sa.SyncEngine(store, config)
+    config.node_id = "n" * 256  # the longest valid id fits the C buffer
+    with sa.SyncEngine(store, config) as engine:
+        assert engine.submit_put("k", b"v").sync_id == "n" * 256 + "-1"
+
+
+@pytest.mark.parametrize(
+    "field, value, error, text",
+    [
+        ("batch_size", 0, sa.InvalidContextError, "batch_size"),
+        ("batch_size", 65_537, sa.InvalidContextError, "batch_size"),
+        ("batch_size", 2**32, sa.InvalidContextError, "batch_size"),
+        ("batch_size", -1, sa.InvalidContextError, "batch_size"),
+        ("max_retries", 2**32, sa.InvalidContextError, "max_retries"),
+        ("ack_timeout_ms", 2**64, sa.InvalidContextError, "ack_timeout_ms"),
+        ("retry_interval_ms", -5, sa.InvalidContextError, "retry_interval_ms"),
+        ("max_outbox_operations", 0, sa.InvalidContextError, "max_outbox_operations"),
+        ("max_outbox_bytes", 2**64, sa.InvalidContextError, "max_outbox_bytes"),
+        ("max_clock_skew_ms", -1, sa.InvalidContextError, "max_clock_skew_ms"),
+        ("retry_backoff_max_ms", 2**70, sa.InvalidContextError, "retry_backoff_max_ms"),
+        ("conflict_policy", 9, sa.InvalidContextError, "conflict_policy"),
+        ("conflict_policy", 2**31, sa.InvalidContextError, "conflict_policy"),
+        ("durability", 7, sa.SyncError, "durability 7"),
+    ],
+)
+def test_bad_fields_are_refused(
+    store: sa.Store, field: str, value: int, error: type, text: str
+) -> None:
+    config = dataclasses.replace(sa.SyncConfig.fast("node-a"), **{field: value})
+    with pytest.raises(error) as info:
+        sa.SyncEngine(store, config)
+    assert text in info.value.message
+    # Nothing was attached: a good config still works on the same store.
+    sa.SyncEngine(store, sa.SyncConfig.fast("node-a")).close()
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("auto_queue", 1),
+        ("require_ack", None),
+        ("batch_size", 1.0),
+        ("batch_size", True),
+        ("max_retries", "3"),
+        ("conflict_policy", "lww"),
+    ],
+)
+def test_wrong_field_types_are_type_errors(store: sa.Store, field: str, value: object) -> None:
+    config = dataclasses.replace(sa.SyncConfig.fast("node-a"), **{field: value})
+    with pytest.raises(TypeError, match=field):
+        sa.SyncEngine(store, config)
+
+
+def test_engine_constructor_type_errors(store: sa.Store) -> None:
+    with pytest.raises(TypeError):
+        sa.SyncEngine(object(), sa.SyncConfig.fast("n"))  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        sa.SyncEngine(store, {"node_id": "n"})  # type: ignore[arg-type]
