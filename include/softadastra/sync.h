@@ -433,6 +433,11 @@ void sa_clock_free(struct sa_clock *clock);
 // Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_INVALID_NODE_ID`.
 sa_status sa_sync_config_durable(const char *node_id, struct sa_sync_config *out_config);
 
+// Checks every field of `config` as `sa_sync_new` would, without building an engine.
+// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL, bad struct_size), `SA_ERR_INVALID_NODE_ID`,
+// `SA_ERR_INVALID_CONTEXT` (the message names the bad field).
+sa_status sa_sync_config_validate(const struct sa_sync_config *config);
+
 // Like `sa_sync_config_durable`, but writes return once handed to the OS and ACKs are not
 // required (a batch counts as delivered).
 sa_status sa_sync_config_fast(const char *node_id, struct sa_sync_config *out_config);

@@ -150,6 +150,19 @@ pub extern "C" fn sa_sync_config_durable(
     fill(node_id, out_config, SyncConfig::durable)
 }
 
+/// Checks every field of `config` as `sa_sync_new` would, without building an engine.
+/// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL, bad struct_size), `SA_ERR_INVALID_NODE_ID`,
+/// `SA_ERR_INVALID_CONTEXT` (the message names the bad field).
+#[no_mangle]
+pub extern "C" fn sa_sync_config_validate(config: *const sa_sync_config) -> sa_status {
+    guard(|| {
+        // SAFETY: `config` is NULL (rejected) or a valid struct per the header contract.
+        let config = from_c(unsafe { super::args::handle(config, "config") }?)?;
+        config.validate()?;
+        Ok(())
+    })
+}
+
 /// Like `sa_sync_config_durable`, but writes return once handed to the OS and ACKs are not
 /// required (a batch counts as delivered).
 #[no_mangle]

@@ -8,6 +8,9 @@ use super::error::SyncError;
 use crate::node::NodeId;
 use crate::store::Durability;
 
+/// The largest max_clock_skew accepted.
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// The largest batch_size accepted.
 pub const MAX_BATCH_SIZE: usize = 65_536;
 
@@ -110,6 +113,11 @@ impl SyncConfig {
         if self.max_outbox_bytes == 0 {
             return bad("max_outbox_bytes", "must be at least 1");
         }
+        // Bounded so that an accepted remote stamp stays far below the largest stamp: the
+        // hybrid clock must always be able to issue a greater one.
+        if self.max_clock_skew > MAX_CLOCK_SKEW {
+            return bad("max_clock_skew", "must be at most 365 days");
+        }
         Ok(node)
     }
 }
@@ -145,6 +153,12 @@ mod tests {
             .contains("ack_timeout"));
         c.require_ack = false;
         assert!(c.validate().is_ok());
+        c.max_clock_skew = Duration::from_secs(u64::MAX / 4);
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("max_clock_skew"));
         let c = SyncConfig::durable("");
         let err = c.validate().unwrap_err();
         assert_eq!(err.kind(), super::super::error::ErrorKind::InvalidNodeId);

@@ -1,0 +1,464 @@
+/*
+ * softadastra-sync C++ binding: the store API of the module doc, over the C ABI.
+ *
+ *   softadastra::store::types::Key / Value / OperationType / Durability
+ *   softadastra::store::core::Operation / Entry / StoreConfig / ReplayReport
+ *   softadastra::store::engine::StoreEngine  (RAII over sa_store)
+ *
+ * Keys and values are std::string based. A key must be non-empty UTF-8 without NUL bytes (at
+ * most 64 KiB); a value is any bytes (at most 64 MiB). Bad keys are reported as errors by the
+ * calls that use them, never as crashes.
+ *
+ * Writes go through the sync engine (SyncEngine::submit_local_operation): the C ABI has no
+ * direct store write, so StoreEngine offers reads only.
+ *
+ * StoreEngine's constructor does not throw: when the WAL cannot be opened the engine is not
+ * open (is_open() is false, error() says why), every read returns that error (get() returns
+ * std::nullopt), and a SyncContext built on it is not valid.
+ */
+#ifndef SOFTADASTRA_CPP_STORE_HPP
+#define SOFTADASTRA_CPP_STORE_HPP
+
+#include <softadastra/sync.h>
+
+#include <softadastra/core/Core.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace softadastra::store::types
+{
+  /// What an operation does.
+  enum class OperationType : std::int32_t
+  {
+    Unknown = 0,
+    Put = SA_OP_PUT,
+    Delete = SA_OP_DELETE,
+  };
+
+  inline const char *to_string(OperationType type) noexcept
+  {
+    switch (type)
+    {
+    case OperationType::Put:
+      return "put";
+    case OperationType::Delete:
+      return "delete";
+    default:
+      return "unknown";
+    }
+  }
+
+  /// When a write returns: on disk (Durable, fdatasync) or handed to the OS (Fast).
+  enum class Durability : std::int32_t
+  {
+    Durable = SA_DURABLE,
+    Fast = SA_FAST,
+  };
+
+  /// Longest key, in bytes.
+  inline constexpr std::size_t max_key_bytes = 64 * 1024;
+
+  /// Longest value, in bytes.
+  inline constexpr std::size_t max_value_bytes = 64 * 1024 * 1024;
+
+  /// A store key: a string. Valid keys are non-empty UTF-8 without NUL bytes, at most 64 KiB.
+  class Key
+  {
+  public:
+    Key() = default;
+
+    explicit Key(std::string value) : value_(std::move(value)) {}
+
+    explicit Key(std::string_view value) : value_(value) {}
+
+    explicit Key(const char *value) : value_(value == nullptr ? "" : value) {}
+
+    static Key from(std::string value) { return Key(std::move(value)); }
+
+    const std::string &str() const noexcept { return value_; }
+
+    const std::string &value() const noexcept { return value_; }
+
+    std::string to_string() const { return value_; }
+
+    bool empty() const noexcept { return value_.empty(); }
+
+    std::size_t size() const noexcept { return value_.size(); }
+
+    /// Non-empty, at most 64 KiB, valid UTF-8, no NUL byte: what the library accepts.
+    bool is_valid() const noexcept
+    {
+      return !value_.empty() && value_.size() <= max_key_bytes && !::softadastra::detail::has_nul(value_) &&
+             ::softadastra::detail::invalid_utf8_offset(value_) == std::string::npos;
+    }
+
+    void clear() noexcept { value_.clear(); }
+
+    friend bool operator==(const Key &a, const Key &b) noexcept { return a.value_ == b.value_; }
+    friend bool operator!=(const Key &a, const Key &b) noexcept { return a.value_ != b.value_; }
+    friend bool operator<(const Key &a, const Key &b) noexcept { return a.value_ < b.value_; }
+
+    friend std::ostream &operator<<(std::ostream &os, const Key &k) { return os << k.value_; }
+
+  private:
+    std::string value_{};
+  };
+
+  /// A store value: bytes (held in a std::string; any byte, NUL included, is allowed).
+  class Value
+  {
+  public:
+    Value() = default;
+
+    explicit Value(std::string bytes) : data_(std::move(bytes)) {}
+
+    static Value from_string(std::string text) { return Value(std::move(text)); }
+
+    static Value from_bytes(const void *data, std::size_t size)
+    {
+      if (data == nullptr || size == 0)
+      {
+        return Value();
+      }
+      return Value(std::string(static_cast<const char *>(data), size));
+    }
+
+    static Value from_bytes(const std::vector<std::uint8_t> &bytes)
+    {
+      return from_bytes(bytes.data(), bytes.size());
+    }
+
+    /// The bytes as a string (unchanged, even when they are not UTF-8).
+    std::string to_string() const { return data_; }
+
+    const std::string &str() const noexcept { return data_; }
+
+    std::vector<std::uint8_t> bytes() const { return std::vector<std::uint8_t>(data_.begin(), data_.end()); }
+
+    const std::uint8_t *data() const noexcept { return reinterpret_cast<const std::uint8_t *>(data_.data()); }
+
+    std::size_t size() const noexcept { return data_.size(); }
+
+    bool empty() const noexcept { return data_.empty(); }
+
+    void clear() noexcept { data_.clear(); }
+
+    friend bool operator==(const Value &a, const Value &b) noexcept { return a.data_ == b.data_; }
+    friend bool operator!=(const Value &a, const Value &b) noexcept { return a.data_ != b.data_; }
+
+  private:
+    std::string data_{};
+  };
+} // namespace softadastra::store::types
+
+namespace softadastra::store::core
+{
+  /// A store operation: put a value at a key, or delete a key.
+  ///
+  /// `timestamp` is a hybrid-clock stamp (softadastra::core::time::Stamp: wall ms << 16 |
+  /// logical). Operation::put / remove leave it 0 ("not stamped"): a submitted local operation
+  /// is stamped by the engine, and the operations of a batch carry the stamp of their write.
+  /// SyncOperation::remote uses it as the remote write's stamp; ConflictResolver::resolve
+  /// compares it.
+  struct Operation
+  {
+    types::OperationType type{types::OperationType::Unknown};
+    types::Key key{};
+    types::Value value{};
+    std::uint64_t timestamp{0};
+
+    static Operation put(types::Key key, types::Value value)
+    {
+      Operation op;
+      op.type = types::OperationType::Put;
+      op.key = std::move(key);
+      op.value = std::move(value);
+      return op;
+    }
+
+    static Operation remove(types::Key key)
+    {
+      Operation op;
+      op.type = types::OperationType::Delete;
+      op.key = std::move(key);
+      return op;
+    }
+
+    bool is_put() const noexcept { return type == types::OperationType::Put; }
+
+    bool is_delete() const noexcept { return type == types::OperationType::Delete; }
+
+    /// A put or a delete (without a value) of a valid key, with a value within the limit.
+    bool is_valid() const noexcept
+    {
+      if (!key.is_valid() || value.size() > types::max_value_bytes)
+      {
+        return false;
+      }
+      return is_put() || (is_delete() && value.empty());
+    }
+  };
+
+  /// One key's current value as read from the store.
+  struct Entry
+  {
+    types::Key key{};
+    types::Value value{};
+    /// The store version of the write that produced it.
+    std::uint64_t version{0};
+    /// The hybrid-clock stamp of that write.
+    std::uint64_t timestamp{0};
+    /// The node that made that write (empty: a direct store write, or unknown).
+    std::string origin{};
+
+    /// An entry with stamp 0 and no origin (as in the module doc's conflict example).
+    static Entry make(types::Key key, types::Value value, std::uint64_t version)
+    {
+      Entry e;
+      e.key = std::move(key);
+      e.value = std::move(value);
+      e.version = version;
+      return e;
+    }
+
+    bool is_valid() const noexcept { return key.is_valid(); }
+  };
+
+  /// Where the store keeps its write-ahead log, and how writes reach the disk.
+  struct StoreConfig
+  {
+    /// The WAL path (created if missing, replayed if present).
+    std::string wal_path{"data/wal.log"};
+    /// false: a memory-only store (wal_path is ignored).
+    bool enable_wal{true};
+    /// For direct store writes; sync writes follow the sync config.
+    types::Durability durability{types::Durability::Durable};
+
+    static StoreConfig durable(std::string path)
+    {
+      StoreConfig c;
+      c.wal_path = std::move(path);
+      c.durability = types::Durability::Durable;
+      return c;
+    }
+
+    static StoreConfig fast(std::string path)
+    {
+      StoreConfig c = durable(std::move(path));
+      c.durability = types::Durability::Fast;
+      return c;
+    }
+
+    /// A store without a WAL: nothing survives the process.
+    static StoreConfig memory()
+    {
+      StoreConfig c;
+      c.wal_path.clear();
+      c.enable_wal = false;
+      return c;
+    }
+  };
+
+  /// What opening the WAL found.
+  struct ReplayReport
+  {
+    /// Records replayed.
+    std::uint64_t records{0};
+    /// Bytes of torn tail cut off the end of the WAL (0 after a clean shutdown).
+    std::uint64_t dropped_bytes{0};
+  };
+} // namespace softadastra::store::core
+
+namespace softadastra::store::engine
+{
+  /// The local store (RAII over sa_store). Move-only; thread-safe like the C handle. A
+  /// SyncEngine built on it keeps the C store alive, so they may be destroyed in any order.
+  class StoreEngine
+  {
+  public:
+    using Error = ::softadastra::core::errors::Error;
+    using ErrorCode = ::softadastra::core::errors::ErrorCode;
+    template <typename T>
+    using Result = ::softadastra::core::types::Result<T>;
+
+    /// Opens the store. Does not throw: on failure is_open() is false and error() says why.
+    explicit StoreEngine(const core::StoreConfig &config)
+    {
+      const char *path = nullptr;
+      if (config.enable_wal)
+      {
+        if (::softadastra::detail::has_nul(config.wal_path))
+        {
+          error_ = ::softadastra::detail::nul_error(ErrorCode::InvalidArgument, "wal_path", config.wal_path);
+          return;
+        }
+        path = config.wal_path.c_str();
+      }
+      const sa_status status = sa_store_open(path, static_cast<std::int32_t>(config.durability), &store_);
+      if (status != SA_OK)
+      {
+        store_ = nullptr;
+        error_ = ::softadastra::detail::last_error(status);
+      }
+    }
+
+    ~StoreEngine() { sa_store_free(store_); }
+
+    StoreEngine(const StoreEngine &) = delete;
+    StoreEngine &operator=(const StoreEngine &) = delete;
+
+    StoreEngine(StoreEngine &&other) noexcept
+        : store_(std::exchange(other.store_, nullptr)), error_(std::move(other.error_))
+    {
+      other.error_ = Error();
+    }
+
+    StoreEngine &operator=(StoreEngine &&other) noexcept
+    {
+      if (this != &other)
+      {
+        sa_store_free(store_);
+        store_ = std::exchange(other.store_, nullptr);
+        error_ = std::move(other.error_);
+        other.error_ = Error();
+      }
+      return *this;
+    }
+
+    /// The store opened (and was not moved from).
+    bool is_open() const noexcept { return store_ != nullptr; }
+
+    bool is_valid() const noexcept { return is_open(); }
+
+    /// Why the store is not open (an Error with code None when it is).
+    Error error() const
+    {
+      if (store_ != nullptr)
+      {
+        return Error(ErrorCode::None, "");
+      }
+      return closed_error();
+    }
+
+    /// The current entry of `key`, or std::nullopt when the key is absent or deleted (or the
+    /// read failed: use read() to tell the two apart).
+    std::optional<core::Entry> get(const types::Key &key) const
+    {
+      auto result = read(key);
+      if (result.is_err())
+      {
+        return std::nullopt;
+      }
+      return std::move(result).value();
+    }
+
+    /// Like get(), but an invalid key or a closed store is an error.
+    Result<std::optional<core::Entry>> read(const types::Key &key) const
+    {
+      using R = Result<std::optional<core::Entry>>;
+      if (store_ == nullptr)
+      {
+        return R::err(closed_error());
+      }
+      if (::softadastra::detail::has_nul(key.str()))
+      {
+        return R::err(::softadastra::detail::nul_error(ErrorCode::InvalidOperation, "key", key.str()));
+      }
+      sa_entry *entry = nullptr;
+      const sa_status status = sa_store_get(store_, key.str().c_str(), &entry);
+      if (status != SA_OK)
+      {
+        return R::err(::softadastra::detail::last_error(status));
+      }
+      if (entry == nullptr)
+      {
+        return R::ok(std::nullopt);
+      }
+      core::Entry out;
+      out.key = key;
+      const sa_bytes value = sa_entry_value(entry);
+      out.value = types::Value::from_bytes(value.ptr, value.len);
+      out.version = sa_entry_version(entry);
+      out.timestamp = sa_entry_stamp(entry);
+      const sa_str origin = sa_entry_origin(entry);
+      out.origin.assign(origin.ptr != nullptr ? origin.ptr : "", origin.ptr != nullptr ? origin.len : 0);
+      sa_entry_free(entry);
+      return R::ok(std::optional<core::Entry>(std::move(out)));
+    }
+
+    /// The entry exists (a live key).
+    bool contains(const types::Key &key) const { return get(key).has_value(); }
+
+    /// Number of live keys (0 if the store is not open).
+    std::size_t size() const noexcept
+    {
+      std::size_t len = 0;
+      if (store_ == nullptr || sa_store_len(store_, &len) != SA_OK)
+      {
+        return 0;
+      }
+      return len;
+    }
+
+    bool empty() const noexcept { return size() == 0; }
+
+    /// What opening the WAL found.
+    Result<core::ReplayReport> replay_report() const
+    {
+      using R = Result<core::ReplayReport>;
+      if (store_ == nullptr)
+      {
+        return R::err(closed_error());
+      }
+      sa_replay_report report{};
+      const sa_status status = sa_store_replay_report(store_, &report);
+      if (status != SA_OK)
+      {
+        return R::err(::softadastra::detail::last_error(status));
+      }
+      return R::ok(core::ReplayReport{report.records, report.dropped_bytes});
+    }
+
+    /// Makes the store (and the engine on it) read physical time from `clock`.
+    Result<void> set_clock(const ::softadastra::core::time::ManualClock &clock) const
+    {
+      using R = Result<void>;
+      if (store_ == nullptr)
+      {
+        return R::err(closed_error());
+      }
+      const sa_status status = sa_store_set_clock(store_, clock.handle());
+      if (status != SA_OK)
+      {
+        return R::err(::softadastra::detail::last_error(status));
+      }
+      return R::ok();
+    }
+
+    /// The C handle (borrowed; NULL when not open).
+    const sa_store *handle() const noexcept { return store_; }
+
+  private:
+    /// Why the store is not open: the open error, or a moved-from handle.
+    Error closed_error() const
+    {
+      if (error_.message().empty())
+      {
+        return Error(ErrorCode::InvalidArgument, "store handle is empty (moved from)");
+      }
+      return error_;
+    }
+
+    sa_store *store_{nullptr};
+    Error error_{};
+  };
+} // namespace softadastra::store::engine
+
+#endif // SOFTADASTRA_CPP_STORE_HPP
