@@ -438,6 +438,19 @@ static void test_sync_new_validation(void)
 
     sa_sync_config c;
 
+    /* sa_sync_config_validate applies the engine's rules without building an engine. */
+    OK(sa_sync_config_validate(&good));
+    EXPECT_NULL_ARG(sa_sync_config_validate(NULL), "config");
+    c = good;
+    c.batch_size = 0;
+    EXPECT(sa_sync_config_validate(&c), SA_ERR_INVALID_CONTEXT, "batch_size");
+    c = good;
+    c.max_clock_skew_ms = UINT64_C(400) * 24 * 3600 * 1000;
+    EXPECT(sa_sync_config_validate(&c), SA_ERR_INVALID_CONTEXT, "max_clock_skew");
+    c = good;
+    c.durability = 9;
+    EXPECT(sa_sync_config_validate(&c), SA_ERR_INVALID_CONTEXT, "durability");
+
     /* struct_size must be sizeof(sa_sync_config). */
     const uint32_t bad_sizes[] = {0, (uint32_t)sizeof(sa_sync_config) - 8,
                                   (uint32_t)sizeof(sa_sync_config) + 8};

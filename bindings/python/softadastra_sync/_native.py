@@ -309,6 +309,7 @@ _PROTOTYPES: "dict[str, Tuple[Any, List[Any]]]" = {
     # Config and conflicts
     "sa_sync_config_durable": (sa_status, [c_char_p, _P(sa_sync_config)]),
     "sa_sync_config_fast": (sa_status, [c_char_p, _P(sa_sync_config)]),
+    "sa_sync_config_validate": (sa_status, [_P(sa_sync_config)]),
     "sa_conflict_resolve": (
         sa_status,
         [c_int32, c_bool, c_uint64, c_char_p, c_uint64, c_char_p, _P(sa_resolution)],

@@ -538,6 +538,23 @@ class SyncConfig:
         OS, ACKs not required. Raises :class:`InvalidNodeIdError`."""
         return cls._preset(node_id, "sa_sync_config_fast")
 
+    def validate(self) -> None:
+        """Checks every field as the engine will (``sa_sync_config_validate``). Raises
+        :class:`InvalidNodeIdError` or :class:`InvalidContextError` naming the bad field."""
+        c = self._to_c()
+        lib = _lib()
+        status = lib.sa_sync_config_validate(byref(c))
+        if status:
+            raise _error(lib, status)
+
+    def is_valid(self) -> bool:
+        """True when :meth:`validate` would not raise."""
+        try:
+            self.validate()
+        except SyncError:
+            return False
+        return True
+
     @classmethod
     def _preset(cls, node_id: str, function: str) -> "SyncConfig":
         c_node = _node_id(node_id)

@@ -186,3 +186,21 @@ def test_engine_constructor_type_errors(store: sa.Store) -> None:
         sa.SyncEngine(object(), sa.SyncConfig.fast("n"))  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         sa.SyncEngine(store, {"node_id": "n"})  # type: ignore[arg-type]
+
+
+def test_validate_checks_every_field_like_the_engine() -> None:
+    config = sa.SyncConfig.durable("node-a")
+    config.validate()
+    assert config.is_valid()
+    config.batch_size = 0
+    assert not config.is_valid()
+    with pytest.raises(sa.InvalidContextError, match="batch_size"):
+        config.validate()
+    config = sa.SyncConfig.durable("node-a")
+    config.max_clock_skew_ms = 400 * 24 * 3600 * 1000
+    with pytest.raises(sa.InvalidContextError, match="max_clock_skew"):
+        config.validate()
+    config = sa.SyncConfig.durable("node-a")
+    config.node_id = "bad node"
+    with pytest.raises(sa.InvalidNodeIdError):
+        config.validate()
