@@ -254,7 +254,18 @@ class _Owner:
     """Base of the objects owning a handle: close, context manager, finalizer."""
 
     _h: _Handle
+    _lib: Any
     _what = "object"
+
+    def _call(self, function: Any, *args: Any) -> None:
+        """Calls ``function(handle, *args)`` on the open handle; raises on a non-OK status."""
+        ptr = self._h.acquire()
+        try:
+            status = function(ptr, *args)
+            if status:
+                raise _error(self._lib, status)
+        finally:
+            self._h.release()
 
     def _own(self, ptr: Any, free: Callable[[Any], None]) -> None:
         self._h = _Handle(ptr, free, self._what)
@@ -310,24 +321,12 @@ class ManualClock(_Owner):
     def set(self, now_ms: int) -> None:
         """Sets the reading (it may go backwards; stamps stay monotonic)."""
         now_ms = _uint(now_ms, "now_ms", N.U64_MAX, InvalidArgumentError)
-        ptr = self._h.acquire()
-        try:
-            status = self._lib.sa_clock_set(ptr, now_ms)
-            if status:
-                raise _error(self._lib, status)
-        finally:
-            self._h.release()
+        self._call(self._lib.sa_clock_set, now_ms)
 
     def advance(self, ms: int) -> None:
         """Moves the clock forward by ``ms``."""
         ms = _uint(ms, "ms", N.U64_MAX, InvalidArgumentError)
-        ptr = self._h.acquire()
-        try:
-            status = self._lib.sa_clock_advance(ptr, ms)
-            if status:
-                raise _error(self._lib, status)
-        finally:
-            self._h.release()
+        self._call(self._lib.sa_clock_advance, ms)
 
     def now(self) -> int:
         """The reading in milliseconds."""
@@ -401,13 +400,7 @@ class Store(_Owner):
         c_key = _encode(key, "key", InvalidOperationError)
         lib = self._lib
         out = ctypes.POINTER(N.sa_entry)()
-        ptr = self._h.acquire()
-        try:
-            status = lib.sa_store_get(ptr, c_key, byref(out))
-            if status:
-                raise _error(lib, status)
-        finally:
-            self._h.release()
+        self._call(lib.sa_store_get, c_key, byref(out))
         if not out:
             return None
         try:
@@ -433,13 +426,7 @@ class Store(_Owner):
     def len(self) -> int:
         """Number of live keys."""
         out = ctypes.c_size_t()
-        ptr = self._h.acquire()
-        try:
-            status = self._lib.sa_store_len(ptr, byref(out))
-            if status:
-                raise _error(self._lib, status)
-        finally:
-            self._h.release()
+        self._call(self._lib.sa_store_len, byref(out))
         return int(out.value)
 
     def __len__(self) -> int:
@@ -451,13 +438,7 @@ class Store(_Owner):
     def replay_report(self) -> ReplayReport:
         """What opening the WAL found (records replayed, torn-tail bytes cut off)."""
         out = N.sa_replay_report()
-        ptr = self._h.acquire()
-        try:
-            status = self._lib.sa_store_replay_report(ptr, byref(out))
-            if status:
-                raise _error(self._lib, status)
-        finally:
-            self._h.release()
+        self._call(self._lib.sa_store_replay_report, byref(out))
         return ReplayReport(records=int(out.records), dropped_bytes=int(out.dropped_bytes))
 
     def set_clock(self, clock: ManualClock) -> None:
@@ -754,13 +735,7 @@ class SyncEngine(_Owner):
 
     def _count(self, function: Any) -> int:
         out = ctypes.c_size_t()
-        ptr = self._h.acquire()
-        try:
-            status = function(ptr, byref(out))
-            if status:
-                raise _error(self._lib, status)
-        finally:
-            self._h.release()
+        self._call(function, byref(out))
         return int(out.value)
 
     def _sync_id(self, sync_id: str) -> bytes:
@@ -771,23 +746,11 @@ class SyncEngine(_Owner):
         as is. Raises :class:`NotFoundError`, :class:`QueueFailedError` (in flight,
         acknowledged or failed), :class:`SyncIOError`."""
         c_id = self._sync_id(sync_id)
-        ptr = self._h.acquire()
-        try:
-            status = self._lib.sa_sync_queue(ptr, c_id)
-            if status:
-                raise _error(self._lib, status)
-        finally:
-            self._h.release()
+        self._call(self._lib.sa_sync_queue, c_id)
 
     def _batch(self, function: Any) -> List[Envelope]:
         out = ctypes.POINTER(N.sa_batch)()
-        ptr = self._h.acquire()
-        try:
-            status = function(ptr, byref(out))
-            if status:
-                raise _error(self._lib, status)
-        finally:
-            self._h.release()
+        self._call(function, byref(out))
         return _read_batch(self._lib, out)
 
     def next_batch(self) -> List[Envelope]:
@@ -805,13 +768,7 @@ class SyncEngine(_Owner):
         Raises :class:`NotFoundError` (``"sync operation not found: <id>"``)."""
         c_id = self._sync_id(sync_id)
         out = ctypes.c_int32()
-        ptr = self._h.acquire()
-        try:
-            status = self._lib.sa_sync_ack(ptr, c_id, byref(out))
-            if status:
-                raise _error(self._lib, status)
-        finally:
-            self._h.release()
+        self._call(self._lib.sa_sync_ack, c_id, byref(out))
         return AckOutcome(out.value)
 
     def retry_expired(self) -> int:
@@ -823,13 +780,7 @@ class SyncEngine(_Owner):
         """Queues a failed operation again, with a fresh retry budget. Raises
         :class:`NotFoundError`, :class:`RetryFailedError` (the operation is not failed)."""
         c_id = self._sync_id(sync_id)
-        ptr = self._h.acquire()
-        try:
-            status = self._lib.sa_sync_requeue_failed(ptr, c_id)
-            if status:
-                raise _error(self._lib, status)
-        finally:
-            self._h.release()
+        self._call(self._lib.sa_sync_requeue_failed, c_id)
 
     def requeue_all_failed(self) -> int:
         """Queues every failed operation again; returns how many."""
@@ -881,13 +832,7 @@ class SyncEngine(_Owner):
             c.replaces_stamp = _uint(op.replaces.stamp, "replaces stamp", N.U64_MAX, bad)
             c.replaces_origin = replaces_origin
         out = N.sa_apply_result()
-        ptr = self._h.acquire()
-        try:
-            status = self._lib.sa_sync_receive_remote(ptr, byref(c), byref(out))
-            if status:
-                raise _error(self._lib, status)
-        finally:
-            self._h.release()
+        self._call(self._lib.sa_sync_receive_remote, byref(c), byref(out))
         # The buffers c points into must outlive the call.
         del sync_id, origin, key, value, replaces_origin
         return ApplyResult(
@@ -902,13 +847,7 @@ class SyncEngine(_Owner):
     def state(self) -> SyncState:
         """Every counter of the engine, in O(1)."""
         out = N.sa_sync_state_info()
-        ptr = self._h.acquire()
-        try:
-            status = self._lib.sa_sync_state(ptr, byref(out))
-            if status:
-                raise _error(self._lib, status)
-        finally:
-            self._h.release()
+        self._call(self._lib.sa_sync_state, byref(out))
         return SyncState(*(int(getattr(out, name)) for name, *_ in N.sa_sync_state_info._fields_))
 
     def tick(self, prune: bool = False) -> TickResult:
@@ -916,13 +855,7 @@ class SyncEngine(_Owner):
         then take the next batch."""
         prune = _bool(prune, "prune")
         out = N.sa_tick_result()
-        ptr = self._h.acquire()
-        try:
-            status = self._lib.sa_sync_tick(ptr, prune, byref(out))
-            if status:
-                raise _error(self._lib, status)
-        finally:
-            self._h.release()
+        self._call(self._lib.sa_sync_tick, prune, byref(out))
         batch = _read_batch(self._lib, out.batch)
         return TickResult(int(out.retried_count), int(out.pruned_count), batch)
 
@@ -970,24 +903,12 @@ class AckTracker(_Owner):
         Raises :class:`AckTrackingError` for an empty id."""
         c_id = self._id(sync_id)
         timeout_ms = _uint(timeout_ms, "timeout_ms", N.U64_MAX, InvalidArgumentError)
-        ptr = self._h.acquire()
-        try:
-            status = self._lib.sa_ack_tracker_track(ptr, c_id, timeout_ms)
-            if status:
-                raise _error(self._lib, status)
-        finally:
-            self._h.release()
+        self._call(self._lib.sa_ack_tracker_track, c_id, timeout_ms)
 
     def _flag(self, function: Any, sync_id: str) -> bool:
         c_id = self._id(sync_id)
         out = ctypes.c_bool()
-        ptr = self._h.acquire()
-        try:
-            status = function(ptr, c_id, byref(out))
-            if status:
-                raise _error(self._lib, status)
-        finally:
-            self._h.release()
+        self._call(function, c_id, byref(out))
         return bool(out.value)
 
     def ack(self, sync_id: str) -> bool:
@@ -1008,13 +929,7 @@ class AckTracker(_Owner):
 
     def _count(self, function: Any) -> int:
         out = ctypes.c_size_t()
-        ptr = self._h.acquire()
-        try:
-            status = function(ptr, byref(out))
-            if status:
-                raise _error(self._lib, status)
-        finally:
-            self._h.release()
+        self._call(function, byref(out))
         return int(out.value)
 
     def collect_expired(self) -> int:
@@ -1027,13 +942,7 @@ class AckTracker(_Owner):
 
     def clear(self) -> None:
         """Forgets every id."""
-        ptr = self._h.acquire()
-        try:
-            status = self._lib.sa_ack_tracker_clear(ptr)
-            if status:
-                raise _error(self._lib, status)
-        finally:
-            self._h.release()
+        self._call(self._lib.sa_ack_tracker_clear)
 
     def size(self) -> int:
         """Number of tracked ids, in every status."""
