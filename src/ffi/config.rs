@@ -67,6 +67,20 @@ fn to_c(config: &SyncConfig) -> sa_sync_config {
     c
 }
 
+/// The conflict policy `code`; `status` (with `what` naming the argument or field) if it is
+/// not an `SA_POLICY_*` value.
+pub(crate) fn policy(code: i32, what: &str, status: sa_status) -> Result<ConflictPolicy, Failure> {
+    match code {
+        SA_POLICY_LAST_WRITE_WINS => Ok(ConflictPolicy::LastWriteWins),
+        SA_POLICY_KEEP_LOCAL => Ok(ConflictPolicy::KeepLocal),
+        SA_POLICY_KEEP_REMOTE => Ok(ConflictPolicy::KeepRemote),
+        other => Err(Failure::new(
+            status,
+            format!("{what} {other} is not an SA_POLICY_* value"),
+        )),
+    }
+}
+
 /// Converts a C config to the engine's, checking the size field and the enum fields.
 pub(crate) fn from_c(c: &sa_sync_config) -> Result<SyncConfig, Failure> {
     if c.struct_size as usize != std::mem::size_of::<sa_sync_config>() {
@@ -87,20 +101,11 @@ pub(crate) fn from_c(c: &sa_sync_config) -> Result<SyncConfig, Failure> {
     }
     // SAFETY: the buffer holds a NUL (checked above) and lives for this call.
     let node_id = unsafe { c_str(c.node_id.as_ptr(), "config node_id", SA_ERR_INVALID_NODE_ID) }?;
-    let conflict_policy = match c.conflict_policy {
-        SA_POLICY_LAST_WRITE_WINS => ConflictPolicy::LastWriteWins,
-        SA_POLICY_KEEP_LOCAL => ConflictPolicy::KeepLocal,
-        SA_POLICY_KEEP_REMOTE => ConflictPolicy::KeepRemote,
-        other => {
-            return Err(Failure::new(
-                SA_ERR_INVALID_CONTEXT,
-                format!(
-                    "invalid sync context: config field conflict_policy {other} is not an \
-                     SA_POLICY_* value"
-                ),
-            ))
-        }
-    };
+    let conflict_policy = policy(
+        c.conflict_policy,
+        "invalid sync context: config field conflict_policy",
+        SA_ERR_INVALID_CONTEXT,
+    )?;
     Ok(SyncConfig {
         node_id: node_id.to_string(),
         durability: durability(

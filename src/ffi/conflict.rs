@@ -8,7 +8,7 @@ use super::types::*;
 use crate::clock::Stamp;
 use crate::node::NodeId;
 use crate::store::WriteId;
-use crate::sync::{ConflictPolicy, ConflictResolver};
+use crate::sync::ConflictResolver;
 
 /// A conflict decision: exactly one of `apply_remote` and `keep_local` is true.
 #[repr(C)]
@@ -37,17 +37,7 @@ pub extern "C" fn sa_conflict_resolve(
     out_resolution: *mut sa_resolution,
 ) -> sa_status {
     guard(|| {
-        let policy = match policy {
-            SA_POLICY_LAST_WRITE_WINS => ConflictPolicy::LastWriteWins,
-            SA_POLICY_KEEP_LOCAL => ConflictPolicy::KeepLocal,
-            SA_POLICY_KEEP_REMOTE => ConflictPolicy::KeepRemote,
-            other => {
-                return Err(Failure::new(
-                    SA_ERR_INVALID_ARGUMENT,
-                    format!("policy {other} is not an SA_POLICY_* value"),
-                ))
-            }
-        };
+        let policy = super::config::policy(policy, "policy", SA_ERR_INVALID_ARGUMENT)?;
         let node = |p, what| -> Result<NodeId, Failure> {
             // SAFETY: NULL (rejected) or NUL-terminated per the header contract.
             Ok(NodeId::new(unsafe {

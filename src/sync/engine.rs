@@ -121,10 +121,16 @@ impl EngineCore {
     fn recover(items: &[Recovered], clock: &mut HybridClock) -> Result<EngineCore, SyncError> {
         let mut core = EngineCore::default();
         let mut entries: BTreeMap<u64, OutboxEntry> = BTreeMap::new();
-        let set_status = |entries: &mut BTreeMap<u64, OutboxEntry>, seqs: Vec<u64>, status| {
+        // Moves the logged entries to `to`, only from `from` when given.
+        let set_status = |entries: &mut BTreeMap<u64, OutboxEntry>,
+                          seqs: Vec<u64>,
+                          from: Option<SyncStatus>,
+                          to: SyncStatus| {
             for seq in seqs {
                 if let Some(entry) = entries.get_mut(&seq) {
-                    entry.status = status;
+                    if from.map_or(true, |from| entry.status == from) {
+                        entry.status = to;
+                    }
                 }
             }
         };
@@ -160,30 +166,24 @@ impl EngineCore {
                 }
                 Recovered::Annotation(bytes) => {
                     match Annotation::decode(bytes).map_err(|e| SyncError::CorruptJournal(e.0))? {
-                        Annotation::Queued(seqs) => {
-                            for seq in seqs {
-                                if let Some(e) = entries.get_mut(&seq) {
-                                    if e.status == SyncStatus::Pending {
-                                        e.status = SyncStatus::Queued;
-                                    }
-                                }
-                            }
-                        }
+                        Annotation::Queued(seqs) => set_status(
+                            &mut entries,
+                            seqs,
+                            Some(SyncStatus::Pending),
+                            SyncStatus::Queued,
+                        ),
                         Annotation::Acknowledged(seqs) => {
-                            set_status(&mut entries, seqs, SyncStatus::Acknowledged)
+                            set_status(&mut entries, seqs, None, SyncStatus::Acknowledged)
                         }
                         Annotation::Failed(seqs) => {
-                            set_status(&mut entries, seqs, SyncStatus::Failed)
+                            set_status(&mut entries, seqs, None, SyncStatus::Failed)
                         }
-                        Annotation::Requeued(seqs) => {
-                            for seq in seqs {
-                                if let Some(e) = entries.get_mut(&seq) {
-                                    if e.status == SyncStatus::Failed {
-                                        e.status = SyncStatus::Queued;
-                                    }
-                                }
-                            }
-                        }
+                        Annotation::Requeued(seqs) => set_status(
+                            &mut entries,
+                            seqs,
+                            Some(SyncStatus::Failed),
+                            SyncStatus::Queued,
+                        ),
                         Annotation::Pruned(seqs) => {
                             for seq in seqs {
                                 entries.remove(&seq);
@@ -414,7 +414,11 @@ impl SyncEngine {
         if seqs.is_empty() {
             return Ok(Vec::new());
         }
-        store.sync_wal().map_err(SyncError::store("batch"))?;
+        // In durable mode every write is already on disk; in fast mode, sync before an
+        // operation can reach another node.
+        if !self.durable() {
+            store.sync_wal().map_err(SyncError::store("batch"))?;
+        }
         if !self.config.require_ack {
             store
                 .annotate(&Annotation::Acknowledged(seqs.clone()).encode())
@@ -461,12 +465,13 @@ impl SyncEngine {
                     .get(seq)
                     .is_some_and(|e| e.retry_count < self.config.max_retries)
             });
-        for chunk in fail.chunks(MAX_SEQS_PER_ANNOTATION) {
-            self.log(&Annotation::Failed(chunk.to_vec()), "retry")?;
-            for &seq in chunk {
-                core.outbox.mark_failed(seq);
-            }
-        }
+        self.log_then_apply(
+            &mut core,
+            &fail,
+            Annotation::Failed,
+            "retry",
+            Outbox::mark_failed,
+        )?;
         let base = millis(self.config.retry_interval);
         let cap = millis(self.config.retry_backoff_max);
         let salt = node_salt(self.node.as_str());
@@ -502,12 +507,13 @@ impl SyncEngine {
     pub fn requeue_all_failed(&self) -> Result<usize, SyncError> {
         let mut core = self.lock();
         let seqs = core.outbox.failed();
-        for chunk in seqs.chunks(MAX_SEQS_PER_ANNOTATION) {
-            self.log(&Annotation::Requeued(chunk.to_vec()), "requeue")?;
-            for &seq in chunk {
-                core.outbox.requeue_failed(seq);
-            }
-        }
+        self.log_then_apply(
+            &mut core,
+            &seqs,
+            Annotation::Requeued,
+            "requeue",
+            Outbox::requeue_failed,
+        )?;
         Ok(seqs.len())
     }
 
@@ -525,13 +531,33 @@ impl SyncEngine {
     fn prune(&self, select: fn(&Outbox) -> Vec<u64>) -> Result<usize, SyncError> {
         let mut core = self.lock();
         let seqs = select(&core.outbox);
+        self.log_then_apply(
+            &mut core,
+            &seqs,
+            Annotation::Pruned,
+            "prune",
+            Outbox::remove,
+        )?;
+        Ok(seqs.len())
+    }
+
+    /// Logs `annotation` for `seqs` (in chunks that keep records small), applying `apply` to
+    /// each chunk once it is logged: on error, what was logged is applied and nothing else.
+    fn log_then_apply(
+        &self,
+        core: &mut EngineCore,
+        seqs: &[u64],
+        annotation: fn(Vec<u64>) -> Annotation,
+        step: &'static str,
+        apply: fn(&mut Outbox, u64),
+    ) -> Result<(), SyncError> {
         for chunk in seqs.chunks(MAX_SEQS_PER_ANNOTATION) {
-            self.log(&Annotation::Pruned(chunk.to_vec()), "prune")?;
+            self.log(&annotation(chunk.to_vec()), step)?;
             for &seq in chunk {
-                core.outbox.remove(seq);
+                apply(&mut core.outbox, seq);
             }
         }
-        Ok(seqs.len())
+        Ok(())
     }
 
     fn validate_remote(&self, remote: &SyncOperation) -> Result<NodeId, SyncError> {
