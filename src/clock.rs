@@ -57,6 +57,22 @@ impl fmt::Display for Stamp {
     }
 }
 
+/// The hybrid clock has issued its greatest stamp: no later local event can be ordered after
+/// it. Reachable only with a physical clock at the top of the stamp range (about the year
+/// 10889), such as a misset manual clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the hybrid clock is exhausted: no stamp after {last} exists (the physical clock reads \
+     {physical_ms} ms, at or past the largest representable {max} ms)",
+    max = Stamp::MAX_WALL_MS
+)]
+pub struct ClockExhausted {
+    /// The last stamp issued or observed.
+    pub last: Stamp,
+    /// The physical reading at the time.
+    pub physical_ms: u64,
+}
+
 /// `d` in whole milliseconds, saturating.
 pub(crate) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
@@ -147,18 +163,25 @@ impl HybridClock {
     }
 
     /// The next stamp for a local event: greater than every stamp issued or observed so far.
-    pub fn tick(&mut self) -> Stamp {
-        let physical = self.source.now_ms().min(Stamp::MAX_WALL_MS);
+    /// Fails, changing nothing, only when the greatest stamp has been reached.
+    pub fn tick(&mut self) -> Result<Stamp, ClockExhausted> {
+        let reading = self.source.now_ms();
+        let physical = reading.min(Stamp::MAX_WALL_MS);
         let next = if physical > self.last.wall_ms() {
             Stamp::new(physical, 0)
         } else if self.last.logical() < u16::MAX {
             Stamp::new(self.last.wall_ms(), self.last.logical() + 1)
-        } else {
+        } else if self.last.wall_ms() < Stamp::MAX_WALL_MS {
             // 65 536 events in one millisecond: borrow the next millisecond.
             Stamp::new(self.last.wall_ms() + 1, 0)
+        } else {
+            return Err(ClockExhausted {
+                last: self.last,
+                physical_ms: reading,
+            });
         };
         self.last = next;
-        next
+        Ok(next)
     }
 
     /// Records a stamp seen elsewhere (a remote write, a replayed record), so that later local
@@ -191,12 +214,12 @@ mod tests {
     fn hlc_is_strictly_monotonic_even_when_the_wall_clock_stalls_or_steps_back() {
         let wall = Arc::new(ManualClock::new(1_000));
         let mut hlc = HybridClock::new(wall.clone());
-        let a = hlc.tick();
-        let b = hlc.tick();
+        let a = hlc.tick().unwrap();
+        let b = hlc.tick().unwrap();
         wall.set(500);
-        let c = hlc.tick();
+        let c = hlc.tick().unwrap();
         wall.set(2_000);
-        let d = hlc.tick();
+        let d = hlc.tick().unwrap();
         assert!(a < b && b < c && c < d, "{a} {b} {c} {d}");
         assert_eq!(a, Stamp::new(1_000, 0));
         assert_eq!(c, Stamp::new(1_000, 2));
@@ -208,7 +231,7 @@ mod tests {
         let wall = Arc::new(ManualClock::new(1_000));
         let mut hlc = HybridClock::new(wall);
         hlc.observe(Stamp::new(9_000, 3));
-        assert_eq!(hlc.tick(), Stamp::new(9_000, 4));
+        assert_eq!(hlc.tick(), Ok(Stamp::new(9_000, 4)));
     }
 
     #[test]
@@ -216,7 +239,24 @@ mod tests {
         let wall = Arc::new(ManualClock::new(10));
         let mut hlc = HybridClock::new(wall);
         hlc.observe(Stamp::new(10, u16::MAX));
-        assert_eq!(hlc.tick(), Stamp::new(11, 0));
+        assert_eq!(hlc.tick(), Ok(Stamp::new(11, 0)));
+    }
+
+    #[test]
+    fn hlc_at_the_top_of_the_range_refuses_instead_of_repeating_or_going_back() {
+        let wall = Arc::new(ManualClock::new(u64::MAX));
+        let mut hlc = HybridClock::new(wall);
+        let mut last = Stamp::ZERO;
+        for _ in 0..=u32::from(u16::MAX) {
+            let next = hlc.tick().unwrap();
+            assert!(next > last, "{next} after {last}");
+            last = next;
+        }
+        assert_eq!(last, Stamp::new(Stamp::MAX_WALL_MS, u16::MAX));
+        let err = hlc.tick().unwrap_err();
+        assert_eq!(err.last, last);
+        assert!(err.to_string().contains("exhausted"), "{err}");
+        assert_eq!(hlc.last(), last, "a refused tick changes nothing");
     }
 
     #[test]

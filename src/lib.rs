@@ -12,5 +12,5 @@ pub mod node;
 pub mod store;
 pub mod sync;
 
-pub use clock::{Clock, HybridClock, ManualClock, Stamp, SystemClock};
+pub use clock::{Clock, ClockExhausted, HybridClock, ManualClock, Stamp, SystemClock};
 pub use node::{InvalidNodeId, NodeId};

@@ -8,23 +8,32 @@
 //! - no sync id is ever issued twice;
 //! - the state counters agree with the outbox listing.
 //!
-//! `SA_CRASH_KILLS=N` sets the number of kills (default 200; the long mode is 1000).
+//! A second variant starts two children at once on the same WAL: exactly one may open it (the
+//! other is refused with `InUse`), and the same invariants hold after the kill.
+//!
+//! `SA_CRASH_KILLS=N` sets the number of kills (default 200; the long mode is 1000), and
+//! `SA_CRASH_RACES=N` the number of racing pairs (default 50; the long mode is 200).
 
 mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 
 use common::*;
-use softadastra_sync::store::{StoreConfig, StoreEngine};
+use softadastra_sync::store::{StoreConfig, StoreEngine, StoreError};
 use softadastra_sync::sync::{SyncConfig, SyncContext, SyncEngine, SyncStatus};
 
 const KEYS: u64 = 20;
 
 fn open(wal: &Path, durable: bool) -> SyncEngine {
-    let store = StoreEngine::open(StoreConfig::durable(wal)).unwrap();
+    try_open(wal, durable).unwrap()
+}
+
+fn try_open(wal: &Path, durable: bool) -> Result<SyncEngine, StoreError> {
+    let store = StoreEngine::open(StoreConfig::durable(wal))?;
     let mut config = if durable {
         SyncConfig::durable("node-a")
     } else {
@@ -32,14 +41,22 @@ fn open(wal: &Path, durable: bool) -> SyncEngine {
     };
     config.require_ack = true;
     config.batch_size = 4;
-    SyncEngine::new(&SyncContext::new(&store, config)).unwrap()
+    Ok(SyncEngine::new(&SyncContext::new(&store, config)).unwrap())
 }
 
-/// The child: runs until killed.
+/// The child: runs until killed, or exits at once when another process holds the WAL.
 fn child(wal: &Path, durable: bool) {
-    let engine = open(wal, durable);
     let out = std::io::stdout();
     let mut out = out.lock();
+    let engine = match try_open(wal, durable) {
+        Ok(engine) => engine,
+        Err(StoreError::InUse { .. }) => {
+            writeln!(out, "in-use").unwrap();
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    writeln!(out, "opened").unwrap();
     let mut n: u64 = engine.state().last_submitted_version;
     loop {
         n += 1;
@@ -49,7 +66,7 @@ fn child(wal: &Path, durable: bool) {
             .unwrap();
         writeln!(out, "submit {} {key} {}", op.sync_id, op.version).unwrap();
         out.flush().unwrap();
-        if n % 3 == 0 {
+        if n.is_multiple_of(3) {
             for envelope in engine.next_batch().unwrap() {
                 if envelope.operation.version % 2 == 0 {
                     engine.receive_ack(&envelope.operation.sync_id).unwrap();
@@ -58,7 +75,7 @@ fn child(wal: &Path, durable: bool) {
                 }
             }
         }
-        if n % 7 == 0 {
+        if n.is_multiple_of(7) {
             engine.prune_completed().unwrap();
             writeln!(out, "prune").unwrap();
             out.flush().unwrap();
@@ -158,50 +175,97 @@ fn check(wal: &Path, history: &mut History, kill: u64) {
     );
 }
 
-#[test]
-fn sigkill_at_random_moments_never_loses_acknowledged_writes_or_reuses_ids() {
-    if let Ok(dir) = std::env::var("SA_CRASH_CHILD") {
-        child(
-            Path::new(&dir).join("node.wal").as_path(),
-            std::env::var_os("SA_CRASH_DURABLE").is_some(),
-        );
-        return;
+/// A seeded xorshift generator.
+fn rng(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
     }
-    let kills: u64 = std::env::var("SA_CRASH_KILLS")
+}
+
+fn kills_from_env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+        .unwrap_or(default)
+}
+
+/// Runs the child side when this process is one; returns true if it was.
+fn run_as_child() -> bool {
+    match std::env::var("SA_CRASH_CHILD") {
+        Ok(dir) => {
+            child(
+                Path::new(&dir).join("node.wal").as_path(),
+                std::env::var_os("SA_CRASH_DURABLE").is_some(),
+            );
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Starts a child running `test` on the WAL in `dir`, its stdout lines sent to `lines` tagged
+/// with `tag`.
+fn spawn_child(
+    test: &str,
+    dir: &Path,
+    durable: bool,
+    tag: usize,
+    lines: &mpsc::Sender<(usize, String)>,
+) -> Child {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env("SA_CRASH_CHILD", dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if durable {
+        command.env("SA_CRASH_DURABLE", "1");
+    }
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            // The test harness prints lines of its own, and prefixes the child's first line
+            // with "test <name> ... ".
+            let line = line.rsplit("... ").next().unwrap_or_default().to_string();
+            let word = line.split(' ').next().unwrap_or_default();
+            if !["submit", "ack", "prune", "opened", "in-use"].contains(&word) {
+                continue;
+            }
+            if lines.send((tag, line)).is_err() {
+                break;
+            }
+        }
+    });
+    child
+}
+
+const SINGLE: &str = "sigkill_at_random_moments_never_loses_acknowledged_writes_or_reuses_ids";
+const RACING: &str = "two_processes_racing_to_open_one_wal_never_share_it";
+
+#[test]
+fn sigkill_at_random_moments_never_loses_acknowledged_writes_or_reuses_ids() {
+    if run_as_child() {
+        return;
+    }
+    let kills = kills_from_env("SA_CRASH_KILLS", 200);
     let dir = tempfile::tempdir().unwrap();
     let wal = dir.path().join("node.wal");
-    let mut rng: u64 = 0x5EED;
-    let mut next = || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = rng(0x5EED);
     let mut history = History::default();
     for kill in 0..kills {
-        let mut command = Command::new(std::env::current_exe().unwrap());
-        command
-            .args([
-                "--exact",
-                "sigkill_at_random_moments_never_loses_acknowledged_writes_or_reuses_ids",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("SA_CRASH_CHILD", dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        if next() % 2 == 0 {
-            command.env("SA_CRASH_DURABLE", "1");
-        }
-        let mut child = command.spawn().unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (send, receive) = mpsc::channel();
+        let mut child = spawn_child(SINGLE, dir.path(), next().is_multiple_of(2), 0, &send);
+        drop(send);
         let wanted = 1 + next() % 60;
         let mut seen = 0;
         while seen < wanted {
-            let Some(Ok(line)) = lines.next() else { break };
+            let Ok((_, line)) = receive.recv() else { break };
             if history.record(&line, kill) {
                 seen += 1;
             }
@@ -209,7 +273,7 @@ fn sigkill_at_random_moments_never_loses_acknowledged_writes_or_reuses_ids() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         // Lines written before the kill but not read yet still count as OK-returned.
-        for line in lines.map_while(Result::ok) {
+        for (_, line) in receive {
             history.record(&line, kill);
         }
         check(&wal, &mut history, kill);
@@ -218,4 +282,64 @@ fn sigkill_at_random_moments_never_loses_acknowledged_writes_or_reuses_ids() {
         history.submitted.len() as u64 >= kills,
         "the children made progress"
     );
+}
+
+#[test]
+fn two_processes_racing_to_open_one_wal_never_share_it() {
+    if run_as_child() {
+        return;
+    }
+    let races = kills_from_env("SA_CRASH_RACES", 50);
+    let dir = tempfile::tempdir().unwrap();
+    let wal = dir.path().join("node.wal");
+    let mut next = rng(0xACE5);
+    let mut history = History::default();
+    for race in 0..races {
+        let (send, receive) = mpsc::channel();
+        let mut children: Vec<Child> = (0..2)
+            .map(|tag| spawn_child(RACING, dir.path(), next().is_multiple_of(2), tag, &send))
+            .collect();
+        drop(send);
+        let wanted = 1 + next() % 30;
+        let (mut opened, mut refused) = (Vec::new(), Vec::new());
+        let mut seen = 0;
+        // Wait for both children's verdicts and some progress of the winner.
+        while seen < wanted || opened.len() + refused.len() < 2 {
+            let Ok((tag, line)) = receive.recv() else {
+                break;
+            };
+            match line.as_str() {
+                "opened" => opened.push(tag),
+                "in-use" => refused.push(tag),
+                _ => {
+                    assert_eq!(
+                        opened,
+                        [tag],
+                        "race {race}: output from a child without the WAL"
+                    );
+                    if history.record(&line, race) {
+                        seen += 1;
+                    }
+                }
+            }
+        }
+        for child in &mut children {
+            child.kill().ok(); // SIGKILL (the refused one may have exited already)
+            child.wait().unwrap();
+        }
+        for (tag, line) in receive {
+            assert_eq!(
+                opened,
+                [tag],
+                "race {race}: output from a child without the WAL"
+            );
+            history.record(&line, race);
+        }
+        assert_eq!(
+            (opened.len(), refused.len()),
+            (1, 1),
+            "race {race}: exactly one child opens the WAL"
+        );
+        check(&wal, &mut history, race);
+    }
 }

@@ -334,11 +334,16 @@ typedef struct sa_replay_report {
 // A WAL read, write or sync failed.
 #define SA_ERR_IO 13
 
-// The WAL holds damaged data that is not a torn tail; nothing was truncated.
+// The WAL (or a file beside it) holds damaged data that is not a torn tail; nothing was
+// truncated. The message names the file, the byte offset and the damage.
 #define SA_ERR_CORRUPT 14
 
 // A bug in the library (a caught panic). The handle stays usable.
 #define SA_ERR_INTERNAL 15
+
+// The WAL is open in another store handle (this process or another); only one handle may
+// hold a WAL at a time. Nothing was opened.
+#define SA_ERR_IN_USE 16
 
 #ifdef __cplusplus
 extern "C" {
@@ -443,8 +448,9 @@ sa_status sa_sync_config_validate(const struct sa_sync_config *config);
 sa_status sa_sync_config_fast(const char *node_id, struct sa_sync_config *out_config);
 
 // Decides whether a remote write (`remote_stamp` by `remote_node`) replaces the local one
-// (`local_stamp` by `local_node`; pass `has_local = false` when the key is unknown locally)
-// under `policy` (`SA_POLICY_*`). Deterministic: same inputs, same decision. Node ids are
+// (`local_stamp` by `local_node`; pass `has_local = false` when the key is unknown locally,
+// and then `local_stamp` and `local_node` are ignored and `local_node` may be NULL) under
+// `policy` (`SA_POLICY_*`). Deterministic: same inputs, same decision. Node ids are
 // NUL-terminated. Errors: `SA_ERR_INVALID_ARGUMENT` (NULL, unknown policy),
 // `SA_ERR_INVALID_NODE_ID`.
 sa_status sa_conflict_resolve(int32_t policy,

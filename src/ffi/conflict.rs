@@ -22,8 +22,9 @@ pub struct sa_resolution {
 }
 
 /// Decides whether a remote write (`remote_stamp` by `remote_node`) replaces the local one
-/// (`local_stamp` by `local_node`; pass `has_local = false` when the key is unknown locally)
-/// under `policy` (`SA_POLICY_*`). Deterministic: same inputs, same decision. Node ids are
+/// (`local_stamp` by `local_node`; pass `has_local = false` when the key is unknown locally,
+/// and then `local_stamp` and `local_node` are ignored and `local_node` may be NULL) under
+/// `policy` (`SA_POLICY_*`). Deterministic: same inputs, same decision. Node ids are
 /// NUL-terminated. Errors: `SA_ERR_INVALID_ARGUMENT` (NULL, unknown policy),
 /// `SA_ERR_INVALID_NODE_ID`.
 #[no_mangle]
@@ -44,9 +45,14 @@ pub extern "C" fn sa_conflict_resolve(
                 c_str(p, what, SA_ERR_INVALID_NODE_ID)
             }?)?)
         };
-        let local = WriteId {
-            stamp: Stamp::from_raw(local_stamp),
-            origin: Some(node(local_node, "local_node")?),
+        // Without a local write there is nothing to name: `local_node` is ignored (may be NULL).
+        let local = if has_local {
+            Some(WriteId {
+                stamp: Stamp::from_raw(local_stamp),
+                origin: Some(node(local_node, "local_node")?),
+            })
+        } else {
+            None
         };
         let remote = WriteId {
             stamp: Stamp::from_raw(remote_stamp),
@@ -54,7 +60,7 @@ pub extern "C" fn sa_conflict_resolve(
         };
         // SAFETY: `out_resolution` is NULL (rejected) or writable.
         let slot = unsafe { out(out_resolution, "out_resolution") }?;
-        let r = ConflictResolver::decide(has_local.then_some(&local), &remote, None, policy);
+        let r = ConflictResolver::decide(local.as_ref(), &remote, None, policy);
         *slot = sa_resolution {
             conflict_detected: r.conflict_detected,
             apply_remote: r.apply_remote,

@@ -45,6 +45,7 @@ impl From<SyncError> for Failure {
             ErrorKind::CapacityExceeded => SA_ERR_CAPACITY_EXCEEDED,
             ErrorKind::Io => SA_ERR_IO,
             ErrorKind::Corrupt => SA_ERR_CORRUPT,
+            ErrorKind::InUse => SA_ERR_IN_USE,
         };
         Failure::new(status, e.to_string())
     }
@@ -56,6 +57,8 @@ impl From<StoreError> for Failure {
             StoreError::InvalidKey(_) | StoreError::InvalidValue(_) => SA_ERR_INVALID_OPERATION,
             StoreError::Io { .. } | StoreError::Poisoned { .. } => SA_ERR_IO,
             StoreError::Corrupt { .. } => SA_ERR_CORRUPT,
+            StoreError::InUse { .. } => SA_ERR_IN_USE,
+            StoreError::ClockExhausted(_) => SA_ERR_STORE_APPLY,
         };
         Failure::new(status, e.to_string())
     }

@@ -27,6 +27,7 @@ pub extern "C" fn sa_status_str(status: i32) -> *const c_char {
         SA_ERR_IO => b"SA_ERR_IO\0",
         SA_ERR_CORRUPT => b"SA_ERR_CORRUPT\0",
         SA_ERR_INTERNAL => b"SA_ERR_INTERNAL\0",
+        SA_ERR_IN_USE => b"SA_ERR_IN_USE\0",
         _ => b"SA_UNKNOWN_STATUS\0",
     };
     name.as_ptr().cast()

@@ -35,10 +35,14 @@ pub const SA_ERR_ACK_TRACKING: sa_status = 11;
 pub const SA_ERR_CAPACITY_EXCEEDED: sa_status = 12;
 /// A WAL read, write or sync failed.
 pub const SA_ERR_IO: sa_status = 13;
-/// The WAL holds damaged data that is not a torn tail; nothing was truncated.
+/// The WAL (or a file beside it) holds damaged data that is not a torn tail; nothing was
+/// truncated. The message names the file, the byte offset and the damage.
 pub const SA_ERR_CORRUPT: sa_status = 14;
 /// A bug in the library (a caught panic). The handle stays usable.
 pub const SA_ERR_INTERNAL: sa_status = 15;
+/// The WAL is open in another store handle (this process or another); only one handle may
+/// hold a WAL at a time. Nothing was opened.
+pub const SA_ERR_IN_USE: sa_status = 16;
 
 /// Store operation types (`int32_t` arguments).
 pub const SA_OP_PUT: i32 = 1;

@@ -9,8 +9,10 @@ use super::config::{Durability, StoreConfig};
 use super::entry::{Entry, Slot, WriteId};
 use super::error::StoreError;
 use super::key::Key;
+use super::lock::StoreLock;
 use super::operation::{Operation, OperationKind};
 use super::record::{self, Record, Tracking, WriteRecord};
+use super::sequence::SequenceFile;
 use super::value::Value;
 use super::wal::{ReplayReport, Wal};
 use crate::binary::DecodeError;
@@ -80,6 +82,11 @@ pub(crate) struct StoreCore {
     replay: ReplayReport,
     /// `None` while a sync engine is attached.
     sync: Option<SyncHandover>,
+    /// The mark reserved by the store's owner; in memory only for a store without a WAL.
+    sequence: Option<SequenceFile>,
+    memory_sequence: u64,
+    /// Declared last: released only after every file above is closed.
+    _lock: Option<StoreLock>,
 }
 
 /// The local key-value store: a shared handle (cloning is cheap and refers to the same store),
@@ -90,8 +97,10 @@ pub struct StoreEngine {
 }
 
 impl StoreEngine {
-    /// Opens a store; with a WAL path, replays the log (cutting a torn tail, see
-    /// [`StoreEngine::replay_report`]).
+    /// Opens a store; with a WAL path, locks it (a second handle on the same WAL fails with
+    /// [`StoreError::InUse`] until this one is dropped) and replays the log (cutting a torn
+    /// tail, see [`StoreEngine::replay_report`]; refusing other damage with
+    /// [`StoreError::Corrupt`]).
     pub fn open(config: StoreConfig) -> Result<StoreEngine, StoreError> {
         let mut core = StoreCore {
             slots: HashMap::new(),
@@ -102,14 +111,19 @@ impl StoreEngine {
             clock: HybridClock::new(config.clock),
             replay: ReplayReport::default(),
             sync: None,
+            sequence: None,
+            memory_sequence: 0,
+            _lock: None,
         };
         let mut recovered = Vec::new();
         if let Some(path) = &config.wal_path {
+            core._lock = Some(StoreLock::acquire(path)?);
             let (wal, report) = Wal::open(path, config.faults.clone(), |payload| {
                 core.replay_record(payload, &mut recovered)
             })?;
             core.wal = Some(wal);
             core.replay = report;
+            core.sequence = Some(SequenceFile::open(path)?);
         }
         core.sync = Some(SyncHandover::Replay(recovered));
         Ok(StoreEngine {
@@ -155,7 +169,7 @@ impl StoreEngine {
     /// Applies `operation` directly (not tracked by sync) with a fresh stamp.
     pub fn apply_operation(&self, operation: Operation) -> Result<ApplyResult, StoreError> {
         let mut core = self.lock();
-        let stamp = core.clock.tick();
+        let stamp = core.next_stamp()?;
         let sync = core.durability == Durability::Durable;
         core.write(
             &WriteRecord {
@@ -246,6 +260,32 @@ impl StoreCore {
 
     pub(crate) fn clock(&mut self) -> &mut HybridClock {
         &mut self.clock
+    }
+
+    /// A stamp for a new local write.
+    pub(crate) fn next_stamp(&mut self) -> Result<Stamp, StoreError> {
+        Ok(self.clock.tick()?)
+    }
+
+    /// The owner's sequence mark: the greatest number it reserved and may have issued (0 when
+    /// none). It survives every recovery, including one that cuts records off the WAL.
+    pub(crate) fn sequence_mark(&self) -> u64 {
+        self.sequence
+            .as_ref()
+            .map_or(self.memory_sequence, SequenceFile::mark)
+    }
+
+    /// Sets the sequence mark, on stable storage before returning. The owner raises it before
+    /// issuing numbers above it, and may lower it at a clean close to the greatest number it
+    /// actually issued. On error the previous mark stands.
+    pub(crate) fn set_sequence_mark(&mut self, mark: u64) -> Result<(), StoreError> {
+        match &mut self.sequence {
+            Some(file) => file.store(mark),
+            None => {
+                self.memory_sequence = mark;
+                Ok(())
+            }
+        }
     }
 
     /// Logs `write` (synced to disk when `sync`), then applies it. Nothing changes on error.

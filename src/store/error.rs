@@ -3,6 +3,8 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::clock::ClockExhausted;
+
 /// What can go wrong in the store. Messages name the offending value.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -12,6 +14,16 @@ pub enum StoreError {
     /// A value that cannot be stored (too large).
     #[error("invalid value: {0}")]
     InvalidValue(String),
+    /// Another store handle (in this process or another) has this WAL open. Only one may, or
+    /// their records would interleave and their sync ids collide.
+    #[error(
+        "WAL {path} is in use by another store handle (in this process or another); \
+         close that handle first"
+    )]
+    InUse { path: PathBuf },
+    /// The hybrid clock cannot issue a stamp greater than the last one.
+    #[error(transparent)]
+    ClockExhausted(#[from] ClockExhausted),
     /// A WAL read, write, sync or truncate failed.
     #[error("WAL I/O error on {path}: {action}: {source}")]
     Io {

@@ -6,9 +6,14 @@ pub mod engine;
 pub mod entry;
 pub mod error;
 pub mod faults;
+mod files;
+mod frame;
 pub mod key;
+mod lock;
 pub mod operation;
 mod record;
+mod recovery;
+mod sequence;
 pub mod value;
 mod wal;
 

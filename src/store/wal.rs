@@ -1,28 +1,24 @@
-//! The write-ahead log file: framing, replay, torn-tail repair, and failure handling.
+//! The write-ahead log file: appending, syncing, and failure handling.
 //!
-//! Layout: an 8-byte magic, then records. A record is `u32 payload length` · `u32 CRC-32 of the
-//! payload` · payload, little-endian. The WAL never interprets payloads (see `record.rs`).
-//!
-//! What a crash can leave is a torn tail: the last record cut short, or its bytes not all
-//! written (garbage or zeros at the end of the file). That is cut back to the last good record
-//! and reported. Damage followed by more data is not a torn tail; it is reported as corruption
-//! and nothing is truncated, so good records after the damage are never silently thrown away.
+//! Layout: an 8-byte magic (`SASYWAL2`: the `2` is the format version), then frames (see
+//! `frame.rs`). The WAL never interprets payloads (see `record.rs`); what replay does with
+//! damage is decided in `recovery.rs`.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::error::StoreError;
 use super::faults::{WalFaults, WritePermit};
-use super::key::MAX_KEY_BYTES;
-use super::value::MAX_VALUE_BYTES;
+use super::files::sync_parent_dir;
+use super::frame::{self, HEADER_BYTES};
+use super::recovery;
 use crate::binary::DecodeError;
 
-const MAGIC: &[u8; 8] = b"SASYWAL1";
-const FRAME_HEADER_BYTES: u64 = 8;
-/// No valid record is larger: a key, a value and a few kilobytes of metadata.
-const MAX_RECORD_BYTES: u64 = (MAX_VALUE_BYTES + MAX_KEY_BYTES + 4096) as u64;
+const MAGIC: &[u8; 8] = b"SASYWAL2";
+/// Magics of WAL formats this version cannot read, with the format's name.
+const OLD_MAGICS: [(&[u8; 8], &str); 1] = [(b"SASYWAL1", "format 1 (softadastra-sync 0.1)")];
 
 /// What replaying a WAL found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -51,20 +47,14 @@ pub(crate) struct Wal {
     faults: Option<Arc<WalFaults>>,
 }
 
-enum Damage {
-    /// A crash artefact at the end of the file: safe to cut.
-    TornTail(&'static str),
-    /// Anything else: refuse to open.
-    Corrupt(String),
-}
-
 impl Wal {
     /// Opens (creating if needed) the WAL at `path`, handing every record's payload to `apply`
-    /// in order. A torn tail is cut and counted in the report.
+    /// in order. A torn tail is cut and counted in the report; other damage is an error and
+    /// nothing is truncated. The caller holds the store's lock.
     pub fn open(
         path: &Path,
         faults: Option<Arc<WalFaults>>,
-        mut apply: impl FnMut(&[u8]) -> Result<(), DecodeError>,
+        apply: impl FnMut(&[u8]) -> Result<(), DecodeError>,
     ) -> Result<(Wal, ReplayReport), StoreError> {
         let io_err = |action: &'static str| {
             move |source: io::Error| StoreError::Io {
@@ -92,10 +82,13 @@ impl Wal {
         };
         let mut report = ReplayReport::default();
 
-        if file_len < MAGIC.len() as u64 {
+        let mut head = Vec::with_capacity(MAGIC.len());
+        (&wal.file)
+            .take(MAGIC.len() as u64)
+            .read_to_end(&mut head)
+            .map_err(io_err("read"))?;
+        if head.len() < MAGIC.len() {
             // Empty, or a crash while the magic was being written.
-            let mut head = Vec::new();
-            (&wal.file).read_to_end(&mut head).map_err(io_err("read"))?;
             if !MAGIC.starts_with(&head) {
                 return Err(wal.corrupt(0, "not a softadastra-sync WAL (bad magic)".into()));
             }
@@ -112,81 +105,30 @@ impl Wal {
             }
             return Ok((wal, report));
         }
-
-        let mut reader = BufReader::with_capacity(1 << 20, &wal.file);
-        let mut magic = [0u8; 8];
-        reader.read_exact(&mut magic).map_err(io_err("read"))?;
-        if &magic != MAGIC {
-            return Err(wal.corrupt(0, "not a softadastra-sync WAL (bad magic)".into()));
+        if head != MAGIC {
+            let reason = match OLD_MAGICS
+                .iter()
+                .find(|(magic, _)| head == magic.as_slice())
+            {
+                Some((_, format)) => format!(
+                    "a WAL in {format}, which this version does not read (it reads format 2)"
+                ),
+                None => "not a softadastra-sync WAL (bad magic)".into(),
+            };
+            return Err(wal.corrupt(0, reason));
         }
 
-        let mut offset = MAGIC.len() as u64;
-        let mut payload = Vec::new();
-        let damage = loop {
-            let remaining = file_len - offset;
-            if remaining == 0 {
-                break None;
-            }
-            if remaining < FRAME_HEADER_BYTES {
-                break Some((offset, Damage::TornTail("incomplete record header")));
-            }
-            let mut header = [0u8; 8];
-            reader.read_exact(&mut header).map_err(io_err("read"))?;
-            let len = u64::from(u32::from_le_bytes([
-                header[0], header[1], header[2], header[3],
-            ]));
-            let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-            let end = offset + FRAME_HEADER_BYTES + len;
-            if end > file_len {
-                break Some((
-                    offset,
-                    Damage::TornTail("record runs past the end of the file"),
-                ));
-            }
-            if len == 0 || len > MAX_RECORD_BYTES {
-                break Some((
-                    offset,
-                    Damage::Corrupt(format!("impossible record length {len}")),
-                ));
-            }
-            payload.resize(len as usize, 0);
-            reader.read_exact(&mut payload).map_err(io_err("read"))?;
-            if crc32fast::hash(&payload) != crc {
-                break Some((
-                    offset,
-                    if end == file_len {
-                        Damage::TornTail("checksum mismatch in the last record")
-                    } else {
-                        Damage::Corrupt("checksum mismatch".into())
-                    },
-                ));
-            }
-            if let Err(e) = apply(&payload) {
-                break Some((offset, Damage::Corrupt(format!("undecodable record: {e}"))));
-            }
-            report.records += 1;
-            offset = end;
-        };
-        drop(reader);
-
-        match damage {
-            None => {}
-            Some((at, damage)) => {
-                let why = match damage {
-                    Damage::TornTail(why) => why,
-                    // Zeros to the end of the file are space the filesystem allocated for a
-                    // write that never landed: a torn tail too.
-                    Damage::Corrupt(_) if wal.is_zero_from(at, file_len)? => "zero-filled tail",
-                    Damage::Corrupt(reason) => return Err(wal.corrupt(at, reason)),
-                };
-                report.torn_tail = Some(why);
-                wal.file.set_len(at).map_err(io_err("truncate torn tail"))?;
-                wal.file.sync_all().map_err(io_err("sync"))?;
-                report.dropped_bytes = file_len - at;
-                offset = at;
-            }
+        let replayed = recovery::replay(&wal.file, path, MAGIC.len() as u64, file_len, apply)?;
+        report.records = replayed.records;
+        if let Some(why) = replayed.torn_tail {
+            wal.file
+                .set_len(replayed.end)
+                .map_err(io_err("truncate torn tail"))?;
+            wal.file.sync_all().map_err(io_err("sync"))?;
+            report.torn_tail = Some(why);
+            report.dropped_bytes = file_len - replayed.end;
         }
-        wal.len = offset;
+        wal.len = replayed.end;
         Ok((wal, report))
     }
 
@@ -196,27 +138,6 @@ impl Wal {
             offset,
             reason,
         }
-    }
-
-    fn is_zero_from(&self, from: u64, to: u64) -> Result<bool, StoreError> {
-        let mut reader = BufReader::new(&self.file);
-        io::Seek::seek(&mut reader, io::SeekFrom::Start(from)).map_err(|source| {
-            StoreError::Io {
-                path: self.path.clone(),
-                action: "seek",
-                source,
-            }
-        })?;
-        let mut rest = Vec::with_capacity((to - from).min(1 << 20) as usize);
-        reader
-            .take(to - from)
-            .read_to_end(&mut rest)
-            .map_err(|source| StoreError::Io {
-                path: self.path.clone(),
-                action: "read",
-                source,
-            })?;
-        Ok(rest.iter().all(|&b| b == 0))
     }
 
     fn check_usable(&self) -> Result<(), StoreError> {
@@ -239,14 +160,9 @@ impl Wal {
     ) -> Result<(), StoreError> {
         self.check_usable()?;
         self.frame.clear();
-        self.frame
-            .extend_from_slice(&[0u8; FRAME_HEADER_BYTES as usize]);
+        self.frame.extend_from_slice(&[0u8; HEADER_BYTES as usize]);
         encode(&mut self.frame);
-        let payload_len = self.frame.len() - FRAME_HEADER_BYTES as usize;
-        debug_assert!(payload_len > 0 && payload_len as u64 <= MAX_RECORD_BYTES);
-        let crc = crc32fast::hash(&self.frame[FRAME_HEADER_BYTES as usize..]);
-        self.frame[0..4].copy_from_slice(&(payload_len as u32).to_le_bytes());
-        self.frame[4..8].copy_from_slice(&crc.to_le_bytes());
+        frame::seal(&mut self.frame, self.len);
 
         if let Err(source) = self.write_frame() {
             self.roll_back("write failed");
@@ -310,17 +226,5 @@ impl Wal {
         if let Err(e) = self.file.set_len(self.len) {
             self.poisoned = Some(format!("{why}, then truncating back failed: {e}"));
         }
-    }
-}
-
-fn sync_parent_dir(path: &Path) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    match File::open(dir).and_then(|d| d.sync_all()) {
-        // Some filesystems cannot fsync a directory; the file itself is still synced.
-        Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(()),
-        other => other,
     }
 }

@@ -84,11 +84,17 @@ impl RemoteApplyResult {
     }
 }
 
+/// Sequences are reserved in blocks, so that persisting the reservation (an fdatasync of the
+/// sequence file) costs once per this many submits.
+const SEQUENCE_BLOCK: u64 = 4096;
+
 #[derive(Debug)]
 struct EngineCore {
     outbox: Outbox,
     seen: SeenVersions,
     next_seq: u64,
+    /// The store's sequence mark: every sequence up to it may have been issued.
+    reserved_seq: u64,
     last_applied_remote_version: u64,
     total_retries: u64,
     remote_applied: u64,
@@ -103,6 +109,7 @@ impl Default for EngineCore {
             outbox: Outbox::default(),
             seen: SeenVersions::default(),
             next_seq: 1,
+            reserved_seq: 0,
             last_applied_remote_version: 0,
             total_retries: 0,
             remote_applied: 0,
@@ -117,9 +124,18 @@ impl EngineCore {
     /// Rebuilds the engine from what the WAL replay recovered: every operation not
     /// acknowledged is pending or queued again (in-flight ones are queued), acknowledged and
     /// failed ones keep their status until pruned, and sequence numbers continue after the
-    /// highest ever used.
-    fn recover(items: &[Recovered], clock: &mut HybridClock) -> Result<EngineCore, SyncError> {
-        let mut core = EngineCore::default();
+    /// highest ever used: the highest in the log or the store's sequence mark, whichever is
+    /// greater (a recovery that cut records off the log cannot make an id be issued twice).
+    fn recover(
+        items: &[Recovered],
+        clock: &mut HybridClock,
+        sequence_mark: u64,
+    ) -> Result<EngineCore, SyncError> {
+        let mut core = EngineCore {
+            reserved_seq: sequence_mark,
+            next_seq: sequence_mark.saturating_add(1),
+            ..EngineCore::default()
+        };
         let mut entries: BTreeMap<u64, OutboxEntry> = BTreeMap::new();
         // Moves the logged entries to `to`, only from `from` when given.
         let set_status = |entries: &mut BTreeMap<u64, OutboxEntry>,
@@ -128,7 +144,7 @@ impl EngineCore {
                           to: SyncStatus| {
             for seq in seqs {
                 if let Some(entry) = entries.get_mut(&seq) {
-                    if from.map_or(true, |from| entry.status == from) {
+                    if from.is_none_or(|from| entry.status == from) {
                         entry.status = to;
                     }
                 }
@@ -256,13 +272,16 @@ impl SyncEngine {
                     ));
                 }
             },
-            SyncHandover::Replay(items) => match EngineCore::recover(&items, store_core.clock()) {
-                Ok(core) => core,
-                Err(e) => {
-                    store_core.detach_sync(SyncHandover::Replay(items));
-                    return Err(e);
+            SyncHandover::Replay(items) => {
+                let mark = store_core.sequence_mark();
+                match EngineCore::recover(&items, store_core.clock(), mark) {
+                    Ok(core) => core,
+                    Err(e) => {
+                        store_core.detach_sync(SyncHandover::Replay(items));
+                        return Err(e);
+                    }
                 }
-            },
+            }
         };
         drop(store_core);
         Ok(SyncEngine {
@@ -315,7 +334,16 @@ impl SyncEngine {
             SyncStatus::Pending
         };
         let mut store = self.store.lock();
-        let stamp = store.clock().tick();
+        if seq > core.reserved_seq {
+            let mark = seq.saturating_add(SEQUENCE_BLOCK - 1);
+            store
+                .set_sequence_mark(mark)
+                .map_err(SyncError::store("local apply"))?;
+            core.reserved_seq = mark;
+        }
+        let stamp = store
+            .next_stamp()
+            .map_err(SyncError::store("local apply"))?;
         let submitted_at = store.clock().physical_ms();
         let replaces = store.current_write(&operation.key).cloned();
         let record = WriteRecord {
@@ -722,10 +750,16 @@ impl SyncEngine {
 
 impl Drop for SyncEngine {
     fn drop(&mut self) {
-        let core = std::mem::take(self.core.get_mut().unwrap_or_else(|e| e.into_inner()));
-        self.store
-            .lock()
-            .detach_sync(SyncHandover::Parked(Box::new(core)));
+        let mut core = std::mem::take(self.core.get_mut().unwrap_or_else(|e| e.into_inner()));
+        let mut store = self.store.lock();
+        // A clean close gives back the unused part of the reserved block, so that a restart
+        // continues the numbering without a gap. If that write fails, the larger mark stands:
+        // a gap, never a reuse.
+        let issued = core.next_seq - 1;
+        if core.reserved_seq > issued && store.set_sequence_mark(issued).is_ok() {
+            core.reserved_seq = issued;
+        }
+        store.detach_sync(SyncHandover::Parked(Box::new(core)));
     }
 }
 

@@ -21,6 +21,8 @@ pub enum ErrorKind {
     CapacityExceeded,
     Io,
     Corrupt,
+    /// The store's WAL is held by another handle.
+    InUse,
 }
 
 /// Everything the sync engine can report. Messages name the offending value.
@@ -80,9 +82,10 @@ impl SyncError {
             SyncError::Store { source, .. } => match source {
                 StoreError::Io { .. } | StoreError::Poisoned { .. } => ErrorKind::Io,
                 StoreError::Corrupt { .. } => ErrorKind::Corrupt,
-                StoreError::InvalidKey(_) | StoreError::InvalidValue(_) => {
-                    ErrorKind::StoreApplyFailed
-                }
+                StoreError::InUse { .. } => ErrorKind::InUse,
+                StoreError::InvalidKey(_)
+                | StoreError::InvalidValue(_)
+                | StoreError::ClockExhausted(_) => ErrorKind::StoreApplyFailed,
             },
             SyncError::AckTrackingFailed(_) => ErrorKind::AckTrackingFailed,
             SyncError::CorruptJournal(_) => ErrorKind::Corrupt,

@@ -15,6 +15,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -287,6 +288,7 @@ static void test_meta(void)
         {SA_ERR_IO, "SA_ERR_IO"},
         {SA_ERR_CORRUPT, "SA_ERR_CORRUPT"},
         {SA_ERR_INTERNAL, "SA_ERR_INTERNAL"},
+        {SA_ERR_IN_USE, "SA_ERR_IN_USE"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const char *name = sa_status_str(names[i].code);
@@ -295,7 +297,7 @@ static void test_meta(void)
                     name != NULL ? name : "(NULL)", names[i].name);
         }
     }
-    const sa_status unknown[] = {-1, 16, 100, INT32_MAX, INT32_MIN};
+    const sa_status unknown[] = {-1, 17, 100, INT32_MAX, INT32_MIN};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         const char *name = sa_status_str(unknown[i]);
         CHECK(name != NULL && strcmp(name, "SA_UNKNOWN_STATUS") == 0);
@@ -2121,6 +2123,166 @@ static void test_wal_reopen(void)
     sa_clock_free(clock);
 }
 
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static bool set_byte(const char *path, long offset, int value)
+{
+    FILE *f = fopen(path, "r+b");
+    if (f == NULL) {
+        return false;
+    }
+    bool ok = fseek(f, offset, SEEK_SET) == 0 && fputc(value, f) != EOF;
+    return fclose(f) == 0 && ok;
+}
+
+/* Writes `count` puts k1.. in fast mode on a fresh WAL at `path`, closing cleanly; returns the
+ * file offsets where each record starts in `starts` (count + 1 entries: the last is the end). */
+static bool write_puts(const char *path, size_t count, long *starts)
+{
+    sa_store *store = NULL;
+    if (!OK(sa_store_open(path, SA_FAST, &store))) {
+        return false;
+    }
+    sa_sync_config config = config_for("node-a", true);
+    sa_sync *engine = new_engine(store, &config);
+    bool ok = engine != NULL;
+    starts[0] = file_size(path);
+    for (size_t i = 0; ok && i < count; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "k%zu", i + 1);
+        ok = put(engine, key, "value", NULL);
+        starts[i + 1] = file_size(path);
+    }
+    sa_sync_free(engine);
+    sa_store_free(store);
+    return ok;
+}
+
+/* Issue 12: one writer per WAL; damage that is not a torn tail is refused with nothing cut;
+ * crash tails are cut; ids are never issued twice; the clock never repeats a stamp. */
+static void test_wal_recovery_rules(void)
+{
+    char path[256];
+    path_in_dir(path, sizeof path, "exclusive.wal");
+
+    /* A second handle on the same WAL is refused, naming the path, while the first (or an
+     * engine keeping it alive) is open. */
+    sa_store *first = NULL;
+    if (OK(sa_store_open(path, SA_FAST, &first))) {
+        sa_store *second;
+        POISON(second);
+        EXPECT(sa_store_open(path, SA_FAST, &second), SA_ERR_IN_USE, "in use");
+        CHECK(UNTOUCHED(second));
+        CHECK(strstr(sa_last_error_message(), path) != NULL);
+        sa_sync_config config = config_for("node-a", true);
+        sa_sync *engine = new_engine(first, &config);
+        sa_store_free(first); /* the engine keeps the store, and its lock, alive */
+        EXPECT(sa_store_open(path, SA_DURABLE, &second), SA_ERR_IN_USE, "in use");
+        CHECK(UNTOUCHED(second));
+        sa_sync_free(engine);
+        second = NULL;
+        if (OK(sa_store_open(path, SA_FAST, &second))) { /* released on free */
+            sa_store_free(second);
+        }
+    }
+
+    /* The high byte of the first record's length flipped: refused, nothing truncated. */
+    char damaged[256];
+    path_in_dir(damaged, sizeof damaged, "length.wal");
+    long starts[4];
+    if (CHECK(write_puts(damaged, 3, starts))) {
+        long size = file_size(damaged);
+        CHECK(flip_byte(damaged, starts[0] + 3));
+        sa_store *store;
+        POISON(store);
+        EXPECT(sa_store_open(damaged, SA_FAST, &store), SA_ERR_CORRUPT, "valid record follows");
+        CHECK(UNTOUCHED(store));
+        CHECK(has_number(sa_last_error_message(), (uint64_t)starts[0]));
+        CHECK(file_size(damaged) == size);
+        CHECK(flip_byte(damaged, starts[0] + 3)); /* undo */
+        /* The same in the last record: its bytes still form a complete record. */
+        CHECK(flip_byte(damaged, starts[2] + 3));
+        EXPECT(sa_store_open(damaged, SA_FAST, &store), SA_ERR_CORRUPT, "length field");
+        CHECK(UNTOUCHED(store));
+        CHECK(file_size(damaged) == size);
+    }
+
+    /* A last record whose final bytes never landed, followed by preallocated zeros: cut and
+     * reported; the id of the cut record is not issued again. */
+    char zeros[256];
+    path_in_dir(zeros, sizeof zeros, "zeros.wal");
+    if (CHECK(write_puts(zeros, 3, starts))) {
+        for (long at = starts[3] - 4; at < starts[3]; at++) {
+            CHECK(set_byte(zeros, at, 0));
+        }
+        const uint8_t pad[64] = {0};
+        CHECK(append_bytes(zeros, pad, sizeof pad));
+        sa_store *store = NULL;
+        if (OK(sa_store_open(zeros, SA_FAST, &store))) {
+            sa_replay_report report;
+            if (OK(sa_store_replay_report(store, &report))) {
+                CHECK(report.records == 2);
+                CHECK(report.dropped_bytes == (uint64_t)(starts[3] - starts[2]) + sizeof pad);
+            }
+            CHECK(store_holds_str(store, "k2", "value"));
+            CHECK(store_holds_str(store, "k3", NULL));
+            sa_sync_config config = config_for("node-a", true);
+            sa_sync *engine = new_engine(store, &config);
+            sa_submitted next;
+            if (engine != NULL && put(engine, "k4", "value", &next)) {
+                CHECK(next.version == 4 && strcmp(next.sync_id, "node-a-4") == 0);
+            }
+            sa_sync_free(engine);
+            sa_store_free(store);
+        }
+    }
+
+    /* A partial record header followed by garbage: a torn tail too. */
+    char garbage[256];
+    path_in_dir(garbage, sizeof garbage, "garbage.wal");
+    if (CHECK(write_puts(garbage, 1, starts))) {
+        const uint8_t tail[11] = {0x21, 0x00, 0x00, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4};
+        CHECK(append_bytes(garbage, tail, sizeof tail));
+        sa_store *store = NULL;
+        if (OK(sa_store_open(garbage, SA_FAST, &store))) {
+            sa_replay_report report;
+            if (OK(sa_store_replay_report(store, &report))) {
+                CHECK(report.records == 1 && report.dropped_bytes == sizeof tail);
+            }
+            sa_store_free(store);
+        }
+        CHECK(file_size(garbage) == starts[1]);
+    }
+
+    /* The hybrid clock at the top of its range refuses a write instead of reusing a stamp. */
+    sa_clock *clock = NULL;
+    sa_store *memory = open_memory_store();
+    sa_sync_config config = config_for("node-a", true);
+    sa_sync *engine = memory != NULL ? new_engine(memory, &config) : NULL;
+    if (engine != NULL && OK(sa_clock_new_manual(UINT64_MAX, &clock)) &&
+        OK(sa_sync_set_clock(engine, clock))) {
+        const uint64_t top = UINT64_MAX; /* the greatest stamp: wall 2^48-1, logical 65535 */
+        sa_remote_op op = remote_put("node-b-1", "node-b", 1, top, "top", "v");
+        sa_apply_result result;
+        if (OK(sa_sync_receive_remote(engine, &op, &result))) {
+            CHECK(result.outcome == SA_APPLIED);
+        }
+        sa_submitted sub;
+        POISON(sub);
+        EXPECT(sa_sync_submit(engine, SA_OP_PUT, "after", (const uint8_t *)"x", 1, &sub),
+               SA_ERR_STORE_APPLY, "clock is exhausted");
+        CHECK(UNTOUCHED(sub));
+        CHECK(state_of(engine).outbox_size == 0);
+    }
+    sa_sync_free(engine);
+    sa_store_free(memory);
+    sa_clock_free(clock);
+}
+
 /* A durable engine on a WAL store: a second engine on the same store is refused; the store
  * handle may be freed first. */
 static void test_wal_second_engine(void)
@@ -2385,6 +2547,9 @@ static void test_conflict_resolve(void)
                SA_ERR_INVALID_ARGUMENT, "policy");
         CHECK(UNTOUCHED(r));
     }
+    /* Without a local write, local_node is not needed. */
+    expect_resolution(__LINE__, SA_POLICY_KEEP_LOCAL, false, 0, NULL, s20, "node-b", false, true,
+                      SA_REASON_NO_LOCAL_ENTRY);
     POISON(r);
     EXPECT_NULL_ARG(sa_conflict_resolve(SA_POLICY_KEEP_LOCAL, true, s10, NULL, s20, "node-b", &r),
                     "local_node");
@@ -2457,6 +2622,7 @@ int main(void)
     test_handle_lifetimes();
     test_wal_reopen();
     test_wal_second_engine();
+    test_wal_recovery_rules();
     test_ack_tracker();
     test_conflict_resolve();
 
