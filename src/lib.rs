@@ -11,6 +11,7 @@ pub mod ffi;
 pub mod node;
 pub mod store;
 pub mod sync;
+pub mod wire;
 
 pub use clock::{Clock, HybridClock, ManualClock, Stamp, SystemClock};
 pub use node::{InvalidNodeId, NodeId};
