@@ -8,6 +8,7 @@
 mod binary;
 pub mod clock;
 pub mod ffi;
+pub mod json;
 pub mod node;
 pub mod store;
 pub mod sync;

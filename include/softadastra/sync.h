@@ -727,6 +727,20 @@ sa_status sa_sync_handle_v1_frame(const struct sa_sync *sync,
                                   size_t len,
                                   struct sa_buf *out_reply);
 
+// The engine's counters as a JSON object (field names in the README, same as
+// `sa_sync_state_info`), UTF-8 in `*out_json` (free with `sa_buf_free`). Thread-safe.
+// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL).
+sa_status sa_sync_state_json(const struct sa_sync *sync, struct sa_buf *out_json);
+
+// Every outbox entry, oldest first, as a JSON array of envelope objects (field names in the
+// README; values in `value_hex`), UTF-8 in `*out_json` (free with `sa_buf_free`). O(outbox
+// size), for inspection. Thread-safe. Errors: `SA_ERR_INVALID_ARGUMENT` (NULL).
+sa_status sa_sync_outbox_json(const struct sa_sync *sync, struct sa_buf *out_json);
+
+// The envelopes of `batch` as a JSON array (same objects as `sa_sync_outbox_json`), UTF-8 in
+// `*out_json` (free with `sa_buf_free`). Thread-safe. Errors: `SA_ERR_INVALID_ARGUMENT`.
+sa_status sa_batch_json(const struct sa_batch *batch, struct sa_buf *out_json);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -368,3 +368,47 @@ pub extern "C" fn sa_sync_handle_v1_frame(
         Ok(())
     })
 }
+
+/// The engine's counters as a JSON object (field names in the README, same as
+/// `sa_sync_state_info`), UTF-8 in `*out_json` (free with `sa_buf_free`). Thread-safe.
+/// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL).
+#[no_mangle]
+pub extern "C" fn sa_sync_state_json(sync: *const sa_sync, out_json: *mut sa_buf) -> sa_status {
+    guard(|| {
+        // SAFETY: each pointer is NULL (rejected) or valid.
+        let sync = unsafe { handle(sync, "sync") }?;
+        // SAFETY: as above.
+        let slot = unsafe { out(out_json, "out_json") }?;
+        *slot = sa_buf::from_vec(crate::json::state_json(&sync.engine.state()));
+        Ok(())
+    })
+}
+
+/// Every outbox entry, oldest first, as a JSON array of envelope objects (field names in the
+/// README; values in `value_hex`), UTF-8 in `*out_json` (free with `sa_buf_free`). O(outbox
+/// size), for inspection. Thread-safe. Errors: `SA_ERR_INVALID_ARGUMENT` (NULL).
+#[no_mangle]
+pub extern "C" fn sa_sync_outbox_json(sync: *const sa_sync, out_json: *mut sa_buf) -> sa_status {
+    guard(|| {
+        // SAFETY: each pointer is NULL (rejected) or valid.
+        let sync = unsafe { handle(sync, "sync") }?;
+        // SAFETY: as above.
+        let slot = unsafe { out(out_json, "out_json") }?;
+        *slot = sa_buf::from_vec(crate::json::envelopes_json(&sync.engine.outbox()));
+        Ok(())
+    })
+}
+
+/// The envelopes of `batch` as a JSON array (same objects as `sa_sync_outbox_json`), UTF-8 in
+/// `*out_json` (free with `sa_buf_free`). Thread-safe. Errors: `SA_ERR_INVALID_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn sa_batch_json(batch: *const sa_batch, out_json: *mut sa_buf) -> sa_status {
+    guard(|| {
+        // SAFETY: each pointer is NULL (rejected) or valid.
+        let batch = unsafe { handle(batch, "batch") }?;
+        // SAFETY: as above.
+        let slot = unsafe { out(out_json, "out_json") }?;
+        *slot = sa_buf::from_vec(crate::json::envelopes_json(batch.envelopes()));
+        Ok(())
+    })
+}

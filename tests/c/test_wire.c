@@ -334,6 +334,47 @@ static void test_v2_vectors_and_per_operation_errors(void)
     node_free(b);
 }
 
+/* True when the buffer (JSON text, not NUL-terminated) contains `needle`. */
+static bool buf_contains(sa_buf buf, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (size_t i = 0; buf.ptr != NULL && i + n <= buf.len; i++) {
+        if (memcmp(buf.ptr + i, needle, n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void test_json_views(void)
+{
+    node a = node_new("node-a");
+    CHECK(put(&a, "user:1", "Gaspard"));
+    CHECK(put(&a, "user:1", "Ada"));
+    sa_buf json = {NULL, 0};
+    OK(sa_sync_state_json(a.sync, &json));
+    CHECK(buf_contains(json, "\"outbox_size\":2"));
+    CHECK(buf_contains(json, "\"queued_count\":2"));
+    sa_buf_free(&json);
+    OK(sa_sync_outbox_json(a.sync, &json));
+    CHECK(buf_contains(json, "\"sync_id\":\"node-a-1\""));
+    CHECK(buf_contains(json, "\"value_hex\":\"476173706172640\"") == false);
+    CHECK(buf_contains(json, "\"value_hex\":\"47617370617264\""));
+    CHECK(buf_contains(json, "\"status\":\"queued\""));
+    CHECK(buf_contains(json, "\"replaces\":{\"stamp\":"));
+    sa_buf_free(&json);
+    sa_batch *batch = NULL;
+    OK(sa_sync_next_batch(a.sync, &batch));
+    OK(sa_batch_json(batch, &json));
+    CHECK(json.len > 0 && json.ptr[0] == '[' && json.ptr[json.len - 1] == ']');
+    CHECK(buf_contains(json, "\"status\":\"in_flight\""));
+    sa_buf_free(&json);
+    EXPECT(sa_batch_json(NULL, &json), SA_ERR_INVALID_ARGUMENT, "batch is NULL");
+    EXPECT(sa_sync_state_json(a.sync, NULL), SA_ERR_INVALID_ARGUMENT, "out_json is NULL");
+    sa_batch_free(batch);
+    node_free(a);
+}
+
 int main(void)
 {
     if (!load_vectors()) {
@@ -344,6 +385,7 @@ int main(void)
     test_v1_spec_example();
     test_v2_round_trip();
     test_v2_vectors_and_per_operation_errors();
+    test_json_views();
     printf("%lu passed, %lu failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
 }
