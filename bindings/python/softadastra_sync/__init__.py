@@ -20,6 +20,7 @@ from __future__ import annotations
 from ._native import LibraryNotFoundError, find_library
 from .core import (
     AckTracker,
+    Batch,
     ManualClock,
     Store,
     SyncConfig,
@@ -28,6 +29,8 @@ from .core import (
     library_version,
     resolve_conflict,
     status_name,
+    v1_frame_for_envelope,
+    v1_hello_frame,
 )
 from .errors import (
     AckTrackingError,
@@ -40,6 +43,7 @@ from .errors import (
     InvalidNodeIdError,
     InvalidOperationError,
     InvalidRemoteOperationError,
+    MalformedFrameError,
     NotFoundError,
     QueueFailedError,
     RetryFailedError,
@@ -56,9 +60,11 @@ from .model import (
     Entry,
     Envelope,
     OpType,
+    OperationError,
     Outcome,
     Reason,
     ReplacedWrite,
+    ReceiveReport,
     ReplayReport,
     Resolution,
     SyncOperation,
@@ -80,6 +86,9 @@ __all__ = [
     "AckTracker",
     "ManualClock",
     "resolve_conflict",
+    "Batch",
+    "v1_hello_frame",
+    "v1_frame_for_envelope",
     # data
     "SyncOperation",
     "ReplacedWrite",
@@ -90,6 +99,8 @@ __all__ = [
     "Resolution",
     "Entry",
     "ReplayReport",
+    "ReceiveReport",
+    "OperationError",
     "make_stamp",
     "stamp_wall_ms",
     "stamp_logical",
@@ -119,6 +130,7 @@ __all__ = [
     "SyncIOError",
     "CorruptError",
     "InternalError",
+    "MalformedFrameError",
     "LibraryNotFoundError",
     # library
     "find_library",

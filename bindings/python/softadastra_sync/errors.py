@@ -30,6 +30,7 @@ __all__ = [
     "SyncIOError",
     "CorruptError",
     "InternalError",
+    "MalformedFrameError",
 ]
 
 
@@ -52,6 +53,7 @@ class Status(IntEnum):
     IO = 13
     CORRUPT = 14
     INTERNAL = 15
+    MALFORMED_FRAME = 17
 
     @property
     def c_name(self) -> str:
@@ -182,6 +184,13 @@ class InternalError(SyncError):
     STATUS = Status.INTERNAL
 
 
+class MalformedFrameError(SyncError):
+    """``SA_ERR_MALFORMED_FRAME``: received bytes are not a valid frame (truncated, bad magic,
+    unknown format version, bad tag or length, trailing bytes, ...); nothing was applied."""
+
+    STATUS = Status.MALFORMED_FRAME
+
+
 _BY_STATUS: Dict[int, Type[SyncError]] = {
     int(cls.STATUS): cls
     for cls in (
@@ -200,6 +209,7 @@ _BY_STATUS: Dict[int, Type[SyncError]] = {
         SyncIOError,
         CorruptError,
         InternalError,
+        MalformedFrameError,
     )
 }
 

@@ -26,6 +26,7 @@ CLASSES = {
     sa.Status.IO: sa.SyncIOError,
     sa.Status.CORRUPT: sa.CorruptError,
     sa.Status.INTERNAL: sa.InternalError,
+    sa.Status.MALFORMED_FRAME: sa.MalformedFrameError,
 }
 
 
