@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import softadastra_sync as sa
 
@@ -51,7 +51,7 @@ class Peer:
             self.lines.put(line.rstrip("\n"))
         self.lines.put("EOF")
 
-    def wait_for(self, predicate, oks: List[Tuple[str, str]]) -> None:  # type: ignore[no-untyped-def]
+    def wait_for(self, predicate: Callable[[str], bool], oks: List[Tuple[str, str]]) -> None:
         """Reads lines (recording OK writes) until one satisfies ``predicate``."""
         while True:
             try:

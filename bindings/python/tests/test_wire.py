@@ -162,3 +162,29 @@ def test_json_views(make_engine: Make) -> None:
         assert [e["status"] for e in json.loads(batch.json())] == ["in_flight", "in_flight"]
     with pytest.raises(sa.InvalidArgumentError, match="batch is closed"):
         batch.encode()
+
+
+def _readme() -> Optional[Path]:
+    for directory in Path(__file__).resolve().parents:
+        if (directory / "README.md").is_file() and (directory / "Cargo.toml").is_file():
+            return directory / "README.md"
+    return None
+
+
+@pytest.mark.skipif(_readme() is None, reason="not in a source checkout")
+def test_the_readme_socket_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = _readme().read_text(encoding="utf-8")  # type: ignore[union-attr]
+    start = text.index("```python\nimport socket, struct\n") + len("```python\n")
+    code = text[start:text.index("```", start)]
+    monkeypatch.chdir(tmp_path)
+    scope: Dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102
+    report = scope["report"]
+    assert isinstance(report, sa.ReceiveReport) and report.applied == 1
+    a, b = scope["a"], scope["b"]
+    assert isinstance(a, sa.SyncEngine) and isinstance(b, sa.SyncEngine)
+    assert b.store.get("user:1") == b"Gaspard"
+    assert a.state().acknowledged_count == 1
+    for engine in (a, b):
+        engine.close()
+        engine.store.close()
