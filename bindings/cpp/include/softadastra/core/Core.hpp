@@ -182,6 +182,7 @@ namespace softadastra::core::errors
     Io = SA_ERR_IO,
     Corrupt = SA_ERR_CORRUPT,
     Internal = SA_ERR_INTERNAL,
+    MalformedFrame = SA_ERR_MALFORMED_FRAME,
   };
 
   /// An error: its code and a message naming the offending value
