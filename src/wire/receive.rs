@@ -1,15 +1,13 @@
 //! Applying V2 frames to an engine: an operations frame in, a report and an ACK frame out; an
 //! ACK frame in, acknowledgements out.
 
-use serde::Serialize;
-
 use super::ack::{decode_ack_frame, encode_ack_frame};
 use super::error::WireError;
 use super::operations::decode_operations_frame;
 use crate::sync::{AckOutcome, ErrorKind, RemoteOutcome, SyncEngine};
 
 /// Why one operation of a frame was not applied.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OperationError {
     /// Its position in the frame (0-based).
     pub index: usize,
@@ -19,7 +17,7 @@ pub struct OperationError {
 }
 
 /// What receiving one operations frame did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReceiveReport {
     pub applied: usize,
     pub ignored: usize,
@@ -33,7 +31,7 @@ pub struct ReceiveReport {
 }
 
 /// What ingesting one ACK frame did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AckFrameReport {
     /// Operations that became acknowledged.
     pub acknowledged: usize,
