@@ -72,7 +72,8 @@ fn v1_spec_example_byte_for_byte_both_ways() {
     assert_eq!(to_hex(&reply), all["v1_ack"].get("hex"));
     assert_eq!(get(&b.store, "user:1").as_deref(), Some("Gaspard"));
     let entry = b.store.get(&key("user:1")).unwrap();
-    assert_eq!(entry.timestamp, Stamp::new(T0, 0));
+    // V1 carries milliseconds only: the logical part comes from the version.
+    assert_eq!(entry.timestamp, Stamp::new(T0, 1));
 
     assert!(a.engine.handle_v1_frame(&reply).unwrap().is_empty());
     assert_eq!(a.engine.state().acknowledged_count, 1);
@@ -274,4 +275,63 @@ fn a_frame_that_fails_to_decode_applies_nothing() {
     );
     assert!(b.store.is_empty());
     assert_eq!(b.engine.state().remote_applied_count, 0);
+}
+
+#[test]
+fn v1_invalid_operations_and_unknown_acks_follow_the_cpp_dispatcher() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = node(dir.path(), durable("node-b"));
+    let mut op = SyncOperation::remote(
+        "",
+        "node-a",
+        1,
+        put("user:1", "x").with_timestamp(Stamp::new(T0, 0)),
+    );
+    // An empty correlation id is an empty sync id: refused, nothing applied, no Ack.
+    let frame = v1_frame_for_operation(&op, "node-b").unwrap();
+    let err = b.engine.handle_v1_frame(&frame).unwrap_err().to_string();
+    assert!(err.contains("empty sync id"), "{err}");
+    assert!(b.store.is_empty());
+    // A delete travels with an empty value and applies as a tombstone, ordered after the put
+    // of the same origin and millisecond by its version.
+    op.sync_id = "node-a-1".into();
+    b.engine
+        .handle_v1_frame(&v1_frame_for_operation(&op, "node-b").unwrap())
+        .unwrap();
+    op.sync_id = "node-a-2".into();
+    op.version = 2;
+    op.operation = Operation::delete(key("user:1")).with_timestamp(Stamp::new(T0, 0));
+    let reply = b
+        .engine
+        .handle_v1_frame(&v1_frame_for_operation(&op, "node-b").unwrap())
+        .unwrap();
+    assert_eq!(
+        V1Message::decode_frame(&reply).unwrap().kind,
+        V1MessageType::Ack
+    );
+    assert_eq!(get(&b.store, "user:1"), None);
+    // An Ack for an id this node never sent is ignored, as in C++.
+    let ack = V1Message {
+        kind: V1MessageType::Ack,
+        from_node_id: "node-a".into(),
+        to_node_id: "node-b".into(),
+        correlation_id: "node-b-9".into(),
+        payload: V1AckPayload {
+            sync_id: "node-b-9".into(),
+            from_node_id: "node-a".into(),
+            correlation_id: "node-b-9".into(),
+        }
+        .encode(),
+    };
+    assert!(b
+        .engine
+        .handle_v1_frame(&ack.encode_frame().unwrap())
+        .unwrap()
+        .is_empty());
+    // The logical part of a stamp does not travel in V1: the receiver derives it from the
+    // version.
+    op.operation.timestamp = Stamp::new(T0, 7);
+    let sent = V1Message::decode_frame(&v1_frame_for_operation(&op, "node-b").unwrap()).unwrap();
+    let payload = V1SyncPayload::decode(&sent.payload).unwrap();
+    assert_eq!(payload.operation.timestamp, Stamp::new(T0, 2));
 }

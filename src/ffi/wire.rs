@@ -345,7 +345,8 @@ pub extern "C" fn sa_v1_frame_for_envelope(
 /// transport's dispatcher does, and puts the reply frame into `*out_reply` (free with
 /// `sa_buf_free`; `{NULL, 0}` when none is due): Hello and Pong → no reply; Ping → Pong with
 /// the same correlation id; SyncBatch → the operation is applied (origin = sender, sync id =
-/// correlation id, stamp from its milliseconds) and an Ack is the reply; Ack → its sync id is
+/// correlation id, stamp from its milliseconds with `version mod 2^16` as logical part) and an
+/// Ack is the reply; Ack → its sync id is
 /// acknowledged (an id not in the outbox is ignored). Thread-safe.
 /// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_MALFORMED_FRAME` (nothing changed),
 /// `SA_ERR_INVALID_REMOTE_OPERATION` (nothing applied, no ACK), `SA_ERR_IO`.

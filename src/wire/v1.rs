@@ -131,8 +131,10 @@ impl V1SyncPayload {
         out
     }
 
-    /// Decodes a payload; the operation is stamped from the milliseconds (logical part 0), the
-    /// only time V1 carries. Trailing bytes are an error.
+    /// Decodes a payload; trailing bytes are an error. V1 carries milliseconds only (and a C++
+    /// node's clock has second resolution), so one origin's writes often share a millisecond:
+    /// the stamp's logical part is derived from the version (`version mod 2^16`), which orders
+    /// them as their origin made them instead of making them look like one write.
     pub fn decode(payload: &[u8]) -> Result<V1SyncPayload, WireError> {
         let mut r = Reader::new(payload);
         let version = r.u64("version")?;
@@ -154,7 +156,8 @@ impl V1SyncPayload {
         // The store's own timestamp: the C++ store's bookkeeping, not an ordering input.
         r.u64("store operation timestamp")?;
         r.finish("the V1 sync payload")?;
-        let mut operation = Operation::put(key, value).with_timestamp(Stamp::new(millis, 0));
+        let logical = (version & 0xffff) as u16;
+        let mut operation = Operation::put(key, value).with_timestamp(Stamp::new(millis, logical));
         operation.kind = kind;
         Ok(V1SyncPayload {
             version,

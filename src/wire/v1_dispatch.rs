@@ -3,8 +3,9 @@
 //!
 //! V1 cannot carry a stamp's logical part, the write an operation replaced, or an origin other
 //! than the sender. So an operation is sent with its stamp's milliseconds, and one received is
-//! stamped `(ms, 0)` with no known predecessor (conflict resolution treats it as concurrent
-//! with a local write of another origin); operations of other origins cannot be relayed.
+//! stamped `(ms, version mod 2^16)` with no known predecessor (conflict resolution treats it
+//! as concurrent with a local write of another origin); operations of other origins cannot be
+//! relayed.
 
 use super::error::WireError;
 use super::v1::{V1AckPayload, V1Message, V1MessageType, V1SyncPayload};
