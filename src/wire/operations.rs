@@ -166,6 +166,41 @@ mod tests {
     }
 
     #[test]
+    fn invalid_utf8_and_oversized_fields_are_named() {
+        let ops = sample();
+        let frame = encode_operations_frame(&ops[1..]).unwrap();
+        // First byte of the origin "node-a": header, count, sync id, origin length.
+        let origin_at = 10 + 4 + (4 + 8) + 4;
+        let mut bad_origin = frame.clone();
+        bad_origin[origin_at] = 0xff;
+        let err = decode_operations_frame(&bad_origin)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("operation 0: origin is not valid UTF-8"),
+            "{err}"
+        );
+        let key_at = origin_at + 6 + 8 + 8 + 1 + 4;
+        let mut bad_key = frame.clone();
+        bad_key[key_at] = 0xc3;
+        let err = decode_operations_frame(&bad_key).unwrap_err().to_string();
+        assert!(
+            err.contains("operation 0: invalid key: key is not valid UTF-8"),
+            "{err}"
+        );
+        let long_id = "x".repeat(MAX_SYNC_ID_BYTES + 1);
+        let mut op = ops[1].clone();
+        op.sync_id = long_id;
+        let err = decode_operations_frame(&encode_operations_frame([&op]).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("sync id of 1025 bytes exceeds the limit"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn bad_tags_and_versions_are_named() {
         let ops = sample();
         let mut frame = encode_operations_frame(&ops[1..]).unwrap();
