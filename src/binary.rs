@@ -101,6 +101,11 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(b).map_err(|_| DecodeError(format!("{what} is not valid UTF-8")))
     }
 
+    /// How many bytes are not read yet.
+    pub fn remaining(&self) -> usize {
+        self.data.len() - self.pos
+    }
+
     /// The bytes not read yet.
     pub fn rest(&mut self) -> &'a [u8] {
         let rest = &self.data[self.pos..];

@@ -8,9 +8,11 @@
 mod binary;
 pub mod clock;
 pub mod ffi;
+pub mod json;
 pub mod node;
 pub mod store;
 pub mod sync;
+pub mod wire;
 
 pub use clock::{Clock, ClockExhausted, HybridClock, ManualClock, Stamp, SystemClock};
 pub use node::{InvalidNodeId, NodeId};

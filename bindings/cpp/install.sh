@@ -4,6 +4,7 @@
 #   PREFIX/include/softadastra/core/Core.hpp
 #   PREFIX/include/softadastra/store/Store.hpp
 #   PREFIX/include/softadastra/sync/Sync.hpp
+#   PREFIX/include/softadastra/sync/Wire.hpp
 #   PREFIX/lib/cmake/softadastra_sync/softadastra_syncConfig.cmake
 #   PREFIX/lib/cmake/softadastra_sync/softadastra_syncConfigVersion.cmake
 # Then a CMake project can find_package(softadastra_sync) and link

@@ -70,6 +70,19 @@
 // Size of a buffer that holds any sync id made by this library, NUL included.
 #define SA_SYNC_ID_MAX 280
 
+// V2 wire format version written and read (`docs/wire-format.md`).
+#define SA_WIRE_FORMAT_VERSION 2
+
+// Bytes of a V2 frame header (magic, version, kind, body length): read this many bytes from a
+// stream, then the body length they declare.
+#define SA_WIRE_HEADER_BYTES 10
+
+// Largest V2 frame body accepted or produced, in bytes (256 MiB).
+#define SA_WIRE_MAX_BODY_BYTES 268435456
+
+// Largest V1 message accepted or produced, in bytes (the C++ transport's default 1 MiB).
+#define SA_V1_MAX_FRAME_BYTES 1048576
+
 // Library version: major.
 #define SA_SYNC_VERSION_MAJOR 0
 
@@ -289,6 +302,35 @@ typedef struct sa_replay_report {
   uint64_t dropped_bytes;
 } sa_replay_report;
 
+// Bytes owned by the caller (a frame, a JSON document): `len` bytes at `ptr`. `ptr` is NULL
+// when `len` is 0. Free with `sa_buf_free` exactly once; never with `free()`.
+typedef struct sa_buf {
+  uint8_t *ptr;
+  size_t len;
+} sa_buf;
+
+// What `sa_sync_receive_frame` did with the operations of a frame.
+typedef struct sa_receive_report {
+  size_t applied;
+  // Evaluated and not applied (older, or lost a conflict).
+  size_t ignored;
+  // Already handled before.
+  size_t duplicate;
+  // Refused by validation; not acknowledged. Each one is described by
+  // `sa_last_receive_error(i, ...)` for `i < invalid`.
+  size_t invalid;
+} sa_receive_report;
+
+// Why one operation of a received frame was refused. Strings are borrowed from thread-local
+// storage: valid until the next `sa_sync_receive_frame` on the same thread.
+typedef struct sa_operation_error {
+  // Position of the operation in the frame (0-based).
+  size_t index;
+  struct sa_str sync_id;
+  // The engine's message, naming the offending value.
+  struct sa_str message;
+} sa_operation_error;
+
 
 
 // Success.
@@ -344,6 +386,11 @@ typedef struct sa_replay_report {
 // The WAL is open in another store handle (this process or another); only one handle may
 // hold a WAL at a time. Nothing was opened.
 #define SA_ERR_IN_USE 16
+
+// Bytes received from another node do not form a valid frame (truncated, bad magic, unknown
+// format version, bad tag or length, trailing bytes, invalid UTF-8, a field over its limit);
+// the message names the problem. Nothing was applied.
+#define SA_ERR_MALFORMED_FRAME 17
 
 #ifdef __cplusplus
 extern "C" {
@@ -616,6 +663,90 @@ sa_status sa_store_set_clock(const struct sa_store *store, const struct sa_clock
 // Frees a store handle (NULL is a no-op). An engine built on the store keeps it alive, so
 // handles may be freed in any order. No other call on this handle may be in flight.
 void sa_store_free(struct sa_store *store);
+
+// Frees the bytes of `*buf` and resets it to `{NULL, 0}`. NULL, or a buffer already reset,
+// is a no-op. Thread-safe for distinct buffers.
+void sa_buf_free(struct sa_buf *buf);
+
+// Encodes every envelope of `batch` as one V2 operations frame (format in
+// `docs/wire-format.md`) into `*out_frame`; free it with `sa_buf_free`. The frame carries
+// everything a receiver needs, including the origin, so it may be relayed. Thread-safe.
+// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL; a frame over `SA_WIRE_MAX_BODY_BYTES`).
+sa_status sa_batch_encode(const struct sa_batch *batch, struct sa_buf *out_frame);
+
+// Applies every valid operation of a V2 operations frame (`len` bytes at `frame`, received
+// from another node) and fills `*out_report`; `*out_ack_frame` receives the V2 ACK frame to
+// send back (listing applied, ignored and duplicate ids; free it with `sa_buf_free`). The
+// refused operations are described by `sa_last_receive_error` until the next call of this
+// function on the same thread. Thread-safe.
+//
+// A frame that fails to decode changes nothing. On an engine failure (`SA_ERR_IO`) the
+// operations before it stay applied; not being acknowledged, they come back as duplicates.
+// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_MALFORMED_FRAME` (truncated, bad magic,
+// unknown version, bad tag, bad length, trailing bytes, invalid UTF-8, a field over its
+// limit: the message names it), `SA_ERR_IO`.
+sa_status sa_sync_receive_frame(const struct sa_sync *sync,
+                                const uint8_t *frame,
+                                size_t len,
+                                struct sa_receive_report *out_report,
+                                struct sa_buf *out_ack_frame);
+
+// Fills `*out_error` with refused operation `index` (0-based, below the last report's
+// `invalid`) of the last `sa_sync_receive_frame` on this thread. Errors:
+// `SA_ERR_INVALID_ARGUMENT` (NULL, `index` out of range).
+sa_status sa_last_receive_error(size_t index, struct sa_operation_error *out_error);
+
+// Acknowledges every sync id listed in a V2 ACK frame (`len` bytes at `frame`).
+// `*out_acknowledged` (may be NULL) receives how many operations became acknowledged; ids
+// already acknowledged or no longer in the outbox are skipped. A frame that fails to decode
+// changes nothing. Thread-safe. Errors: `SA_ERR_INVALID_ARGUMENT` (NULL),
+// `SA_ERR_MALFORMED_FRAME`, `SA_ERR_IO`.
+sa_status sa_sync_ack_frame(const struct sa_sync *sync,
+                            const uint8_t *frame,
+                            size_t len,
+                            size_t *out_acknowledged);
+
+// The V1 Hello frame a node sends after connecting to a C++ node (`from_node_id` = `node_id`,
+// everything else empty), into `*out_frame` (free with `sa_buf_free`). Thread-safe.
+// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_INVALID_NODE_ID`.
+sa_status sa_v1_hello_frame(const char *node_id, struct sa_buf *out_frame);
+
+// The V1 SyncBatch frame carrying `envelope` (from `sa_batch_get`) to the C++ node
+// `to_node_id`, byte for byte as the C++ transport writes it, into `*out_frame` (free with
+// `sa_buf_free`). V1 carries the stamp's milliseconds only, no replaced write, and the
+// envelope's origin as the sender. Thread-safe. Errors: `SA_ERR_INVALID_ARGUMENT` (NULL, a
+// view not from a batch, a frame over `SA_V1_MAX_FRAME_BYTES`).
+sa_status sa_v1_frame_for_envelope(const struct sa_envelope_view *envelope,
+                                   const char *to_node_id,
+                                   struct sa_buf *out_frame);
+
+// Handles one complete V1 frame (`len` bytes, length prefix included) the way the C++
+// transport's dispatcher does, and puts the reply frame into `*out_reply` (free with
+// `sa_buf_free`; `{NULL, 0}` when none is due): Hello and Pong → no reply; Ping → Pong with
+// the same correlation id; SyncBatch → the operation is applied (origin = sender, sync id =
+// correlation id, stamp from its milliseconds with `version mod 2^16` as logical part) and an
+// Ack is the reply; Ack → its sync id is
+// acknowledged (an id not in the outbox is ignored). Thread-safe.
+// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_MALFORMED_FRAME` (nothing changed),
+// `SA_ERR_INVALID_REMOTE_OPERATION` (nothing applied, no ACK), `SA_ERR_IO`.
+sa_status sa_sync_handle_v1_frame(const struct sa_sync *sync,
+                                  const uint8_t *frame,
+                                  size_t len,
+                                  struct sa_buf *out_reply);
+
+// The engine's counters as a JSON object (field names in the README, same as
+// `sa_sync_state_info`), UTF-8 in `*out_json` (free with `sa_buf_free`). Thread-safe.
+// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL).
+sa_status sa_sync_state_json(const struct sa_sync *sync, struct sa_buf *out_json);
+
+// Every outbox entry, oldest first, as a JSON array of envelope objects (field names in the
+// README; values in `value_hex`), UTF-8 in `*out_json` (free with `sa_buf_free`). O(outbox
+// size), for inspection. Thread-safe. Errors: `SA_ERR_INVALID_ARGUMENT` (NULL).
+sa_status sa_sync_outbox_json(const struct sa_sync *sync, struct sa_buf *out_json);
+
+// The envelopes of `batch` as a JSON array (same objects as `sa_sync_outbox_json`), UTF-8 in
+// `*out_json` (free with `sa_buf_free`). Thread-safe. Errors: `SA_ERR_INVALID_ARGUMENT`.
+sa_status sa_batch_json(const struct sa_batch *batch, struct sa_buf *out_json);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -23,6 +23,11 @@ pub struct sa_batch {
 }
 
 impl sa_batch {
+    /// The envelopes, in batch order.
+    pub(crate) fn envelopes(&self) -> impl Iterator<Item = &SyncEnvelope> {
+        self.items.iter().map(|item| &item.envelope)
+    }
+
     pub(crate) fn new(envelopes: Vec<SyncEnvelope>) -> sa_batch {
         let items = envelopes
             .into_iter()

@@ -19,7 +19,7 @@ use crate::sync::{
 /// The sync engine. Thread-safe: any number of threads may call functions on one engine; each
 /// call is atomic. It keeps its store alive.
 pub struct sa_sync {
-    engine: SyncEngine,
+    pub(crate) engine: SyncEngine,
 }
 
 /// What `sa_sync_submit` assigned.

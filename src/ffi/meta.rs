@@ -28,6 +28,7 @@ pub extern "C" fn sa_status_str(status: i32) -> *const c_char {
         SA_ERR_CORRUPT => b"SA_ERR_CORRUPT\0",
         SA_ERR_INTERNAL => b"SA_ERR_INTERNAL\0",
         SA_ERR_IN_USE => b"SA_ERR_IN_USE\0",
+        SA_ERR_MALFORMED_FRAME => b"SA_ERR_MALFORMED_FRAME\0",
         _ => b"SA_UNKNOWN_STATUS\0",
     };
     name.as_ptr().cast()
@@ -52,6 +53,15 @@ pub extern "C" fn sa_version() -> *const c_char {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wire_constants_match_the_wire_module() {
+        use crate::wire;
+        assert_eq!(SA_WIRE_FORMAT_VERSION, wire::FORMAT_VERSION);
+        assert_eq!(SA_WIRE_HEADER_BYTES, wire::HEADER_BYTES);
+        assert_eq!(SA_WIRE_MAX_BODY_BYTES, wire::MAX_FRAME_BODY_BYTES);
+        assert_eq!(SA_V1_MAX_FRAME_BYTES, wire::V1_MAX_FRAME_BYTES);
+    }
 
     #[test]
     fn version_macros_match_the_crate_version() {

@@ -18,5 +18,7 @@ mod error;
 mod meta;
 mod store;
 mod types;
+mod wire;
 
 pub use types::*;
+pub use wire::{sa_buf, sa_operation_error, sa_receive_report};

@@ -43,6 +43,10 @@ pub const SA_ERR_INTERNAL: sa_status = 15;
 /// The WAL is open in another store handle (this process or another); only one handle may
 /// hold a WAL at a time. Nothing was opened.
 pub const SA_ERR_IN_USE: sa_status = 16;
+/// Bytes received from another node do not form a valid frame (truncated, bad magic, unknown
+/// format version, bad tag or length, trailing bytes, invalid UTF-8, a field over its limit);
+/// the message names the problem. Nothing was applied.
+pub const SA_ERR_MALFORMED_FRAME: sa_status = 17;
 
 /// Store operation types (`int32_t` arguments).
 pub const SA_OP_PUT: i32 = 1;
@@ -80,6 +84,16 @@ pub const SA_NODE_ID_MAX: usize = 256;
 pub const SA_NODE_ID_BUFFER: usize = 257;
 /// Size of a buffer that holds any sync id made by this library, NUL included.
 pub const SA_SYNC_ID_MAX: usize = 280;
+
+/// V2 wire format version written and read (`docs/wire-format.md`).
+pub const SA_WIRE_FORMAT_VERSION: u8 = 2;
+/// Bytes of a V2 frame header (magic, version, kind, body length): read this many bytes from a
+/// stream, then the body length they declare.
+pub const SA_WIRE_HEADER_BYTES: usize = 10;
+/// Largest V2 frame body accepted or produced, in bytes (256 MiB).
+pub const SA_WIRE_MAX_BODY_BYTES: usize = 268_435_456;
+/// Largest V1 message accepted or produced, in bytes (the C++ transport's default 1 MiB).
+pub const SA_V1_MAX_FRAME_BYTES: usize = 1_048_576;
 
 /// Library version: major.
 pub const SA_SYNC_VERSION_MAJOR: u32 = 0;

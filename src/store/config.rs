@@ -3,13 +3,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::Serialize;
-
 use super::faults::WalFaults;
 use crate::clock::{Clock, SystemClock};
 
 /// When a write is reported done.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum Durability {
     /// Only once its WAL record is on stable storage (fdatasync): survives a power cut.

@@ -1,13 +1,11 @@
 //! Store operations: what changed.
 
-use serde::Serialize;
-
 use super::key::Key;
 use super::value::Value;
 use crate::clock::Stamp;
 
 /// The kind of a store operation. Numbered as in the C++ module (0 is "unknown" there).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum OperationKind {
     Put = 1,

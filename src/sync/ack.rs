@@ -5,13 +5,11 @@ use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use super::error::SyncError;
 use crate::clock::{millis, Clock, SystemClock};
 
 /// Where a tracked id stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum AckStatus {
     Waiting = 1,

@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
-
 use super::error::SyncError;
 use crate::node::NodeId;
 use crate::store::Durability;
@@ -16,7 +14,7 @@ pub const MAX_BATCH_SIZE: usize = 65_536;
 
 /// How a conflict (a remote write concurrent with the local one) is decided. Numbered as in the
 /// C++ module (0 is "unknown" there).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum ConflictPolicy {
     /// The greater (stamp, origin node id) wins: every node reaches the same value.
@@ -29,7 +27,7 @@ pub enum ConflictPolicy {
 
 /// Sync settings; every field is public, presets are [`SyncConfig::durable`] and
 /// [`SyncConfig::fast`]. [`SyncConfig::validate`] names the first bad field.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyncConfig {
     /// This node's id: the origin of its operations and the prefix of its sync ids.
     pub node_id: String,

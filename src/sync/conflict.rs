@@ -6,15 +6,13 @@
 //! ordered by their stamps). Causal successors and same-origin updates are applied under every
 //! policy; the policy decides conflicts only.
 
-use serde::Serialize;
-
 use super::config::ConflictPolicy;
 use super::error::SyncError;
 use crate::node::NodeId;
 use crate::store::{Entry, Operation, WriteId};
 
 /// Why a resolution came out as it did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum ResolutionReason {
     /// The key is unknown locally.
@@ -38,7 +36,7 @@ pub enum ResolutionReason {
 }
 
 /// A decision: exactly one of `apply_remote` and `keep_local` is set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Resolution {
     pub conflict_detected: bool,
     pub apply_remote: bool,

@@ -9,8 +9,6 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
-use serde::Serialize;
-
 use super::backoff::{node_salt, retry_delay_ms};
 use super::config::SyncConfig;
 use super::conflict::{ConflictResolver, ResolutionReason};
@@ -30,7 +28,7 @@ use crate::store::{
 };
 
 /// What an ACK did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AckOutcome {
     /// The operation is now acknowledged.
     Acknowledged,
@@ -39,7 +37,7 @@ pub enum AckOutcome {
 }
 
 /// What receiving a remote operation did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RemoteOutcome {
     /// The store now holds the remote write.
     Applied,
@@ -50,7 +48,7 @@ pub enum RemoteOutcome {
 }
 
 /// The result of `receive_remote_operation`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RemoteApplyResult {
     pub outcome: RemoteOutcome,
     /// The remote write was concurrent with the local one.

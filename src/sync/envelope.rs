@@ -1,11 +1,9 @@
 //! Envelopes: a sync operation with its outbox status, as handed out in batches and listings.
 
-use serde::Serialize;
-
 use super::operation::SyncOperation;
 
 /// Where an operation is in its propagation. Numbered for the C ABI (0 is "unknown" in C++).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum SyncStatus {
     /// Submitted with auto_queue off; waits for `queue_operation`.

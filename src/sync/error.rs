@@ -1,12 +1,10 @@
 //! Errors of the sync engine: one enum with the module doc's error kinds.
 
-use serde::Serialize;
-
 use crate::node::InvalidNodeId;
 use crate::store::StoreError;
 
 /// The kind of a [`SyncError`], stable across versions (the C ABI maps it to `sa_status`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     InvalidContext,
     InvalidNodeId,

@@ -1,12 +1,10 @@
 //! Sync operations: a store operation plus how it propagates.
 
-use serde::Serialize;
-
 use crate::clock::Stamp;
 use crate::store::{Operation, WriteId};
 
 /// Which way an operation travels, seen from this node.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum Direction {
     LocalToRemote = 1,

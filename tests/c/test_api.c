@@ -289,6 +289,7 @@ static void test_meta(void)
         {SA_ERR_CORRUPT, "SA_ERR_CORRUPT"},
         {SA_ERR_INTERNAL, "SA_ERR_INTERNAL"},
         {SA_ERR_IN_USE, "SA_ERR_IN_USE"},
+        {SA_ERR_MALFORMED_FRAME, "SA_ERR_MALFORMED_FRAME"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const char *name = sa_status_str(names[i].code);
@@ -297,7 +298,7 @@ static void test_meta(void)
                     name != NULL ? name : "(NULL)", names[i].name);
         }
     }
-    const sa_status unknown[] = {-1, 17, 100, INT32_MAX, INT32_MIN};
+    const sa_status unknown[] = {-1, 18, 100, INT32_MAX, INT32_MIN};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         const char *name = sa_status_str(unknown[i]);
         CHECK(name != NULL && strcmp(name, "SA_UNKNOWN_STATUS") == 0);

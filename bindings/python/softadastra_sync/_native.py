@@ -82,6 +82,13 @@ SA_ERR_CAPACITY_EXCEEDED = 12
 SA_ERR_IO = 13
 SA_ERR_CORRUPT = 14
 SA_ERR_INTERNAL = 15
+SA_ERR_IN_USE = 16
+SA_ERR_MALFORMED_FRAME = 17
+
+SA_WIRE_FORMAT_VERSION = 2
+SA_WIRE_HEADER_BYTES = 10
+SA_WIRE_MAX_BODY_BYTES = 268_435_456
+SA_V1_MAX_FRAME_BYTES = 1_048_576
 
 U32_MAX = 2**32 - 1
 U64_MAX = 2**64 - 1
@@ -266,6 +273,29 @@ class sa_replay_report(Structure):
     _fields_ = [("records", c_uint64), ("dropped_bytes", c_uint64)]
 
 
+class sa_buf(Structure):
+    """``struct sa_buf``: bytes owned by the caller, freed with ``sa_buf_free``."""
+
+    _fields_ = [("ptr", POINTER(c_uint8)), ("len", c_size_t)]
+
+
+class sa_receive_report(Structure):
+    """``struct sa_receive_report`` (filled by ``sa_sync_receive_frame``)."""
+
+    _fields_ = [
+        ("applied", c_size_t),
+        ("ignored", c_size_t),
+        ("duplicate", c_size_t),
+        ("invalid", c_size_t),
+    ]
+
+
+class sa_operation_error(Structure):
+    """``struct sa_operation_error`` (filled by ``sa_last_receive_error``)."""
+
+    _fields_ = [("index", c_size_t), ("sync_id", sa_str), ("message", sa_str)]
+
+
 class _ConstU8Ptr(POINTER(c_uint8)):  # type: ignore[misc]
     """``const uint8_t *`` argument that also takes a ``bytes`` object directly.
 
@@ -355,6 +385,26 @@ _PROTOTYPES: "dict[str, Tuple[Any, List[Any]]]" = {
     "sa_store_set_clock": (sa_status, [_P(sa_store), _P(sa_clock)]),
     "sa_store_free": (None, [_P(sa_store)]),
 }
+
+# Wire formats and JSON views.
+_PROTOTYPES.update(
+    {
+        "sa_buf_free": (None, [_P(sa_buf)]),
+        "sa_batch_encode": (sa_status, [_P(sa_batch), _P(sa_buf)]),
+        "sa_sync_receive_frame": (
+            sa_status,
+            [_P(sa_sync), _ConstU8Ptr, c_size_t, _P(sa_receive_report), _P(sa_buf)],
+        ),
+        "sa_last_receive_error": (sa_status, [c_size_t, _P(sa_operation_error)]),
+        "sa_sync_ack_frame": (sa_status, [_P(sa_sync), _ConstU8Ptr, c_size_t, _P(c_size_t)]),
+        "sa_v1_hello_frame": (sa_status, [c_char_p, _P(sa_buf)]),
+        "sa_v1_frame_for_envelope": (sa_status, [_P(sa_envelope_view), c_char_p, _P(sa_buf)]),
+        "sa_sync_handle_v1_frame": (sa_status, [_P(sa_sync), _ConstU8Ptr, c_size_t, _P(sa_buf)]),
+        "sa_sync_state_json": (sa_status, [_P(sa_sync), _P(sa_buf)]),
+        "sa_sync_outbox_json": (sa_status, [_P(sa_sync), _P(sa_buf)]),
+        "sa_batch_json": (sa_status, [_P(sa_batch), _P(sa_buf)]),
+    }
+)
 
 # --------------------------------------------------------------------------------------------
 # Discovery.

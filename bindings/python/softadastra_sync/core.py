@@ -49,6 +49,7 @@ from .model import (
     SyncStatus,
     TickResult,
 )
+from .model import OperationError, ReceiveReport
 
 __all__ = [
     "ManualClock",
@@ -60,6 +61,9 @@ __all__ = [
     "library_version",
     "library_path",
     "status_name",
+    "Batch",
+    "v1_hello_frame",
+    "v1_frame_for_envelope",
 ]
 
 #: A filesystem path argument.
@@ -606,8 +610,9 @@ class SyncConfig:
 # Engine
 
 
-def _read_batch(lib: Any, batch: Any) -> List[Envelope]:
-    """Copies every envelope of a C batch into Python objects, then frees the batch."""
+def _read_batch(lib: Any, batch: Any) -> "Batch":
+    """Copies every envelope of a C batch into a :class:`Batch`, which then owns the handle
+    (for :meth:`Batch.encode` and :meth:`Batch.json`)."""
     try:
         count = lib.sa_batch_len(batch)
         view = N.sa_envelope_view()
@@ -634,9 +639,10 @@ def _read_batch(lib: Any, batch: Any) -> List[Envelope]:
             envelopes.append(
                 Envelope(operation, SyncStatus(view.status), int(view.retry_count))
             )
-        return envelopes
-    finally:
+    except BaseException:
         lib.sa_batch_free(batch)
+        raise
+    return Batch(lib, batch, envelopes)
 
 
 class SyncEngine(_Owner):
@@ -748,17 +754,18 @@ class SyncEngine(_Owner):
         c_id = self._sync_id(sync_id)
         self._call(self._lib.sa_sync_queue, c_id)
 
-    def _batch(self, function: Any) -> List[Envelope]:
+    def _batch(self, function: Any) -> "Batch":
         out = ctypes.POINTER(N.sa_batch)()
         self._call(function, byref(out))
         return _read_batch(self._lib, out)
 
-    def next_batch(self) -> List[Envelope]:
-        """Up to ``batch_size`` queued operations, oldest first (possibly none). With
+    def next_batch(self) -> "Batch":
+        """Up to ``batch_size`` queued operations, oldest first (possibly none), as a
+        :class:`Batch` (a list of envelopes that can :meth:`~Batch.encode` itself). With
         ``require_ack`` they are in flight until acknowledged; without, acknowledged."""
         return self._batch(self._lib.sa_sync_next_batch)
 
-    def outbox(self) -> List[Envelope]:
+    def outbox(self) -> "Batch":
         """Every outbox entry, oldest first, with its current status and retry count. For
         inspection: O(outbox size), changes nothing."""
         return self._batch(self._lib.sa_sync_outbox)
@@ -862,6 +869,73 @@ class SyncEngine(_Owner):
     def set_clock(self, clock: ManualClock) -> None:
         """Makes the engine (and its store) read physical time from ``clock``."""
         _set_clock(self, clock, self._lib.sa_sync_set_clock)
+
+    # -- wire formats and JSON views ---------------------------------------------------------
+
+    def receive_frame(self, data: bytes) -> "tuple[ReceiveReport, bytes]":
+        """Applies every valid operation of a V2 operations frame received from another node;
+        returns the report and the V2 ACK frame to send back (listing applied, ignored and
+        duplicate ids). Refused operations are in ``report.errors`` and not acknowledged.
+        Raises :class:`MalformedFrameError` (nothing applied), :class:`SyncIOError`."""
+        data = _bytes(data, "data")
+        report = N.sa_receive_report()
+        ack = N.sa_buf()
+        ptr = self._h.acquire()
+        try:
+            status = self._lib.sa_sync_receive_frame(
+                ptr, data, len(data), byref(report), byref(ack)
+            )
+            if status:
+                raise _error(self._lib, status)
+            errors = []
+            error = N.sa_operation_error()
+            for index in range(report.invalid):
+                status = self._lib.sa_last_receive_error(index, byref(error))
+                if status:
+                    raise _error(self._lib, status)
+                errors.append(
+                    OperationError(
+                        int(error.index), _text(error.sync_id.ptr), _text(error.message.ptr)
+                    )
+                )
+        finally:
+            self._h.release()
+        frame = _take_buf(self._lib, ack)
+        result = ReceiveReport(
+            int(report.applied), int(report.ignored), int(report.duplicate),
+            int(report.invalid), errors,
+        )
+        return result, frame
+
+    def ack_frame(self, data: bytes) -> int:
+        """Acknowledges every sync id of a V2 ACK frame; returns how many operations became
+        acknowledged (ids already acknowledged or no longer in the outbox are skipped).
+        Raises :class:`MalformedFrameError` (nothing acknowledged)."""
+        data = _bytes(data, "data")
+        out = ctypes.c_size_t()
+        self._call(self._lib.sa_sync_ack_frame, data, len(data), byref(out))
+        return int(out.value)
+
+    def handle_v1_frame(self, data: bytes) -> bytes:
+        """Handles one complete V1 frame of the C++ transport like its dispatcher; returns the
+        reply frame (``b""`` when none is due). Raises :class:`MalformedFrameError`,
+        :class:`InvalidRemoteOperationError` (nothing applied, no ACK)."""
+        data = _bytes(data, "data")
+        out = N.sa_buf()
+        self._call(self._lib.sa_sync_handle_v1_frame, data, len(data), byref(out))
+        return _take_buf(self._lib, out)
+
+    def state_json(self) -> str:
+        """The engine's counters as a JSON object (``sa_sync_state_json``)."""
+        out = N.sa_buf()
+        self._call(self._lib.sa_sync_state_json, byref(out))
+        return _take_buf(self._lib, out).decode("utf-8")
+
+    def outbox_json(self) -> str:
+        """Every outbox entry as a JSON array (``sa_sync_outbox_json``; values in hex)."""
+        out = N.sa_buf()
+        self._call(self._lib.sa_sync_outbox_json, byref(out))
+        return _take_buf(self._lib, out).decode("utf-8")
 
     def __repr__(self) -> str:
         return f"SyncEngine({self._node!r}{', closed' if self.closed else ''})"
@@ -973,13 +1047,14 @@ class AckTracker(_Owner):
 def resolve_conflict(
     policy: ConflictPolicy,
     local_stamp: Optional[int],
-    local_node: str,
+    local_node: Optional[str],
     remote_stamp: int,
     remote_node: str,
 ) -> Resolution:
     """Decides whether a remote write (``remote_stamp`` by ``remote_node``) replaces the local
-    one (``local_stamp`` by ``local_node``; None when the key is unknown locally) under
-    ``policy``. Deterministic. Raises :class:`InvalidArgumentError` (unknown policy) and
+    one (``local_stamp`` by ``local_node``; ``local_stamp`` None when the key is unknown
+    locally, and then ``local_node`` is ignored and may be None) under ``policy``.
+    Deterministic. Raises :class:`InvalidArgumentError` (unknown policy) and
     :class:`InvalidNodeIdError`."""
     c_policy = _int32(policy, "policy", InvalidArgumentError)
     has_local = local_stamp is not None
@@ -987,7 +1062,7 @@ def resolve_conflict(
         _uint(local_stamp, "local_stamp", N.U64_MAX, InvalidArgumentError) if has_local else 0
     )
     c_remote_stamp = _uint(remote_stamp, "remote_stamp", N.U64_MAX, InvalidArgumentError)
-    c_local = _node_id(local_node, "local_node")
+    c_local = _node_id(local_node, "local_node") if has_local else None
     c_remote = _node_id(remote_node, "remote_node")
     lib = _lib()
     out = N.sa_resolution()
@@ -1021,3 +1096,95 @@ def status_name(status: int) -> str:
     """The C name of a status code (``sa_status_str``), e.g. ``"SA_ERR_NOT_FOUND"``."""
     code = _int32(status, "status", InvalidArgumentError)
     return _text(_lib().sa_status_str(code))
+
+
+# --------------------------------------------------------------------------------------------
+# Wire formats
+
+
+def _take_buf(lib: Any, buf: Any) -> bytes:
+    """Copies an ``sa_buf`` filled by the library into ``bytes`` and frees it."""
+    try:
+        return ctypes.string_at(buf.ptr, buf.len) if buf.len else b""
+    finally:
+        lib.sa_buf_free(byref(buf))
+
+
+class Batch(List[Envelope], _Owner):
+    """A batch of envelopes (a ``list``), still holding the library's batch so it can be put
+    on the wire: :meth:`encode` gives the V2 operations frame, :meth:`json` a JSON view. The C
+    batch is freed on :meth:`close`, at the end of a ``with`` block, or when collected."""
+
+    _what = "batch"
+
+    def __init__(self, lib: Any, handle: Any, envelopes: List[Envelope]) -> None:
+        super().__init__(envelopes)
+        self._lib = lib
+        self._own(handle, lib.sa_batch_free)
+
+    def _buf(self, function: Any) -> bytes:
+        out = N.sa_buf()
+        self._call(function, byref(out))
+        return _take_buf(self._lib, out)
+
+    def encode(self) -> bytes:
+        """The V2 operations frame carrying every envelope (``sa_batch_encode``), for
+        :meth:`SyncEngine.receive_frame` on another node."""
+        return self._buf(self._lib.sa_batch_encode)
+
+    def json(self) -> str:
+        """The envelopes as a JSON array (``sa_batch_json``; values in ``value_hex``)."""
+        return self._buf(self._lib.sa_batch_json).decode("utf-8")
+
+    def v1_frames(self, to_node_id: str) -> List[bytes]:
+        """One V1 SyncBatch frame per envelope, for the C++ node ``to_node_id``."""
+        return [v1_frame_for_envelope(envelope, to_node_id) for envelope in self]
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def v1_hello_frame(node_id: str) -> bytes:
+    """The V1 Hello frame a node sends after connecting to a C++ node."""
+    c_node = _node_id(node_id)
+    lib = _lib()
+    out = N.sa_buf()
+    status = lib.sa_v1_hello_frame(c_node, byref(out))
+    if status:
+        raise _error(lib, status)
+    return _take_buf(lib, out)
+
+
+def _view_str(raw: bytes) -> Any:
+    return N.sa_str(raw, len(raw))
+
+
+def v1_frame_for_envelope(envelope: Envelope, to_node_id: str) -> bytes:
+    """The V1 SyncBatch frame carrying ``envelope`` to the C++ node ``to_node_id``, byte for
+    byte as the C++ transport writes it (stamp milliseconds only, no replaced write)."""
+    if not isinstance(envelope, Envelope):
+        raise TypeError(f"envelope must be Envelope, not {_type_name(envelope)}")
+    op = envelope.operation
+    bad = InvalidArgumentError
+    sync_id = _encode(op.sync_id, "sync_id", bad)
+    origin = _encode(op.origin, "origin", bad)
+    key = _encode(op.key, "key", bad)
+    value = _bytes(op.value, "value")
+    to = _node_id(to_node_id, "to_node_id")
+    view = N.sa_envelope_view()
+    view.sync_id = _view_str(sync_id)
+    view.origin = _view_str(origin)
+    view.version = _uint(op.version, "version", N.U64_MAX, bad)
+    view.stamp = _uint(op.stamp, "stamp", N.U64_MAX, bad)
+    view.op_type = _int32(op.op_type, "op_type", bad)
+    view.key = _view_str(key)
+    buffer = (ctypes.c_uint8 * max(len(value), 1)).from_buffer_copy(value or b"\0")
+    view.value = N.sa_bytes(buffer, len(value))
+    view.replaces_origin = _view_str(b"")
+    lib = _lib()
+    out = N.sa_buf()
+    status = lib.sa_v1_frame_for_envelope(byref(view), to, byref(out))
+    # The buffers the view points into must outlive the call.
+    del sync_id, origin, key, buffer
+    if status:
+        raise _error(lib, status)
+    return _take_buf(lib, out)

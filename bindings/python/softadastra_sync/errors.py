@@ -30,6 +30,8 @@ __all__ = [
     "SyncIOError",
     "CorruptError",
     "InternalError",
+    "InUseError",
+    "MalformedFrameError",
 ]
 
 
@@ -52,6 +54,8 @@ class Status(IntEnum):
     IO = 13
     CORRUPT = 14
     INTERNAL = 15
+    IN_USE = 16
+    MALFORMED_FRAME = 17
 
     @property
     def c_name(self) -> str:
@@ -176,10 +180,23 @@ class CorruptError(SyncError):
     STATUS = Status.CORRUPT
 
 
+class InUseError(SyncError):
+    """``SA_ERR_IN_USE``: another store handle (this process or another) has the WAL open."""
+
+    STATUS = Status.IN_USE
+
+
 class InternalError(SyncError):
     """``SA_ERR_INTERNAL``: a bug in the library (a caught panic); the handle stays usable."""
 
     STATUS = Status.INTERNAL
+
+
+class MalformedFrameError(SyncError):
+    """``SA_ERR_MALFORMED_FRAME``: received bytes are not a valid frame (truncated, bad magic,
+    unknown format version, bad tag or length, trailing bytes, ...); nothing was applied."""
+
+    STATUS = Status.MALFORMED_FRAME
 
 
 _BY_STATUS: Dict[int, Type[SyncError]] = {
@@ -200,6 +217,8 @@ _BY_STATUS: Dict[int, Type[SyncError]] = {
         SyncIOError,
         CorruptError,
         InternalError,
+        InUseError,
+        MalformedFrameError,
     )
 }
 

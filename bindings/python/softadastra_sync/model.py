@@ -23,6 +23,8 @@ __all__ = [
     "Resolution",
     "Entry",
     "ReplayReport",
+    "OperationError",
+    "ReceiveReport",
     "make_stamp",
     "stamp_wall_ms",
     "stamp_logical",
@@ -304,3 +306,25 @@ class ReplayReport:
 
     records: int
     dropped_bytes: int
+
+
+@dataclass(frozen=True)
+class OperationError:
+    """One operation of a received frame that was refused (not applied, not acknowledged)."""
+
+    #: Its position in the frame (0-based).
+    index: int
+    sync_id: str
+    #: The library's message, naming the offending value.
+    message: str
+
+
+@dataclass(frozen=True)
+class ReceiveReport:
+    """What :meth:`SyncEngine.receive_frame` did with the operations of one V2 frame."""
+
+    applied: int
+    ignored: int
+    duplicate: int
+    invalid: int
+    errors: List[OperationError] = field(default_factory=list)

@@ -57,9 +57,11 @@ def test_errors() -> None:
         sa.resolve_conflict(LWW, T, "node-a", T, "node b")
     with pytest.raises(sa.InvalidNodeIdError):
         sa.resolve_conflict(LWW, T, "node-a", T, "node\x00b")
+    # Without a local write there is no local node to check.
+    for no_node in ("", None):
+        assert sa.resolve_conflict(LWW, None, no_node, T, "node-b").apply_remote
     with pytest.raises(sa.InvalidNodeIdError):
-        # The node ids are checked even when there is no local write.
-        sa.resolve_conflict(LWW, None, "", T, "node-b")
+        sa.resolve_conflict(LWW, None, "node-a", T, "node b")
     with pytest.raises(sa.InvalidArgumentError, match="local_stamp"):
         sa.resolve_conflict(LWW, -1, "node-a", T, "node-b")
     with pytest.raises(sa.InvalidArgumentError, match="remote_stamp"):

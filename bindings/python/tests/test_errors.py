@@ -26,6 +26,8 @@ CLASSES = {
     sa.Status.IO: sa.SyncIOError,
     sa.Status.CORRUPT: sa.CorruptError,
     sa.Status.INTERNAL: sa.InternalError,
+    sa.Status.IN_USE: sa.InUseError,
+    sa.Status.MALFORMED_FRAME: sa.MalformedFrameError,
 }
 
 

@@ -118,6 +118,29 @@ def test_corruption_is_an_error_and_nothing_is_truncated(tmp_path: Path) -> None
     assert wal.read_bytes() == bytes(data)
 
 
+def test_a_second_handle_on_one_wal_is_refused(tmp_path: Path) -> None:
+    wal = tmp_path / "one.wal"
+    with sa.Store.open(wal):
+        with pytest.raises(sa.InUseError) as info:
+            sa.Store.open(wal)
+        assert str(wal) in info.value.message and "in use" in info.value.message
+    with sa.Store.open(wal) as store:  # released on close
+        assert store.len == 0
+
+
+def test_damaged_length_in_the_middle_is_corruption(tmp_path: Path) -> None:
+    wal = tmp_path / "len.wal"
+    with sa.Store.open(wal) as store, sa.SyncEngine(store, sa.SyncConfig.fast("node-a")) as e:
+        for i in range(3):
+            e.submit_put(f"k{i}", b"v")
+    data = bytearray(wal.read_bytes())
+    data[11] ^= 0xFF  # the high byte of the first record's length
+    wal.write_bytes(bytes(data))
+    with pytest.raises(sa.CorruptError, match="valid record follows"):
+        sa.Store.open(wal)
+    assert wal.read_bytes() == bytes(data)
+
+
 def test_open_errors(tmp_path: Path) -> None:
     with pytest.raises(sa.SyncIOError) as info:
         sa.Store.open(tmp_path / "no" / "such" / "dir.wal")

@@ -182,6 +182,8 @@ namespace softadastra::core::errors
     Io = SA_ERR_IO,
     Corrupt = SA_ERR_CORRUPT,
     Internal = SA_ERR_INTERNAL,
+    InUse = SA_ERR_IN_USE,
+    MalformedFrame = SA_ERR_MALFORMED_FRAME,
   };
 
   /// An error: its code and a message naming the offending value

@@ -1,0 +1,101 @@
+//! Applying V2 frames to an engine: an operations frame in, a report and an ACK frame out; an
+//! ACK frame in, acknowledgements out.
+
+use super::ack::{decode_ack_frame, encode_ack_frame};
+use super::error::WireError;
+use super::operations::decode_operations_frame;
+use crate::sync::{AckOutcome, ErrorKind, RemoteOutcome, SyncEngine};
+
+/// Why one operation of a frame was not applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperationError {
+    /// Its position in the frame (0-based).
+    pub index: usize,
+    pub sync_id: String,
+    /// The engine's message, naming the offending value.
+    pub message: String,
+}
+
+/// What receiving one operations frame did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReceiveReport {
+    pub applied: usize,
+    pub ignored: usize,
+    pub duplicate: usize,
+    /// Operations refused by validation; each is in `errors`, none is acknowledged.
+    pub invalid: usize,
+    pub errors: Vec<OperationError>,
+    /// The sync ids handled (applied, ignored or duplicate), in frame order: what the ACK
+    /// frame lists.
+    pub acknowledged: Vec<String>,
+}
+
+/// What ingesting one ACK frame did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AckFrameReport {
+    /// Operations that became acknowledged.
+    pub acknowledged: usize,
+    /// Operations that already were (a redelivered ACK).
+    pub already_acknowledged: usize,
+    /// Ids the outbox does not hold (pruned since, or never ours).
+    pub unknown: usize,
+}
+
+impl SyncEngine {
+    /// Applies every valid operation of a V2 operations frame and returns the report and the
+    /// ACK frame to send back (listing applied, ignored and duplicate ids).
+    ///
+    /// A frame that fails to decode changes nothing. An invalid operation is reported in
+    /// `errors` and does not stop the others. An engine failure (I/O) stops the frame and is
+    /// returned: the operations applied before it are durable and, not being acknowledged,
+    /// come back as duplicates when the sender re-sends.
+    pub fn receive_frame(&self, frame: &[u8]) -> Result<(ReceiveReport, Vec<u8>), WireError> {
+        let operations = decode_operations_frame(frame)?;
+        let mut report = ReceiveReport::default();
+        for (index, op) in operations.iter().enumerate() {
+            match self.receive_remote_operation(op) {
+                Ok(result) => {
+                    match result.outcome {
+                        RemoteOutcome::Applied => report.applied += 1,
+                        RemoteOutcome::Ignored => report.ignored += 1,
+                        RemoteOutcome::Duplicate => report.duplicate += 1,
+                    }
+                    report.acknowledged.push(op.sync_id.clone());
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::InvalidRemoteOperation | ErrorKind::InvalidNodeId
+                    ) =>
+                {
+                    report.invalid += 1;
+                    report.errors.push(OperationError {
+                        index,
+                        sync_id: op.sync_id.clone(),
+                        message: e.to_string(),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let ack = encode_ack_frame(&report.acknowledged)?;
+        Ok((report, ack))
+    }
+
+    /// Acknowledges every sync id of a V2 ACK frame. A frame that fails to decode changes
+    /// nothing; ids the outbox does not hold are counted, not errors (ACKs may arrive after a
+    /// prune).
+    pub fn ack_frame(&self, frame: &[u8]) -> Result<AckFrameReport, WireError> {
+        let ids = decode_ack_frame(frame)?;
+        let mut report = AckFrameReport::default();
+        for id in &ids {
+            match self.receive_ack(id) {
+                Ok(AckOutcome::Acknowledged) => report.acknowledged += 1,
+                Ok(AckOutcome::AlreadyAcknowledged) => report.already_acknowledged += 1,
+                Err(e) if e.kind() == ErrorKind::NotFound => report.unknown += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(report)
+    }
+}
