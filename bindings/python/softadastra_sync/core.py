@@ -1010,7 +1010,8 @@ def library_version() -> str:
 
 
 def library_path() -> str:
-    """The path of the loaded library (loading it if needed)."""
+    """The path of the loaded library (loading it if needed); for a library found by the
+    system's loader (``ctypes.util.find_library``), the name the loader resolved."""
     _lib()
     path = N.loaded_path()
     assert path is not None
