@@ -107,6 +107,12 @@ namespace
     CHECK(Duration::from_chrono(std::chrono::seconds(2)) == Duration::from_millis(2000));
     CHECK_EQ(core::time::stamp_millis(core::time::make_stamp(T0, 5)), T0);
     CHECK_EQ(core::time::stamp_logical(core::time::make_stamp(T0, 5)), 5);
+    CHECK(core::time::Timestamp::from_stamp(core::time::make_stamp(T0, 5)) ==
+          core::time::Timestamp::from_millis(static_cast<std::int64_t>(T0)));
+    CHECK(!core::time::Timestamp().is_valid());
+    CHECK(core::time::Timestamp(7) < core::time::Timestamp(8));
+    CHECK(core::time::Timestamp::from_time_point(std::chrono::system_clock::time_point(std::chrono::seconds(2))) ==
+          core::time::Timestamp(2000));
 
     CHECK_EQ(Value::from_string("Gaspard").to_string(), std::string("Gaspard"));
     const std::string binary("a\0b\xff", 4);
@@ -165,30 +171,56 @@ namespace
     CHECK(std::string(sync::version()) == "0.1.0");
   }
 
+  // The two C structs hold the same settings.
+  bool same_settings(const sa_sync_config &a, const sa_sync_config &b)
+  {
+    return a.struct_size == b.struct_size && std::string(a.node_id) == std::string(b.node_id) &&
+           a.durability == b.durability && a.auto_queue == b.auto_queue && a.require_ack == b.require_ack &&
+           a.ack_timeout_ms == b.ack_timeout_ms && a.retry_interval_ms == b.retry_interval_ms &&
+           a.max_retries == b.max_retries && a.conflict_policy == b.conflict_policy &&
+           a.batch_size == b.batch_size && a.max_outbox_operations == b.max_outbox_operations &&
+           a.max_outbox_bytes == b.max_outbox_bytes && a.max_clock_skew_ms == b.max_clock_skew_ms &&
+           a.retry_backoff_max_ms == b.retry_backoff_max_ms;
+  }
+
+  // The C++ config of `config`, as a C struct (a zeroed struct when it cannot be one).
+  sa_sync_config c_of(const SyncConfig &config)
+  {
+    auto c = config.to_c();
+    return c.is_ok() ? c.value() : sa_sync_config{};
+  }
+
+  // The presets' values come from the library (sa_sync_config_durable / _fast): the wrapper
+  // holds exactly the C structs, and no number of its own.
   void test_config_presets()
   {
     current_test = "config presets";
+    sa_sync_config durable_c{};
+    sa_sync_config fast_c{};
+    CHECK(sa_sync_config_durable("node-a", &durable_c) == SA_OK);
+    CHECK(sa_sync_config_fast("node-a", &fast_c) == SA_OK);
     auto d = SyncConfig::durable("node-a");
+    CHECK(same_settings(c_of(d), durable_c));
     CHECK_EQ(d.node_id, std::string("node-a"));
     CHECK(d.durability == sync::types::Durability::Durable);
     CHECK(d.require_ack && d.auto_queue);
-    CHECK_EQ(d.batch_size, 64u);
-    CHECK_EQ(d.max_retries, 5u);
-    CHECK(d.ack_timeout == Duration::from_seconds(10));
-    CHECK(d.retry_interval == Duration::from_seconds(5));
-    CHECK(d.retry_backoff_max == Duration::from_seconds(300));
-    CHECK(d.max_clock_skew == Duration::from_seconds(60));
     CHECK(d.conflict_policy == ConflictPolicy::LastWriteWins);
-    CHECK_EQ(d.max_outbox_operations, 1000000u);
-    CHECK_EQ(d.max_outbox_bytes, std::uint64_t{1} << 30);
     CHECK(d.is_valid());
     auto f = SyncConfig::fast("node-a");
+    CHECK(same_settings(c_of(f), fast_c));
     CHECK(f.durability == sync::types::Durability::Fast);
     CHECK(!f.require_ack);
     CHECK(f.is_valid());
+    // The C++ module's constructors: the durable preset, node "node-1" by default.
+    sa_sync_config node_1{};
+    CHECK(sa_sync_config_durable("node-1", &node_1) == SA_OK);
+    CHECK(same_settings(c_of(SyncConfig()), node_1));
+    CHECK(same_settings(c_of(SyncConfig("node-a")), durable_c));
+    CHECK(same_settings(c_of(SyncConfig::from_c(fast_c)), fast_c));
     // A preset for a bad node id still has the preset values; validation reports the id.
     auto bad = SyncConfig::durable("");
-    CHECK_EQ(bad.batch_size, 64u);
+    CHECK_EQ(bad.batch_size, d.batch_size);
+    CHECK_EQ(bad.max_retries, d.max_retries);
     auto v = bad.validate();
     CHECK(v.is_err() && v.error().code() == ErrorCode::InvalidNodeId);
   }

@@ -3,6 +3,7 @@
  *
  * Header-only, C++17, over the C ABI in <softadastra/sync.h>. This file provides:
  *   softadastra::core::time::Duration        millisecond durations (from_seconds, from_millis)
+ *   softadastra::core::time::Timestamp       a point in time in milliseconds since the epoch
  *   softadastra::core::time::ManualClock     RAII wrapper of sa_clock (deterministic tests)
  *   softadastra::core::time::make_stamp ...  hybrid-clock stamp helpers
  *   softadastra::core::errors::Error         an error code (SA_ERR_*) and its message
@@ -102,6 +103,56 @@ namespace softadastra::core::time
   {
     return static_cast<std::uint16_t>(stamp & 0xFFFFu);
   }
+
+  /// A point in time: milliseconds since the Unix epoch (the C++ module's
+  /// core::time::Timestamp, e.g. SyncOperation::timestamp). Not a hybrid-clock Stamp, which
+  /// orders writes: Timestamp::from_stamp gives the wall-clock time of one.
+  class Timestamp
+  {
+  public:
+    using rep = std::int64_t;
+
+    constexpr Timestamp() noexcept = default;
+
+    constexpr explicit Timestamp(rep millis) noexcept : millis_(millis) {}
+
+    static constexpr Timestamp from_millis(rep millis) noexcept { return Timestamp(millis); }
+
+    /// The wall-clock time of a hybrid-clock stamp (its 48 high bits always fit).
+    static constexpr Timestamp from_stamp(Stamp stamp) noexcept
+    {
+      return Timestamp(static_cast<rep>(stamp_millis(stamp)));
+    }
+
+    static Timestamp from_time_point(std::chrono::system_clock::time_point tp) noexcept
+    {
+      return Timestamp(static_cast<rep>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count()));
+    }
+
+    /// The system clock's reading.
+    static Timestamp now() noexcept { return from_time_point(std::chrono::system_clock::now()); }
+
+    constexpr rep millis() const noexcept { return millis_; }
+
+    /// The C++ module's name for millis().
+    constexpr rep value() const noexcept { return millis_; }
+
+    /// Set (after the epoch); a default-constructed Timestamp is not.
+    constexpr bool is_valid() const noexcept { return millis_ > 0; }
+
+    friend constexpr bool operator==(Timestamp a, Timestamp b) noexcept { return a.millis_ == b.millis_; }
+    friend constexpr bool operator!=(Timestamp a, Timestamp b) noexcept { return a.millis_ != b.millis_; }
+    friend constexpr bool operator<(Timestamp a, Timestamp b) noexcept { return a.millis_ < b.millis_; }
+    friend constexpr bool operator<=(Timestamp a, Timestamp b) noexcept { return a.millis_ <= b.millis_; }
+    friend constexpr bool operator>(Timestamp a, Timestamp b) noexcept { return a.millis_ > b.millis_; }
+    friend constexpr bool operator>=(Timestamp a, Timestamp b) noexcept { return a.millis_ >= b.millis_; }
+
+    friend std::ostream &operator<<(std::ostream &os, Timestamp t) { return os << t.millis_ << "ms"; }
+
+  private:
+    rep millis_{0};
+  };
 
   /// A manual physical clock (milliseconds since the Unix epoch) that moves only when told to
   /// (RAII over sa_clock). Give it to a StoreEngine, a SyncEngine or an AckTracker with their

@@ -264,6 +264,9 @@ namespace softadastra::store::core
       c.enable_wal = false;
       return c;
     }
+
+    /// The C++ module's name for memory().
+    static StoreConfig memory_only() { return memory(); }
   };
 
   /// What opening the WAL found.

@@ -61,6 +61,7 @@ namespace softadastra::sync
   namespace detail
   {
     using Duration = ::softadastra::core::time::Duration;
+    using Timestamp = ::softadastra::core::time::Timestamp;
     using ManualClock = ::softadastra::core::time::ManualClock;
     using Error = ::softadastra::core::errors::Error;
     using ErrorCode = ::softadastra::core::errors::ErrorCode;
@@ -188,61 +189,53 @@ namespace softadastra::sync::types
 
 namespace softadastra::sync::core
 {
-  /// Sync settings. Start from durable(node) or fast(node), then change fields.
+  /// Sync settings. Start from durable(node) or fast(node), then change fields. Every preset
+  /// value (batch size, retries, timeouts, caps) comes from the library
+  /// (sa_sync_config_durable / sa_sync_config_fast): none is written here.
   struct SyncConfig
   {
     /// This node's id: 1–256 bytes of UTF-8, no whitespace or control characters.
-    std::string node_id{"node-1"};
+    std::string node_id{};
     /// When a submitted write returns: on disk (Durable) or handed to the OS (Fast).
-    types::Durability durability{types::Durability::Durable};
+    types::Durability durability{};
     /// Queue operations as they are submitted (otherwise call queue_operation).
-    bool auto_queue{true};
+    bool auto_queue{};
     /// Keep sent operations in flight until acknowledged.
-    bool require_ack{true};
+    bool require_ack{};
     /// How long a sent operation waits for its ACK.
-    detail::Duration ack_timeout{detail::Duration::from_seconds(10)};
+    detail::Duration ack_timeout{};
     /// Wait before the first re-send; each later re-send waits twice as long, up to
     /// retry_backoff_max.
-    detail::Duration retry_interval{detail::Duration::from_seconds(5)};
+    detail::Duration retry_interval{};
     /// The longest wait between two re-sends.
-    detail::Duration retry_backoff_max{detail::Duration::from_seconds(300)};
+    detail::Duration retry_backoff_max{};
     /// Re-sends allowed after the first send; past that an expired operation is failed.
-    std::uint32_t max_retries{5};
-    types::ConflictPolicy conflict_policy{types::ConflictPolicy::LastWriteWins};
+    std::uint32_t max_retries{};
+    types::ConflictPolicy conflict_policy{};
     /// Most operations per batch (1–65536).
-    std::size_t batch_size{64};
+    std::size_t batch_size{};
     /// Most operations the outbox holds (acknowledged ones count until pruned).
-    std::uint64_t max_outbox_operations{1000000};
+    std::uint64_t max_outbox_operations{};
     /// Most key + value bytes the outbox holds.
-    std::uint64_t max_outbox_bytes{std::uint64_t{1} << 30};
+    std::uint64_t max_outbox_bytes{};
     /// Remote stamps further ahead of the local clock are rejected.
-    detail::Duration max_clock_skew{detail::Duration::from_seconds(60)};
+    detail::Duration max_clock_skew{};
+
+    /// The C++ module's default: node "node-1" with the durable preset.
+    SyncConfig() : SyncConfig(std::string("node-1")) {}
+
+    /// The durable preset for `local_node_id` (as the C++ module's SyncConfig(node_id)).
+    explicit SyncConfig(std::string local_node_id) : SyncConfig(durable(std::move(local_node_id))) {}
 
     /// Writes on disk before they return, ACKs required (the library's durable preset).
-    static SyncConfig durable(std::string node_id) { return preset(std::move(node_id), false); }
+    static SyncConfig durable(std::string node_id) { return preset(std::move(node_id), &sa_sync_config_durable); }
 
-    /// Writes handed to the OS before they return, no ACKs required.
-    static SyncConfig fast(std::string node_id) { return preset(std::move(node_id), true); }
+    /// Writes handed to the OS before they return, no ACKs required, larger batches (the
+    /// library's fast preset).
+    static SyncConfig fast(std::string node_id) { return preset(std::move(node_id), &sa_sync_config_fast); }
 
     /// The same settings as a C struct.
-    static SyncConfig from_c(const sa_sync_config &c)
-    {
-      SyncConfig config;
-      config.node_id = detail::copy_buffer(c.node_id, sizeof c.node_id);
-      config.durability = static_cast<types::Durability>(c.durability);
-      config.auto_queue = c.auto_queue;
-      config.require_ack = c.require_ack;
-      config.ack_timeout = detail::from_ms(c.ack_timeout_ms);
-      config.retry_interval = detail::from_ms(c.retry_interval_ms);
-      config.retry_backoff_max = detail::from_ms(c.retry_backoff_max_ms);
-      config.max_retries = c.max_retries;
-      config.conflict_policy = static_cast<types::ConflictPolicy>(c.conflict_policy);
-      config.batch_size = c.batch_size;
-      config.max_outbox_operations = c.max_outbox_operations;
-      config.max_outbox_bytes = c.max_outbox_bytes;
-      config.max_clock_skew = detail::from_ms(c.max_clock_skew_ms);
-      return config;
-    }
+    static SyncConfig from_c(const sa_sync_config &c) { return SyncConfig(c); }
 
     /// These settings as a C struct for sa_sync_new. Fails for a node id the library rejects
     /// and for values the C struct cannot hold (negative durations, a batch_size over 32
@@ -315,22 +308,29 @@ namespace softadastra::sync::core
                            std::string("invalid sync context: config field ") + field + " " + why);
     }
 
-    static SyncConfig preset(std::string node_id, bool fast)
+    explicit SyncConfig(const sa_sync_config &c)
+        : node_id(detail::copy_buffer(c.node_id, sizeof c.node_id)),
+          durability(static_cast<types::Durability>(c.durability)), auto_queue(c.auto_queue),
+          require_ack(c.require_ack), ack_timeout(detail::from_ms(c.ack_timeout_ms)),
+          retry_interval(detail::from_ms(c.retry_interval_ms)),
+          retry_backoff_max(detail::from_ms(c.retry_backoff_max_ms)), max_retries(c.max_retries),
+          conflict_policy(static_cast<types::ConflictPolicy>(c.conflict_policy)), batch_size(c.batch_size),
+          max_outbox_operations(c.max_outbox_operations), max_outbox_bytes(c.max_outbox_bytes),
+          max_clock_skew(detail::from_ms(c.max_clock_skew_ms))
     {
-      // The library's presets, read with a placeholder node id so that any node id (even an
-      // invalid one, reported later by validate / the engine) gets the preset values.
+    }
+
+    static SyncConfig preset(std::string node_id, sa_status (*fill)(const char *, sa_sync_config *))
+    {
+      // Read with a placeholder node id, so that any node id (even an invalid one, reported
+      // later by validate / the engine) gets the preset's values. The call cannot fail (a
+      // valid id, a non-NULL struct); if it did, the zeroed struct fails validate().
       sa_sync_config c{};
-      const sa_status status = fast ? sa_sync_config_fast("node", &c) : sa_sync_config_durable("node", &c);
-      SyncConfig config;
-      if (status == SA_OK)
+      if (fill("node", &c) != SA_OK)
       {
-        config = from_c(c);
+        c = sa_sync_config{};
       }
-      else if (fast)
-      {
-        config.durability = types::Durability::Fast;
-        config.require_ack = false;
-      }
+      SyncConfig config(c);
       config.node_id = std::move(node_id);
       return config;
     }
@@ -381,37 +381,45 @@ namespace softadastra::sync::core
     friend bool operator!=(const WriteId &a, const WriteId &b) { return !(a == b); }
   };
 
-  /// The propagation unit: a store operation with its sync metadata. The write's stamp is
-  /// operation.timestamp. `replaces` names the write this one overwrote at its origin (it lets
-  /// the receiver tell a causal update from a conflict); operations from a batch carry it.
+  /// The propagation unit: a store operation with its sync metadata. The write's stamp (what
+  /// orders it) is operation.timestamp. `timestamp` is the sync-level time in milliseconds, as
+  /// in the C++ module: for an operation the library made (submit_local_operation, batches)
+  /// the wall-clock time of the write's stamp; for local() / remote() the time of the call.
+  /// It is informational: receive_remote_operation orders writes by operation.timestamp.
+  /// `replaces` names the write this one overwrote at its origin (it lets the receiver tell a
+  /// causal update from a conflict); operations from a batch carry it.
   struct SyncOperation
   {
     std::string sync_id{};
     std::string origin_node_id{};
     std::uint64_t version{0};
     detail::Operation operation{};
+    detail::Timestamp timestamp{};
     std::optional<WriteId> replaces{};
 
     SyncOperation() = default;
 
-    SyncOperation(std::string id, std::string origin, std::uint64_t operation_version, detail::Operation store_operation)
+    SyncOperation(std::string id, std::string origin, std::uint64_t operation_version, detail::Operation store_operation,
+                  detail::Timestamp sync_timestamp = detail::Timestamp())
         : sync_id(std::move(id)), origin_node_id(std::move(origin)), version(operation_version),
-          operation(std::move(store_operation))
+          operation(std::move(store_operation)), timestamp(sync_timestamp)
     {
     }
 
-    /// An operation received from `origin` (its stamp is store_operation.timestamp).
+    /// An operation received from `origin` (its stamp is store_operation.timestamp), made now.
     static SyncOperation remote(std::string id, std::string origin, std::uint64_t operation_version,
                                 detail::Operation store_operation)
     {
-      return SyncOperation(std::move(id), std::move(origin), operation_version, std::move(store_operation));
+      return SyncOperation(std::move(id), std::move(origin), operation_version, std::move(store_operation),
+                           detail::Timestamp::now());
     }
 
-    /// A local operation (what submit_local_operation returns).
+    /// A local operation, made now.
     static SyncOperation local(std::string id, std::string origin, std::uint64_t operation_version,
                                detail::Operation store_operation)
     {
-      return SyncOperation(std::move(id), std::move(origin), operation_version, std::move(store_operation));
+      return SyncOperation(std::move(id), std::move(origin), operation_version, std::move(store_operation),
+                           detail::Timestamp::now());
     }
 
     /// The write's hybrid-clock stamp.
@@ -456,6 +464,7 @@ namespace softadastra::sync::core
       e.operation.operation.key = detail::Key(detail::copy(v.key));
       e.operation.operation.value = detail::Value::from_bytes(v.value.ptr, v.value.len);
       e.operation.operation.timestamp = v.stamp;
+      e.operation.timestamp = detail::Timestamp::from_stamp(v.stamp);
       if (v.has_replaces)
       {
         e.operation.replaces = WriteId{v.replaces_stamp, detail::copy(v.replaces_origin)};
@@ -699,8 +708,8 @@ namespace softadastra::sync::engine
       }
       detail::Operation stamped = operation;
       stamped.timestamp = submitted.stamp;
-      auto local = core::SyncOperation::local(detail::copy_buffer(submitted.sync_id, sizeof submitted.sync_id),
-                                              config_.node_id, submitted.version, std::move(stamped));
+      core::SyncOperation local(detail::copy_buffer(submitted.sync_id, sizeof submitted.sync_id), config_.node_id,
+                                submitted.version, std::move(stamped), detail::Timestamp::from_stamp(submitted.stamp));
       if (submitted.has_replaces)
       {
         local.replaces = core::WriteId{submitted.replaces_stamp,
