@@ -10,6 +10,7 @@
 #include <softadastra/store/Store.hpp>
 #include <softadastra/sync/Sync.hpp>
 
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -23,6 +24,8 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <sys/resource.h>
 
 using namespace softadastra;
 
@@ -952,6 +955,121 @@ namespace
     CHECK(assigned.is_waiting("id-1"));
   }
 
+  // Limits the size of the files this process writes (a write past it fails with EFBIG;
+  // SIGXFSZ is ignored) while it lives: a deterministic I/O error, without privileges.
+  class FileSizeLimit
+  {
+  public:
+    explicit FileSizeLimit(std::uintmax_t bytes) : saved_signal_(std::signal(SIGXFSZ, SIG_IGN))
+    {
+      ok_ = getrlimit(RLIMIT_FSIZE, &saved_) == 0;
+      rlimit limit = saved_;
+      limit.rlim_cur = static_cast<rlim_t>(bytes);
+      ok_ = ok_ && setrlimit(RLIMIT_FSIZE, &limit) == 0;
+    }
+
+    ~FileSizeLimit()
+    {
+      setrlimit(RLIMIT_FSIZE, &saved_);
+      std::signal(SIGXFSZ, saved_signal_);
+    }
+
+    FileSizeLimit(const FileSizeLimit &) = delete;
+    FileSizeLimit &operator=(const FileSizeLimit &) = delete;
+
+    bool ok() const { return ok_; }
+
+  private:
+    void (*saved_signal_)(int);
+    rlimit saved_{};
+    bool ok_{false};
+  };
+
+  // retry_expired / prune_completed / prune_failed / state keep the module doc's plain return
+  // types; an error (here an I/O error: the WAL cannot grow) is kept in last_error(), not
+  // turned into a silent 0.
+  void test_plain_calls_keep_their_errors()
+  {
+    current_test = "plain calls keep their errors";
+    const std::string wal = "plain_errors.wal";
+    std::filesystem::remove(wal);
+    {
+      StoreEngine store{StoreConfig::durable(wal)};
+      auto config = SyncConfig::durable("node-a");
+      config.ack_timeout = Duration::from_millis(1000);
+      config.max_retries = 0; // an expired operation fails, and failing it is logged
+      SyncContext context{store, config};
+      SyncEngine engine{context};
+      ManualClock clock{T0};
+      CHECK(engine.set_clock(clock).is_ok());
+      CHECK(engine.submit_local_operation(put("k1", "v1")).is_ok());
+      CHECK(engine.submit_local_operation(put("k2", "v2")).is_ok());
+      CHECK_EQ(engine.next_batch().size(), 2u);
+      CHECK(engine.receive_ack("node-a-1"));
+      CHECK(!engine.last_error().has_value());
+      clock.advance(1000); // node-a-2's ACK deadline passes: a failure to log
+      {
+        FileSizeLimit full{std::filesystem::file_size(wal)};
+        CHECK(full.ok());
+        CHECK_EQ(engine.retry_expired(), 0u);
+        auto error = engine.last_error();
+        CHECK(error.has_value() && error->code() == ErrorCode::Io);
+        CHECK(error.has_value() && !error->message().empty());
+        engine.clear_last_error();
+        CHECK(!engine.last_error().has_value());
+        CHECK_EQ(engine.prune_completed(), 0u); // node-a-1 is acknowledged: a prune to log
+        error = engine.last_error();
+        CHECK(error.has_value() && error->code() == ErrorCode::Io);
+        auto tried = engine.try_prune_completed();
+        CHECK(tried.is_err() && tried.error().code() == ErrorCode::Io);
+      }
+      // A later success does not hide it: it stays until cleared.
+      CHECK_EQ(engine.state().outbox_size, 2u);
+      CHECK(engine.last_error().has_value() && engine.last_error()->code() == ErrorCode::Io);
+      // Moving the engine moves its error.
+      SyncEngine moved{std::move(engine)};
+      CHECK(moved.last_error().has_value() && moved.last_error()->code() == ErrorCode::Io);
+      CHECK(!engine.last_error().has_value()); // NOLINT(bugprone-use-after-move)
+      moved.clear_last_error();
+      CHECK(!moved.last_error().has_value());
+      // A moved-from engine's plain calls keep their error too.
+      CHECK_EQ(engine.retry_expired(), 0u);
+      CHECK(engine.last_error().has_value() &&
+            engine.last_error()->message().find("moved from") != std::string::npos);
+      engine.clear_last_error();
+      CHECK_EQ(engine.state().outbox_size, 0u);
+      CHECK_EQ(engine.prune_failed(), 0u);
+      CHECK(engine.last_error().has_value());
+      sync::scheduler::SyncScheduler scheduler{engine};
+      engine.clear_last_error();
+      CHECK_EQ(scheduler.prune_completed(), 0u);
+      CHECK(engine.last_error().has_value());
+    }
+    std::filesystem::remove(wal);
+
+    // The store's and the ACK tracker's plain calls, likewise.
+    StoreEngine store{StoreConfig::memory_only()};
+    StoreEngine moved_store{std::move(store)};
+    CHECK(!store.get(Key{"k"}).has_value()); // NOLINT(bugprone-use-after-move)
+    CHECK(store.last_error().has_value() && store.last_error()->message().find("moved from") != std::string::npos);
+    store.clear_last_error();
+    CHECK_EQ(store.size(), 0u);
+    CHECK(store.last_error().has_value());
+    CHECK(!moved_store.get(Key{std::string("a\0b", 3)}).has_value());
+    CHECK(moved_store.last_error().has_value() &&
+          moved_store.last_error()->code() == ErrorCode::InvalidOperation);
+    moved_store.clear_last_error();
+    CHECK(!moved_store.get(Key{"absent"}).has_value()); // absent is not an error
+    CHECK(!moved_store.last_error().has_value());
+
+    sync::ack::AckTracker tracker;
+    sync::ack::AckTracker moved_tracker{std::move(tracker)};
+    CHECK_EQ(tracker.collect_expired(), 0u); // NOLINT(bugprone-use-after-move)
+    CHECK(tracker.last_error().has_value());
+    CHECK(!moved_tracker.ack("never-tracked")); // not tracked is not an error
+    CHECK(!moved_tracker.last_error().has_value());
+  }
+
   void test_ack_tracker()
   {
     current_test = "ack tracker";
@@ -1153,6 +1271,7 @@ int main()
   test_retry_and_failed();
   test_scheduler();
   test_moves();
+  test_plain_calls_keep_their_errors();
   test_ack_tracker();
   test_conflict_resolver();
   test_threads();

@@ -11,8 +11,9 @@
  *   softadastra::sync::ack         AckTracker              (RAII over sa_ack_tracker)
  *   softadastra::sync::conflict    ConflictResolver, Resolution
  *
- * Ownership: every C handle is owned by exactly one C++ object and freed by its destructor;
- * the owning types are move-only. Batches are copied out of their C handle (which is freed
+ * Ownership: every C handle is owned by exactly one C++ object, through a std::unique_ptr
+ * whose deleter is the handle's sa_*_free; the owning types are move-only (a moved-from
+ * object reports "handle is empty (moved from)" errors). Batches are copied out of their C handle (which is freed
  * at once), so a SyncEnvelope / SyncOperation owns all its fields: the SyncOperation of an
  * envelope can be handed as is to another engine's receive_remote_operation (stamp, origin,
  * version and the write it replaced travel with it).
@@ -21,7 +22,8 @@
  * error carries the library's code and the message of sa_last_error_message(), captured at
  * once. Calls the module doc uses with plain return types keep them (next_batch returns a
  * SyncBatch that also carries an error, retry_expired / prune_* return counts, state()
- * returns a SyncState); the try_* variants return a Result.
+ * returns a SyncState); their errors are never dropped: each is kept in the object's
+ * last_error() until clear_last_error(), and the try_* variants return a Result.
  *
  * Exceptions: none, except Result::value()/error() on the wrong alternative (logic_error)
  * and std::bad_alloc. Constructors do not throw: a SyncEngine that could not be created
@@ -30,9 +32,10 @@
  * error, state() is all zeros). The doc checks SyncContext::is_valid() before building the
  * engine; that check covers the node id, every config field and the store.
  *
- * Threads: the C handles are thread-safe and the wrapper objects keep no mutable state of
- * their own, so several threads may call methods on one SyncEngine / AckTracker / StoreEngine
- * at once; only moving, assigning or destroying an object must not race with other calls.
+ * Threads: the C handles are thread-safe and the only mutable state of a wrapper object is
+ * its last_error() (behind a mutex), so several threads may call methods on one SyncEngine /
+ * AckTracker / StoreEngine at once; only moving, assigning or destroying an object must not
+ * race with other calls.
  */
 #ifndef SOFTADASTRA_CPP_SYNC_HPP
 #define SOFTADASTRA_CPP_SYNC_HPP
@@ -537,18 +540,14 @@ namespace softadastra::sync::core
     /// Copies every envelope of `batch`, then frees it (it may be NULL).
     static SyncBatch take(sa_batch *batch)
     {
-      struct Guard
-      {
-        sa_batch *b;
-        ~Guard() { sa_batch_free(b); }
-      } guard{batch};
+      const ::softadastra::detail::Handle<sa_batch, &sa_batch_free> owned(batch);
       SyncBatch out;
-      const std::size_t len = sa_batch_len(batch);
+      const std::size_t len = sa_batch_len(owned.get());
       out.reserve(len);
       for (std::size_t i = 0; i < len; ++i)
       {
         sa_envelope_view view{};
-        const sa_status status = sa_batch_get(batch, i, &view);
+        const sa_status status = sa_batch_get(owned.get(), i, &view);
         if (status != SA_OK)
         {
           return failed(detail::last_error(status));
@@ -619,45 +618,23 @@ namespace softadastra::sync::engine
       const auto &store = context.store_engine();
       if (!store.is_open())
       {
-        error_ = detail::Error(detail::ErrorCode::InvalidContext, "store is not open: " + store.error().message());
+        error_ = std::make_unique<const detail::Error>(detail::ErrorCode::InvalidContext,
+                                                       "store is not open: " + store.error().message());
         return;
       }
       auto c = config_.to_c();
       if (c.is_err())
       {
-        error_ = c.error();
+        error_ = std::make_unique<const detail::Error>(c.error());
         return;
       }
-      const sa_status status = sa_sync_new(store.handle(), &c.value(), &sync_);
+      sa_status status = SA_OK;
+      sync_ = ::softadastra::detail::make_handle<sa_sync, &sa_sync_free>(status, &sa_sync_new, store.handle(),
+                                                                          &c.value());
       if (status != SA_OK)
       {
-        sync_ = nullptr;
-        error_ = detail::last_error(status);
+        error_ = std::make_unique<const detail::Error>(detail::last_error(status));
       }
-    }
-
-    ~SyncEngine() { sa_sync_free(sync_); }
-
-    SyncEngine(const SyncEngine &) = delete;
-    SyncEngine &operator=(const SyncEngine &) = delete;
-
-    SyncEngine(SyncEngine &&other) noexcept
-        : sync_(std::exchange(other.sync_, nullptr)), config_(std::move(other.config_)), error_(std::move(other.error_))
-    {
-      other.error_ = detail::Error();
-    }
-
-    SyncEngine &operator=(SyncEngine &&other) noexcept
-    {
-      if (this != &other)
-      {
-        sa_sync_free(sync_);
-        sync_ = std::exchange(other.sync_, nullptr);
-        config_ = std::move(other.config_);
-        error_ = std::move(other.error_);
-        other.error_ = detail::Error();
-      }
-      return *this;
     }
 
     /// The engine was built (and not moved from).
@@ -670,8 +647,16 @@ namespace softadastra::sync::engine
       {
         return detail::Error(detail::ErrorCode::None, "");
       }
-      return error_.message().empty() ? unusable() : error_;
+      return error_ == nullptr ? unusable() : *error_;
     }
+
+    /// The latest error of a call whose module-doc signature has no room for one
+    /// (retry_expired, prune_completed, prune_failed, state: they then return 0 / zeros),
+    /// kept until clear_last_error(), so a later success does not hide it; std::nullopt when
+    /// none failed. The try_* variants return the error as a Result instead.
+    std::optional<detail::Error> last_error() const { return latch_.get(); }
+
+    void clear_last_error() noexcept { latch_.clear(); }
 
     /// OK when the engine is usable, else the error every call returns.
     detail::Result<void> check() const
@@ -700,7 +685,7 @@ namespace softadastra::sync::engine
         return SubmitResult::err(detail::nul_error(detail::ErrorCode::InvalidOperation, "key", key));
       }
       sa_submitted submitted{};
-      const sa_status status = sa_sync_submit(sync_, static_cast<std::int32_t>(operation.type), key.c_str(),
+      const sa_status status = sa_sync_submit(sync_.get(), static_cast<std::int32_t>(operation.type), key.c_str(),
                                               operation.value.data(), operation.value.size(), &submitted);
       if (status != SA_OK)
       {
@@ -735,7 +720,7 @@ namespace softadastra::sync::engine
         return core::SyncBatch::failed(unusable());
       }
       sa_batch *batch = nullptr;
-      const sa_status status = sa_sync_next_batch(sync_, &batch);
+      const sa_status status = sa_sync_next_batch(sync_.get(), &batch);
       if (status != SA_OK)
       {
         return core::SyncBatch::failed(detail::last_error(status));
@@ -751,7 +736,7 @@ namespace softadastra::sync::engine
         return core::SyncBatch::failed(unusable());
       }
       sa_batch *batch = nullptr;
-      const sa_status status = sa_sync_outbox(sync_, &batch);
+      const sa_status status = sa_sync_outbox(sync_.get(), &batch);
       if (status != SA_OK)
       {
         return core::SyncBatch::failed(detail::last_error(status));
@@ -773,9 +758,9 @@ namespace softadastra::sync::engine
     }
 
     /// Re-queues in-flight operations whose ACK timeout passed (while retries remain; the
-    /// others become failed); returns how many were re-queued (0 on error: see
-    /// try_retry_expired).
-    std::size_t retry_expired() { return try_retry_expired().value_or(0); }
+    /// others become failed); returns how many were re-queued (0 on error, kept in
+    /// last_error(); try_retry_expired returns it).
+    std::size_t retry_expired() { return latch_.value_or_keep(try_retry_expired(), std::size_t{0}); }
 
     detail::Result<std::size_t> try_retry_expired() { return count_call(&sa_sync_retry_expired); }
 
@@ -789,13 +774,15 @@ namespace softadastra::sync::engine
     /// Queues every failed operation again; returns how many.
     detail::Result<std::size_t> requeue_all_failed() { return count_call(&sa_sync_requeue_all_failed); }
 
-    /// Removes acknowledged operations from the outbox; returns how many (0 on error).
-    std::size_t prune_completed() { return try_prune_completed().value_or(0); }
+    /// Removes acknowledged operations from the outbox; returns how many (0 on error, kept in
+    /// last_error()).
+    std::size_t prune_completed() { return latch_.value_or_keep(try_prune_completed(), std::size_t{0}); }
 
     detail::Result<std::size_t> try_prune_completed() { return count_call(&sa_sync_prune_completed); }
 
-    /// Removes failed operations from the outbox (their local writes stay); returns how many.
-    std::size_t prune_failed() { return try_prune_failed().value_or(0); }
+    /// Removes failed operations from the outbox (their local writes stay); returns how many
+    /// (0 on error, kept in last_error()).
+    std::size_t prune_failed() { return latch_.value_or_keep(try_prune_failed(), std::size_t{0}); }
 
     detail::Result<std::size_t> try_prune_failed() { return count_call(&sa_sync_prune_failed); }
 
@@ -836,7 +823,7 @@ namespace softadastra::sync::engine
       op.replaces_stamp = remote.replaces ? remote.replaces->stamp : 0;
       op.replaces_origin = remote.replaces ? remote.replaces->origin.c_str() : nullptr;
       sa_apply_result result{};
-      const sa_status status = sa_sync_receive_remote(sync_, &op, &result);
+      const sa_status status = sa_sync_receive_remote(sync_.get(), &op, &result);
       if (status != SA_OK)
       {
         return RemoteResult::err(detail::last_error(status));
@@ -844,8 +831,8 @@ namespace softadastra::sync::engine
       return RemoteResult::ok(core::RemoteApplyResult::from_c(result));
     }
 
-    /// Every counter (all zeros on error: see try_state).
-    core::SyncState state() const { return try_state().value_or(core::SyncState{}); }
+    /// Every counter (all zeros on error, kept in last_error(); try_state returns it).
+    core::SyncState state() const { return latch_.value_or_keep(try_state(), core::SyncState{}); }
 
     detail::Result<core::SyncState> try_state() const
     {
@@ -855,7 +842,7 @@ namespace softadastra::sync::engine
         return R::err(unusable());
       }
       sa_sync_state_info info{};
-      const sa_status status = sa_sync_state(sync_, &info);
+      const sa_status status = sa_sync_state(sync_.get(), &info);
       if (status != SA_OK)
       {
         return R::err(detail::last_error(status));
@@ -870,7 +857,7 @@ namespace softadastra::sync::engine
       {
         return detail::Result<void>::err(unusable());
       }
-      const sa_status status = sa_sync_set_clock(sync_, clock.handle());
+      const sa_status status = sa_sync_set_clock(sync_.get(), clock.handle());
       if (status != SA_OK)
       {
         return detail::Result<void>::err(detail::last_error(status));
@@ -879,16 +866,16 @@ namespace softadastra::sync::engine
     }
 
     /// The C handle (borrowed; NULL when not valid).
-    const sa_sync *handle() const noexcept { return sync_; }
+    const sa_sync *handle() const noexcept { return sync_.get(); }
 
   private:
     detail::Error unusable() const
     {
-      if (error_.message().empty())
+      if (error_ == nullptr)
       {
         return detail::Error(detail::ErrorCode::InvalidArgument, "sync engine handle is empty (moved from)");
       }
-      return detail::Error(error_.code(), "sync engine was not created: " + error_.message());
+      return detail::Error(error_->code(), "sync engine was not created: " + error_->message());
     }
 
     template <typename F>
@@ -903,7 +890,7 @@ namespace softadastra::sync::engine
       {
         return R::err(detail::nul_error(detail::ErrorCode::NotFound, "sync id", sync_id));
       }
-      const sa_status status = call(sync_, sync_id.c_str());
+      const sa_status status = call(sync_.get(), sync_id.c_str());
       if (status != SA_OK)
       {
         return R::err(detail::last_error(status));
@@ -919,7 +906,7 @@ namespace softadastra::sync::engine
         return R::err(unusable());
       }
       std::size_t count = 0;
-      const sa_status status = call(sync_, &count);
+      const sa_status status = call(sync_.get(), &count);
       if (status != SA_OK)
       {
         return R::err(detail::last_error(status));
@@ -927,9 +914,12 @@ namespace softadastra::sync::engine
       return R::ok(count);
     }
 
-    sa_sync *sync_{nullptr};
+    ::softadastra::detail::Handle<sa_sync, &sa_sync_free> sync_;
     core::SyncConfig config_;
-    detail::Error error_{};
+    /// Why creating the engine failed (moving the engine moves it: a moved-from engine has
+    /// none).
+    std::unique_ptr<const detail::Error> error_;
+    mutable ::softadastra::detail::ErrorLatch latch_;
   };
 } // namespace softadastra::sync::engine
 
@@ -1020,24 +1010,14 @@ namespace softadastra::sync::ack
     /// A tracker on a manual clock (it keeps its own reference to it).
     explicit AckTracker(const detail::ManualClock &clock) noexcept { create(clock.handle()); }
 
-    ~AckTracker() { sa_ack_tracker_free(tracker_); }
-
-    AckTracker(const AckTracker &) = delete;
-    AckTracker &operator=(const AckTracker &) = delete;
-
-    AckTracker(AckTracker &&other) noexcept : tracker_(std::exchange(other.tracker_, nullptr)) {}
-
-    AckTracker &operator=(AckTracker &&other) noexcept
-    {
-      if (this != &other)
-      {
-        sa_ack_tracker_free(tracker_);
-        tracker_ = std::exchange(other.tracker_, nullptr);
-      }
-      return *this;
-    }
-
     bool is_valid() const noexcept { return tracker_ != nullptr; }
+
+    /// The latest error of a call that returns a plain bool or count (on a moved-from
+    /// tracker: those calls then return false / 0), kept until clear_last_error();
+    /// std::nullopt when none failed. An id never tracked is not an error (ack returns false).
+    std::optional<detail::Error> last_error() const { return latch_.get(); }
+
+    void clear_last_error() noexcept { latch_.clear(); }
 
     /// Tracks `sync_id` for `timeout` from now; tracking an id again replaces its entry.
     /// Errors: AckTracking (empty id, NUL byte, not UTF-8), InvalidArgument (negative timeout).
@@ -1056,7 +1036,7 @@ namespace softadastra::sync::ack
       {
         return R::err(detail::Error(detail::ErrorCode::InvalidArgument, "ACK timeout must not be negative"));
       }
-      const sa_status status = sa_ack_tracker_track(tracker_, sync_id.c_str(), detail::to_ms(timeout));
+      const sa_status status = sa_ack_tracker_track(tracker_.get(), sync_id.c_str(), detail::to_ms(timeout));
       if (status != SA_OK)
       {
         return R::err(detail::last_error(status));
@@ -1082,29 +1062,28 @@ namespace softadastra::sync::ack
     /// Forgets acknowledged ids; returns how many.
     std::size_t prune_received() { return count_call(&sa_ack_tracker_prune_received); }
 
-    /// Forgets every id.
+    /// Forgets every id (nothing to forget on a moved-from tracker).
     void clear() noexcept
     {
       if (tracker_ != nullptr)
       {
-        sa_ack_tracker_clear(tracker_);
+        sa_ack_tracker_clear(tracker_.get());
       }
     }
 
-    /// Tracked ids, in every status.
-    std::size_t size() const noexcept { return sa_ack_tracker_size(tracker_); }
+    /// Tracked ids, in every status (0 for a moved-from tracker).
+    std::size_t size() const noexcept { return sa_ack_tracker_size(tracker_.get()); }
 
     bool empty() const noexcept { return size() == 0; }
 
-    const sa_ack_tracker *handle() const noexcept { return tracker_; }
+    const sa_ack_tracker *handle() const noexcept { return tracker_.get(); }
 
   private:
     void create(const sa_clock *clock) noexcept
     {
-      if (sa_ack_tracker_new(clock, &tracker_) != SA_OK)
-      {
-        tracker_ = nullptr;
-      }
+      sa_status status = SA_OK;
+      tracker_ = ::softadastra::detail::make_handle<sa_ack_tracker, &sa_ack_tracker_free>(status, &sa_ack_tracker_new,
+                                                                                          clock);
     }
 
     static detail::Error empty_handle()
@@ -1112,27 +1091,49 @@ namespace softadastra::sync::ack
       return detail::Error(detail::ErrorCode::InvalidArgument, "ACK tracker handle is empty (moved from)");
     }
 
+    /// The flag `call` reports for `sync_id`; false, with the error kept, when it fails. An id
+    /// with a NUL byte is never tracked: false, not an error.
     bool flag_call(const std::string &sync_id, sa_status (*call)(const sa_ack_tracker *, const char *, bool *)) const
     {
-      if (tracker_ == nullptr || detail::has_nul(sync_id))
+      if (tracker_ == nullptr)
+      {
+        latch_.set(empty_handle());
+        return false;
+      }
+      if (detail::has_nul(sync_id))
       {
         return false;
       }
       bool flag = false;
-      return call(tracker_, sync_id.c_str(), &flag) == SA_OK && flag;
+      const sa_status status = call(tracker_.get(), sync_id.c_str(), &flag);
+      if (status != SA_OK)
+      {
+        latch_.set(detail::last_error(status));
+        return false;
+      }
+      return flag;
     }
 
+    /// The count `call` reports; 0, with the error kept, when it fails.
     std::size_t count_call(sa_status (*call)(const sa_ack_tracker *, std::size_t *)) const
     {
-      std::size_t count = 0;
-      if (tracker_ == nullptr || call(tracker_, &count) != SA_OK)
+      if (tracker_ == nullptr)
       {
+        latch_.set(empty_handle());
+        return 0;
+      }
+      std::size_t count = 0;
+      const sa_status status = call(tracker_.get(), &count);
+      if (status != SA_OK)
+      {
+        latch_.set(detail::last_error(status));
         return 0;
       }
       return count;
     }
 
-    sa_ack_tracker *tracker_{nullptr};
+    ::softadastra::detail::Handle<sa_ack_tracker, &sa_ack_tracker_free> tracker_;
+    mutable ::softadastra::detail::ErrorLatch latch_;
   };
 } // namespace softadastra::sync::ack
 
