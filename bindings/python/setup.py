@@ -15,38 +15,22 @@ builds, so an already-built release library is reused, not compiled again. An ed
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
 
 from setuptools import Distribution, setup
 from setuptools.command.bdist_wheel import bdist_wheel
 from setuptools.command.build_py import build_py
 
+HERE = Path(__file__).resolve().parent
+# The package's own discovery code (pure Python, no library needed to import it) says what
+# the library file is called and where the crate is: one definition for both.
+sys.path.insert(0, str(HERE))
+from softadastra_sync._native import CRATE_NAME, find_checkout, library_file_name  # noqa: E402
+
 PACKAGE = "softadastra_sync"
-CRATE_NAME = "softadastra-sync"
 LIB_TARGET = "softadastra_sync"
-_CRATE_NAME_RE = re.compile(r'^\s*name\s*=\s*"softadastra-sync"\s*$', re.MULTILINE)
-
-
-def library_file_name() -> str:
-    """The platform's file name of the cdylib (the name the package looks for)."""
-    if sys.platform == "win32":
-        return "softadastra_sync.dll"
-    if sys.platform == "darwin":
-        return "libsoftadastra_sync.dylib"
-    return "libsoftadastra_sync.so"
-
-
-def find_crate(start: Path) -> Optional[Path]:
-    """The ``Cargo.toml`` of softadastra-sync at or above ``start``."""
-    for directory in [start, *start.parents]:
-        manifest = directory / "Cargo.toml"
-        if manifest.is_file() and _CRATE_NAME_RE.search(manifest.read_text(encoding="utf-8")):
-            return manifest
-    return None
 
 
 def cargo_build_library(manifest: Path) -> Path:
@@ -85,13 +69,13 @@ class BuildPyWithLibrary(build_py):
         super().run()
         if self.editable_mode:
             return
-        manifest = find_crate(Path(__file__).resolve().parent)
-        if manifest is None:
+        checkout = find_checkout(HERE)
+        if checkout is None:
             raise SystemExit(
-                f"{CRATE_NAME}: no Cargo.toml of {CRATE_NAME} at or above "
-                f"{Path(__file__).resolve().parent}: build the package from a source checkout"
+                f"{CRATE_NAME}: no Cargo.toml of {CRATE_NAME} at or above {HERE}: build the "
+                "package from a source checkout"
             )
-        library = cargo_build_library(manifest)
+        library = cargo_build_library(checkout / "Cargo.toml")
         self.copy_file(str(library), str(Path(self.build_lib) / PACKAGE / library.name))
 
 

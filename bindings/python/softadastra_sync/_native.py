@@ -433,24 +433,23 @@ def pkg_config_libdir() -> Tuple[Optional[str], str]:
     return libdir, ""
 
 
-def system_places() -> List[Place]:
+def system_places() -> Iterator[Place]:
     """A system install: the libdir of the pkg-config module, then the dynamic loader's
     search (``ctypes.util.find_library``: ldconfig's cache, the compiler's and
-    ``LD_LIBRARY_PATH``'s directories on Linux)."""
-    places = []
+    ``LD_LIBRARY_PATH``'s directories on Linux). Lazily: each search runs only when the
+    place before did not have the library."""
     libdir, why = pkg_config_libdir()
     if libdir is None:
-        places.append(Place(None, f"pkg-config {PKG_CONFIG_MODULE} ({why})"))
+        yield Place(None, f"pkg-config {PKG_CONFIG_MODULE} ({why})")
     else:
         path = str(Path(libdir) / library_file_name())
-        places.append(Place(path, f"{path} (libdir of pkg-config {PKG_CONFIG_MODULE})"))
+        yield Place(path, f"{path} (libdir of pkg-config {PKG_CONFIG_MODULE})")
     found = ctypes.util.find_library("softadastra_sync")
     lookup = "ctypes.util.find_library('softadastra_sync')"
     if found is None:
-        places.append(Place(None, f"{lookup} (not found)"))
+        yield Place(None, f"{lookup} (not found)")
     else:
-        places.append(Place(found, f"{found} ({lookup})", loader_name=os.sep not in found))
-    return places
+        yield Place(found, f"{found} ({lookup})", loader_name=os.sep not in found)
 
 
 def local_places(package_dir: Optional[Path] = None) -> List[Place]:
