@@ -4,7 +4,8 @@
 # library, so this compiles nothing when `cargo build --release` ran before), checks that the
 # wheel holds the library and is tagged for any Python 3, installs it into a fresh virtualenv
 # in a temporary directory outside the checkout (offline: the wheel has no dependencies), and
-# runs the basic_sync example there with nothing pointing back at the checkout.
+# runs the basic_sync example there with nothing pointing back at the checkout; then the same
+# after `pip install bindings/python` straight from the checkout.
 # Prints "python wheel: 1 passed, 0 failed" on success; exits non-zero on failure.
 # Needs pip and venv (Debian: python3-pip python3-venv); building the wheel fetches setuptools
 # from PyPI into pip's isolated build environment.
@@ -44,18 +45,29 @@ cp "$here/examples/basic_sync.py" "$work/run/"
 run() {
   (cd "$work/run" && env -u SOFTADASTRA_SYNC_LIB -u PYTHONPATH "$work/venv/bin/python" "$@")
 }
-run basic_sync.py >"$work/stdout" 2>"$work/stderr" \
-  || { show "$work/stdout"; show "$work/stderr"; fail "basic_sync.py failed"; }
 expected="== BASIC SYNC EXAMPLE ==
 Submitted sync id: node-a-1
 Batch size: 1
 Ready to send: node-a-1 version=1"
-[ "$(cat "$work/stdout")" = "$expected" ] || { show "$work/stdout"; fail "unexpected output"; }
-[ ! -s "$work/stderr" ] || { show "$work/stderr"; fail "basic_sync.py wrote to stderr"; }
-library=$(run -c 'import softadastra_sync as sa; print(sa.library_path())')
-case "$library" in
-  "$work/venv/"*/site-packages/softadastra_sync/*) ;;
-  *) fail "the installed package loaded $library, not its bundled copy" ;;
-esac
+check_installed() {
+  run basic_sync.py >"$work/stdout" 2>"$work/stderr" \
+    || { show "$work/stdout"; show "$work/stderr"; fail "basic_sync.py failed ($1)"; }
+  [ "$(cat "$work/stdout")" = "$expected" ] || { show "$work/stdout"; fail "unexpected output ($1)"; }
+  [ ! -s "$work/stderr" ] || { show "$work/stderr"; fail "basic_sync.py wrote to stderr ($1)"; }
+  library=$(run -c 'import softadastra_sync as sa; print(sa.library_path())')
+  case "$library" in
+    "$work/venv/"*/site-packages/softadastra_sync/*) ;;
+    *) fail "the installed package loaded $library, not its bundled copy ($1)" ;;
+  esac
+}
+
+check_installed "the wheel"
+
+# The same straight from the checkout, as a user types it: pip install bindings/python.
+"$work/venv/bin/python" -m pip uninstall --yes --quiet softadastra-sync >"$work/uninstall.log" 2>&1 \
+  || { show "$work/uninstall.log"; fail "uninstalling the wheel failed"; }
+"$work/venv/bin/python" -m pip install --quiet "$here" >"$work/install-dir.log" 2>&1 \
+  || { show "$work/install-dir.log"; fail "pip install bindings/python failed"; }
+check_installed "pip install bindings/python"
 
 echo "python wheel: 1 passed, 0 failed"
