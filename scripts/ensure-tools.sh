@@ -7,7 +7,16 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
 command -v c++ >/dev/null 2>&1 || missing+=(g++)
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
-command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip python3-venv)
+if ! command -v python3 >/dev/null 2>&1; then
+  missing+=(python3 python3-pip python3-venv)
+else
+  python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+  # The wheel test makes a virtualenv; Debian ships what `python3 -m venv` needs (ensurepip)
+  # apart, so try making one.
+  venv_check=$(mktemp -d)
+  python3 -m venv "$venv_check/venv" >/dev/null 2>&1 || missing+=(python3-venv)
+  rm -rf "$venv_check"
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

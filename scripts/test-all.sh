@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project: Rust unit and integration tests; the C examples, C test
 # suite, C++ doc examples and C++ tests (built and run by cargo test, under valgrind when it is
-# installed); the Python package tests; the Rust example; and builds against an installed copy
-# through pkg-config (C) and CMake find_package (C++).
+# installed); the Python package tests and its wheel installed in a fresh virtualenv; the Rust
+# example; and builds against an installed copy through pkg-config (C) and CMake find_package (C++).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-tools.sh
@@ -19,6 +19,8 @@ SA_FUZZ_ITERS=200000 cargo test --release --quiet --test fuzz_wire
 cargo build --lib --quiet
 # Test the library just built, not whatever target/release holds.
 SOFTADASTRA_SYNC_LIB="$PWD/target/debug/libsoftadastra_sync.so" python3 -m pytest -q bindings/python/tests
+# The wheel bundles the release library the release tests above already built (no recompile).
+bash bindings/python/wheel-test.sh
 bash bindings/cpp/cmake-test.sh
 
 # The installed library must be usable through pkg-config alone.

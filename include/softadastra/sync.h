@@ -479,9 +479,9 @@ uint64_t sa_clock_now(const struct sa_clock *clock);
 void sa_clock_free(struct sa_clock *clock);
 
 // Fills `*out_config` with the durable preset for `node_id` (NUL-terminated): writes on disk
-// before they return, ACKs required, batch 64, 5 retries, ACK timeout 10 s, retry interval
-// 5 s doubling up to 300 s, last-write-wins, outbox caps 1 000 000 operations / 1 GiB,
-// clock skew 60 s.
+// before they return, ACKs required, last-write-wins. This function is where the preset's
+// values (batch size, retries, timeouts, outbox caps, clock skew) come from: read them from
+// the struct it fills, never copy them; a minor version may tune them.
 // Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_INVALID_NODE_ID`.
 sa_status sa_sync_config_durable(const char *node_id, struct sa_sync_config *out_config);
 
@@ -490,8 +490,9 @@ sa_status sa_sync_config_durable(const char *node_id, struct sa_sync_config *out
 // `SA_ERR_INVALID_CONTEXT` (the message names the bad field).
 sa_status sa_sync_config_validate(const struct sa_sync_config *config);
 
-// Like `sa_sync_config_durable`, but writes return once handed to the OS and ACKs are not
-// required (a batch counts as delivered).
+// Like `sa_sync_config_durable`, but writes return once handed to the OS, ACKs are not
+// required (a batch counts as delivered) and batches are larger (as the C++ module's fast
+// preset); read the values from the struct it fills.
 sa_status sa_sync_config_fast(const char *node_id, struct sa_sync_config *out_config);
 
 // Decides whether a remote write (`remote_stamp` by `remote_node`) replaces the local one

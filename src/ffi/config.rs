@@ -143,9 +143,9 @@ fn fill(
 }
 
 /// Fills `*out_config` with the durable preset for `node_id` (NUL-terminated): writes on disk
-/// before they return, ACKs required, batch 64, 5 retries, ACK timeout 10 s, retry interval
-/// 5 s doubling up to 300 s, last-write-wins, outbox caps 1 000 000 operations / 1 GiB,
-/// clock skew 60 s.
+/// before they return, ACKs required, last-write-wins. This function is where the preset's
+/// values (batch size, retries, timeouts, outbox caps, clock skew) come from: read them from
+/// the struct it fills, never copy them; a minor version may tune them.
 /// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_INVALID_NODE_ID`.
 #[no_mangle]
 pub extern "C" fn sa_sync_config_durable(
@@ -168,8 +168,9 @@ pub extern "C" fn sa_sync_config_validate(config: *const sa_sync_config) -> sa_s
     })
 }
 
-/// Like `sa_sync_config_durable`, but writes return once handed to the OS and ACKs are not
-/// required (a batch counts as delivered).
+/// Like `sa_sync_config_durable`, but writes return once handed to the OS, ACKs are not
+/// required (a batch counts as delivered) and batches are larger (as the C++ module's fast
+/// preset); read the values from the struct it fills.
 #[no_mangle]
 pub extern "C" fn sa_sync_config_fast(
     node_id: *const c_char,

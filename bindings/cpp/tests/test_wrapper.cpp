@@ -10,6 +10,7 @@
 #include <softadastra/store/Store.hpp>
 #include <softadastra/sync/Sync.hpp>
 
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -23,6 +24,8 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <sys/resource.h>
 
 using namespace softadastra;
 
@@ -107,6 +110,12 @@ namespace
     CHECK(Duration::from_chrono(std::chrono::seconds(2)) == Duration::from_millis(2000));
     CHECK_EQ(core::time::stamp_millis(core::time::make_stamp(T0, 5)), T0);
     CHECK_EQ(core::time::stamp_logical(core::time::make_stamp(T0, 5)), 5);
+    CHECK(core::time::Timestamp::from_stamp(core::time::make_stamp(T0, 5)) ==
+          core::time::Timestamp::from_millis(static_cast<std::int64_t>(T0)));
+    CHECK(!core::time::Timestamp().is_valid());
+    CHECK(core::time::Timestamp(7) < core::time::Timestamp(8));
+    CHECK(core::time::Timestamp::from_time_point(std::chrono::system_clock::time_point(std::chrono::seconds(2))) ==
+          core::time::Timestamp(2000));
 
     CHECK_EQ(Value::from_string("Gaspard").to_string(), std::string("Gaspard"));
     const std::string binary("a\0b\xff", 4);
@@ -165,30 +174,56 @@ namespace
     CHECK(std::string(sync::version()) == "0.1.0");
   }
 
+  // The two C structs hold the same settings.
+  bool same_settings(const sa_sync_config &a, const sa_sync_config &b)
+  {
+    return a.struct_size == b.struct_size && std::string(a.node_id) == std::string(b.node_id) &&
+           a.durability == b.durability && a.auto_queue == b.auto_queue && a.require_ack == b.require_ack &&
+           a.ack_timeout_ms == b.ack_timeout_ms && a.retry_interval_ms == b.retry_interval_ms &&
+           a.max_retries == b.max_retries && a.conflict_policy == b.conflict_policy &&
+           a.batch_size == b.batch_size && a.max_outbox_operations == b.max_outbox_operations &&
+           a.max_outbox_bytes == b.max_outbox_bytes && a.max_clock_skew_ms == b.max_clock_skew_ms &&
+           a.retry_backoff_max_ms == b.retry_backoff_max_ms;
+  }
+
+  // The C++ config of `config`, as a C struct (a zeroed struct when it cannot be one).
+  sa_sync_config c_of(const SyncConfig &config)
+  {
+    auto c = config.to_c();
+    return c.is_ok() ? c.value() : sa_sync_config{};
+  }
+
+  // The presets' values come from the library (sa_sync_config_durable / _fast): the wrapper
+  // holds exactly the C structs, and no number of its own.
   void test_config_presets()
   {
     current_test = "config presets";
+    sa_sync_config durable_c{};
+    sa_sync_config fast_c{};
+    CHECK(sa_sync_config_durable("node-a", &durable_c) == SA_OK);
+    CHECK(sa_sync_config_fast("node-a", &fast_c) == SA_OK);
     auto d = SyncConfig::durable("node-a");
+    CHECK(same_settings(c_of(d), durable_c));
     CHECK_EQ(d.node_id, std::string("node-a"));
     CHECK(d.durability == sync::types::Durability::Durable);
     CHECK(d.require_ack && d.auto_queue);
-    CHECK_EQ(d.batch_size, 64u);
-    CHECK_EQ(d.max_retries, 5u);
-    CHECK(d.ack_timeout == Duration::from_seconds(10));
-    CHECK(d.retry_interval == Duration::from_seconds(5));
-    CHECK(d.retry_backoff_max == Duration::from_seconds(300));
-    CHECK(d.max_clock_skew == Duration::from_seconds(60));
     CHECK(d.conflict_policy == ConflictPolicy::LastWriteWins);
-    CHECK_EQ(d.max_outbox_operations, 1000000u);
-    CHECK_EQ(d.max_outbox_bytes, std::uint64_t{1} << 30);
     CHECK(d.is_valid());
     auto f = SyncConfig::fast("node-a");
+    CHECK(same_settings(c_of(f), fast_c));
     CHECK(f.durability == sync::types::Durability::Fast);
     CHECK(!f.require_ack);
     CHECK(f.is_valid());
+    // The C++ module's constructors: the durable preset, node "node-1" by default.
+    sa_sync_config node_1{};
+    CHECK(sa_sync_config_durable("node-1", &node_1) == SA_OK);
+    CHECK(same_settings(c_of(SyncConfig()), node_1));
+    CHECK(same_settings(c_of(SyncConfig("node-a")), durable_c));
+    CHECK(same_settings(c_of(SyncConfig::from_c(fast_c)), fast_c));
     // A preset for a bad node id still has the preset values; validation reports the id.
     auto bad = SyncConfig::durable("");
-    CHECK_EQ(bad.batch_size, 64u);
+    CHECK_EQ(bad.batch_size, d.batch_size);
+    CHECK_EQ(bad.max_retries, d.max_retries);
     auto v = bad.validate();
     CHECK(v.is_err() && v.error().code() == ErrorCode::InvalidNodeId);
   }
@@ -920,6 +955,121 @@ namespace
     CHECK(assigned.is_waiting("id-1"));
   }
 
+  // Limits the size of the files this process writes (a write past it fails with EFBIG;
+  // SIGXFSZ is ignored) while it lives: a deterministic I/O error, without privileges.
+  class FileSizeLimit
+  {
+  public:
+    explicit FileSizeLimit(std::uintmax_t bytes) : saved_signal_(std::signal(SIGXFSZ, SIG_IGN))
+    {
+      ok_ = getrlimit(RLIMIT_FSIZE, &saved_) == 0;
+      rlimit limit = saved_;
+      limit.rlim_cur = static_cast<rlim_t>(bytes);
+      ok_ = ok_ && setrlimit(RLIMIT_FSIZE, &limit) == 0;
+    }
+
+    ~FileSizeLimit()
+    {
+      setrlimit(RLIMIT_FSIZE, &saved_);
+      std::signal(SIGXFSZ, saved_signal_);
+    }
+
+    FileSizeLimit(const FileSizeLimit &) = delete;
+    FileSizeLimit &operator=(const FileSizeLimit &) = delete;
+
+    bool ok() const { return ok_; }
+
+  private:
+    void (*saved_signal_)(int);
+    rlimit saved_{};
+    bool ok_{false};
+  };
+
+  // retry_expired / prune_completed / prune_failed / state keep the module doc's plain return
+  // types; an error (here an I/O error: the WAL cannot grow) is kept in last_error(), not
+  // turned into a silent 0.
+  void test_plain_calls_keep_their_errors()
+  {
+    current_test = "plain calls keep their errors";
+    const std::string wal = "plain_errors.wal";
+    std::filesystem::remove(wal);
+    {
+      StoreEngine store{StoreConfig::durable(wal)};
+      auto config = SyncConfig::durable("node-a");
+      config.ack_timeout = Duration::from_millis(1000);
+      config.max_retries = 0; // an expired operation fails, and failing it is logged
+      SyncContext context{store, config};
+      SyncEngine engine{context};
+      ManualClock clock{T0};
+      CHECK(engine.set_clock(clock).is_ok());
+      CHECK(engine.submit_local_operation(put("k1", "v1")).is_ok());
+      CHECK(engine.submit_local_operation(put("k2", "v2")).is_ok());
+      CHECK_EQ(engine.next_batch().size(), 2u);
+      CHECK(engine.receive_ack("node-a-1"));
+      CHECK(!engine.last_error().has_value());
+      clock.advance(1000); // node-a-2's ACK deadline passes: a failure to log
+      {
+        FileSizeLimit full{std::filesystem::file_size(wal)};
+        CHECK(full.ok());
+        CHECK_EQ(engine.retry_expired(), 0u);
+        auto error = engine.last_error();
+        CHECK(error.has_value() && error->code() == ErrorCode::Io);
+        CHECK(error.has_value() && !error->message().empty());
+        engine.clear_last_error();
+        CHECK(!engine.last_error().has_value());
+        CHECK_EQ(engine.prune_completed(), 0u); // node-a-1 is acknowledged: a prune to log
+        error = engine.last_error();
+        CHECK(error.has_value() && error->code() == ErrorCode::Io);
+        auto tried = engine.try_prune_completed();
+        CHECK(tried.is_err() && tried.error().code() == ErrorCode::Io);
+      }
+      // A later success does not hide it: it stays until cleared.
+      CHECK_EQ(engine.state().outbox_size, 2u);
+      CHECK(engine.last_error().has_value() && engine.last_error()->code() == ErrorCode::Io);
+      // Moving the engine moves its error.
+      SyncEngine moved{std::move(engine)};
+      CHECK(moved.last_error().has_value() && moved.last_error()->code() == ErrorCode::Io);
+      CHECK(!engine.last_error().has_value()); // NOLINT(bugprone-use-after-move)
+      moved.clear_last_error();
+      CHECK(!moved.last_error().has_value());
+      // A moved-from engine's plain calls keep their error too.
+      CHECK_EQ(engine.retry_expired(), 0u);
+      CHECK(engine.last_error().has_value() &&
+            engine.last_error()->message().find("moved from") != std::string::npos);
+      engine.clear_last_error();
+      CHECK_EQ(engine.state().outbox_size, 0u);
+      CHECK_EQ(engine.prune_failed(), 0u);
+      CHECK(engine.last_error().has_value());
+      sync::scheduler::SyncScheduler scheduler{engine};
+      engine.clear_last_error();
+      CHECK_EQ(scheduler.prune_completed(), 0u);
+      CHECK(engine.last_error().has_value());
+    }
+    std::filesystem::remove(wal);
+
+    // The store's and the ACK tracker's plain calls, likewise.
+    StoreEngine store{StoreConfig::memory_only()};
+    StoreEngine moved_store{std::move(store)};
+    CHECK(!store.get(Key{"k"}).has_value()); // NOLINT(bugprone-use-after-move)
+    CHECK(store.last_error().has_value() && store.last_error()->message().find("moved from") != std::string::npos);
+    store.clear_last_error();
+    CHECK_EQ(store.size(), 0u);
+    CHECK(store.last_error().has_value());
+    CHECK(!moved_store.get(Key{std::string("a\0b", 3)}).has_value());
+    CHECK(moved_store.last_error().has_value() &&
+          moved_store.last_error()->code() == ErrorCode::InvalidOperation);
+    moved_store.clear_last_error();
+    CHECK(!moved_store.get(Key{"absent"}).has_value()); // absent is not an error
+    CHECK(!moved_store.last_error().has_value());
+
+    sync::ack::AckTracker tracker;
+    sync::ack::AckTracker moved_tracker{std::move(tracker)};
+    CHECK_EQ(tracker.collect_expired(), 0u); // NOLINT(bugprone-use-after-move)
+    CHECK(tracker.last_error().has_value());
+    CHECK(!moved_tracker.ack("never-tracked")); // not tracked is not an error
+    CHECK(!moved_tracker.last_error().has_value());
+  }
+
   void test_ack_tracker()
   {
     current_test = "ack tracker";
@@ -1121,6 +1271,7 @@ int main()
   test_retry_and_failed();
   test_scheduler();
   test_moves();
+  test_plain_calls_keep_their_errors();
   test_ack_tracker();
   test_conflict_resolver();
   test_threads();

@@ -10,9 +10,11 @@ local-first sync engine of Softadastra Engine.
             engine.ack(envelope.operation.sync_id)          # when the peer's ACK comes back
 
 The shared library is found, on first use, at ``$SOFTADASTRA_SYNC_LIB``, else in this package's
-directory, else in ``target/release`` then ``target/debug`` of the source checkout holding this
-package. :func:`find_library` tells which file that is, or raises
-:class:`LibraryNotFoundError` naming every place tried.
+directory (where installing from a checkout bundles it), else in ``target/release`` then
+``target/debug`` of the source checkout holding this package, else in a system install (the
+libdir of pkg-config's ``softadastra-sync``, then ``ctypes.util.find_library``).
+:func:`find_library` tells which file that is, or raises :class:`LibraryNotFoundError` naming
+every place tried.
 """
 
 from __future__ import annotations

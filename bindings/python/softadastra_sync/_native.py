@@ -11,8 +11,10 @@ checking, documentation, ...) even where the library is not built yet.
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import os
 import re
+import subprocess
 import sys
 import threading
 from ctypes import (
@@ -28,7 +30,7 @@ from ctypes import (
     c_uint64,
 )
 from pathlib import Path
-from typing import Any, List, Optional, Tuple
+from typing import Any, Iterator, List, NamedTuple, Optional, Tuple
 
 # --------------------------------------------------------------------------------------------
 # Constants of the header (the integer values the C functions take and return).
@@ -449,12 +451,62 @@ class LibraryNotFoundError(OSError):
         self.tried = tried
 
 
-def candidate_paths(package_dir: Optional[Path] = None) -> List[Tuple[Optional[Path], str]]:
-    """The places to look for the library, in order: ``(path, description)``, where a place
-    that cannot hold it has no path and a description saying why.
+class Place(NamedTuple):
+    """One place the library may be: ``location`` (None when the place cannot hold it, and
+    ``description`` says why), and whether the location is a file path or a name the system's
+    dynamic loader resolves (what ``ctypes.util.find_library`` returns on Linux)."""
 
-    1. ``$SOFTADASTRA_SYNC_LIB`` (an explicit path: when set, it is the only candidate);
-    2. a copy inside the package directory;
+    location: Optional[str]
+    description: str
+    loader_name: bool = False
+
+
+PKG_CONFIG_MODULE = "softadastra-sync"
+# pkg-config answers in milliseconds; a hung one must not hang the first call.
+PKG_CONFIG_TIMEOUT_S = 10
+
+
+def pkg_config_libdir() -> Tuple[Optional[str], str]:
+    """``pkg-config --variable=libdir softadastra-sync``: (libdir, "") or (None, why not)."""
+    try:
+        result = subprocess.run(
+            ["pkg-config", "--variable=libdir", PKG_CONFIG_MODULE],
+            capture_output=True, text=True, timeout=PKG_CONFIG_TIMEOUT_S, check=False,
+        )
+    except FileNotFoundError:
+        return None, "pkg-config is not installed"
+    except (OSError, subprocess.SubprocessError) as error:
+        return None, f"pkg-config failed: {error}"
+    libdir = result.stdout.strip()
+    if result.returncode != 0 or not libdir:
+        return None, f"no {PKG_CONFIG_MODULE}.pc on the pkg-config search path"
+    return libdir, ""
+
+
+def system_places() -> Iterator[Place]:
+    """A system install: the libdir of the pkg-config module, then the dynamic loader's
+    search (``ctypes.util.find_library``: ldconfig's cache, the compiler's and
+    ``LD_LIBRARY_PATH``'s directories on Linux). Lazily: each search runs only when the
+    place before did not have the library."""
+    libdir, why = pkg_config_libdir()
+    if libdir is None:
+        yield Place(None, f"pkg-config {PKG_CONFIG_MODULE} ({why})")
+    else:
+        path = str(Path(libdir) / library_file_name())
+        yield Place(path, f"{path} (libdir of pkg-config {PKG_CONFIG_MODULE})")
+    found = ctypes.util.find_library("softadastra_sync")
+    lookup = "ctypes.util.find_library('softadastra_sync')"
+    if found is None:
+        yield Place(None, f"{lookup} (not found)")
+    else:
+        yield Place(found, f"{found} ({lookup})", loader_name=os.sep not in found)
+
+
+def local_places(package_dir: Optional[Path] = None) -> List[Place]:
+    """The places to look for the library before a system install, in order.
+
+    1. ``$SOFTADASTRA_SYNC_LIB`` (an explicit path: when set, it is the only place);
+    2. the copy inside the package directory (bundled by the wheel build);
     3. ``target/release`` then ``target/debug`` of the source checkout found by walking up
        from the package directory to a ``Cargo.toml`` of ``softadastra-sync``.
     """
@@ -462,13 +514,13 @@ def candidate_paths(package_dir: Optional[Path] = None) -> List[Tuple[Optional[P
     name = library_file_name()
     explicit = os.environ.get(ENV_VAR)
     if explicit:
-        return [(Path(explicit), f"${ENV_VAR}={explicit}")]
-    places: List[Tuple[Optional[Path], str]] = [(None, f"${ENV_VAR} (not set)")]
-    places.append((package_dir / name, str(package_dir / name)))
+        return [Place(explicit, f"${ENV_VAR}={explicit}")]
+    places = [Place(None, f"${ENV_VAR} (not set)")]
+    places.append(Place(str(package_dir / name), str(package_dir / name)))
     checkout = find_checkout(package_dir)
     if checkout is None:
         places.append(
-            (
+            Place(
                 None,
                 f"target/release and target/debug of a source checkout (no Cargo.toml of "
                 f"{CRATE_NAME} found at or above {package_dir})",
@@ -477,26 +529,38 @@ def candidate_paths(package_dir: Optional[Path] = None) -> List[Tuple[Optional[P
     else:
         for profile in ("release", "debug"):
             path = checkout / "target" / profile / name
-            places.append((path, str(path)))
+            places.append(Place(str(path), str(path)))
     return places
 
 
+def _places_in_order(package_dir: Optional[Path]) -> Iterator[Place]:
+    """:func:`local_places`, then (4.) :func:`system_places` unless ``$SOFTADASTRA_SYNC_LIB``
+    is set; lazily, so pkg-config and the loader's search run only when needed."""
+    yield from local_places(package_dir)
+    if not os.environ.get(ENV_VAR):
+        yield from system_places()
+
+
 def find_library(package_dir: Optional[Path] = None) -> str:
-    """The path of the shared library to load; raises :class:`LibraryNotFoundError` naming
-    every place tried, in order."""
+    """The path of the shared library to load (or, for a library found by the system's
+    loader, the name it loads); raises :class:`LibraryNotFoundError` naming every place
+    tried, in order. The first place that has the library wins: the later ones are not
+    searched (pkg-config and the loader's search only run when nothing before has it)."""
     tried = []
-    for path, description in candidate_paths(package_dir):
-        if path is None:
-            tried.append(description)
-        elif path.is_file():
-            return str(path)
+    for place in _places_in_order(package_dir):
+        if place.location is None:
+            tried.append(place.description)
+        elif place.loader_name or os.path.isfile(place.location):
+            return place.location
         else:
-            tried.append(f"{description} (no such file)")
+            tried.append(f"{place.description} (no such file)")
     raise LibraryNotFoundError(
         "softadastra_sync: cannot find the shared library "
         f"{library_file_name()}; tried, in order:\n  - "
         + "\n  - ".join(tried)
-        + f"\nBuild it (cargo build --release in the crate) or set {ENV_VAR} to its path.",
+        + f"\nBuild it (cargo build --release in the crate), install it (scripts/install.sh), "
+        f"install this package from a checkout (pip install bindings/python bundles it), or "
+        f"set {ENV_VAR} to its path.",
         tried,
     )
 
@@ -571,10 +635,12 @@ def load(path: Optional[str] = None) -> Any:
         _declare(cdll, chosen)
         _check_abi(cdll, chosen)
         _loaded = cdll
-        _loaded_path = os.path.abspath(chosen)
+        # A bare name (found by the system's loader) stays a name: the loader resolved it.
+        _loaded_path = os.path.abspath(chosen) if os.sep in chosen else chosen
         return cdll
 
 
 def loaded_path() -> Optional[str]:
-    """The path of the loaded library, or None before the first use."""
+    """The path of the loaded library (or the name the system's loader resolved), or None
+    before the first use."""
     return _loaded_path

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import functools
 import os
 import threading
 import weakref
@@ -475,10 +476,24 @@ def _set_clock(owner: _Owner, clock: ManualClock, function: Any) -> None:
 # Configuration
 
 
+def _durable_default(name: str) -> Any:
+    """A field whose default is the library's durable preset value (``sa_sync_config_durable``,
+    read when a ``SyncConfig`` is made without it): the numbers live in the library only."""
+    return dataclasses.field(default_factory=lambda: getattr(_durable_preset(), name))
+
+
+@functools.lru_cache(maxsize=1)
+def _durable_preset() -> "SyncConfig":
+    """The durable preset, read from the library once per process (only its immutable field
+    values are handed out)."""
+    return SyncConfig.durable("node-1")
+
+
 @dataclass
 class SyncConfig:
     """Sync settings (``sa_sync_config``). Start from :meth:`durable` or :meth:`fast`, then
-    change fields. Durations are milliseconds.
+    change fields. Durations are milliseconds. A field left out of ``SyncConfig(node_id,
+    ...)`` takes the library's durable preset value (no number is written in these bindings).
 
     Attributes:
         node_id: this node's id (1-256 bytes of UTF-8, no whitespace or control characters).
@@ -498,18 +513,18 @@ class SyncConfig:
     """
 
     node_id: str
-    durability: Durability = Durability.DURABLE
-    auto_queue: bool = True
-    require_ack: bool = True
-    ack_timeout_ms: int = 10_000
-    retry_interval_ms: int = 5_000
-    max_retries: int = 5
-    conflict_policy: ConflictPolicy = ConflictPolicy.LAST_WRITE_WINS
-    batch_size: int = 64
-    max_outbox_operations: int = 1_000_000
-    max_outbox_bytes: int = 1 << 30
-    max_clock_skew_ms: int = 60_000
-    retry_backoff_max_ms: int = 300_000
+    durability: Durability = _durable_default("durability")
+    auto_queue: bool = _durable_default("auto_queue")
+    require_ack: bool = _durable_default("require_ack")
+    ack_timeout_ms: int = _durable_default("ack_timeout_ms")
+    retry_interval_ms: int = _durable_default("retry_interval_ms")
+    max_retries: int = _durable_default("max_retries")
+    conflict_policy: ConflictPolicy = _durable_default("conflict_policy")
+    batch_size: int = _durable_default("batch_size")
+    max_outbox_operations: int = _durable_default("max_outbox_operations")
+    max_outbox_bytes: int = _durable_default("max_outbox_bytes")
+    max_clock_skew_ms: int = _durable_default("max_clock_skew_ms")
+    retry_backoff_max_ms: int = _durable_default("retry_backoff_max_ms")
 
     @classmethod
     def durable(cls, node_id: str) -> "SyncConfig":
@@ -520,7 +535,7 @@ class SyncConfig:
     @classmethod
     def fast(cls, node_id: str) -> "SyncConfig":
         """The fast preset (from ``sa_sync_config_fast``): writes return once handed to the
-        OS, ACKs not required. Raises :class:`InvalidNodeIdError`."""
+        OS, ACKs not required, larger batches. Raises :class:`InvalidNodeIdError`."""
         return cls._preset(node_id, "sa_sync_config_fast")
 
     def validate(self) -> None:
@@ -1085,7 +1100,8 @@ def library_version() -> str:
 
 
 def library_path() -> str:
-    """The path of the loaded library (loading it if needed)."""
+    """The path of the loaded library (loading it if needed); for a library found by the
+    system's loader (``ctypes.util.find_library``), the name the loader resolved."""
     _lib()
     path = N.loaded_path()
     assert path is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 
 import pytest
@@ -34,35 +35,53 @@ def test_every_c_field_is_a_dataclass_field() -> None:
     assert c_names == ["struct_size"] + FIELDS
 
 
-def test_durable_preset_matches_the_header() -> None:
-    config = sa.SyncConfig.durable("node-a")
-    assert config == sa.SyncConfig(
-        node_id="node-a",
-        durability=sa.Durability.DURABLE,
-        auto_queue=True,
-        require_ack=True,
-        ack_timeout_ms=10_000,
-        retry_interval_ms=5_000,
-        max_retries=5,
-        conflict_policy=sa.ConflictPolicy.LAST_WRITE_WINS,
-        batch_size=64,
-        max_outbox_operations=1_000_000,
-        max_outbox_bytes=1 << 30,
-        max_clock_skew_ms=60_000,
-        retry_backoff_max_ms=300_000,
-    )
+def c_preset(function: str, node_id: str) -> "_native.sa_sync_config":
+    """The C struct the library fills for a preset, read directly through ctypes."""
+    from softadastra_sync import _native
+
+    out = _native.sa_sync_config()
+    assert getattr(_native.load(), function)(node_id.encode(), ctypes.byref(out)) == 0
+    return out
+
+
+def c_fields(c: object) -> dict:
+    from softadastra_sync import _native
+
+    values = {name: getattr(c, name) for name, _ in _native.sa_sync_config._fields_}
+    values["node_id"] = values["node_id"].decode()
+    del values["struct_size"]
+    return values
+
+
+@pytest.mark.parametrize("preset", ["durable", "fast"])
+def test_presets_are_the_librarys(preset: str) -> None:
+    """Every value of a preset is the C struct's: the numbers live in the library only."""
+    config = getattr(sa.SyncConfig, preset)("node-a")
+    assert dataclasses.asdict(config) == c_fields(c_preset(f"sa_sync_config_{preset}", "node-a"))
     assert isinstance(config.durability, sa.Durability)
     assert isinstance(config.conflict_policy, sa.ConflictPolicy)
 
 
+def test_defaults_are_the_durable_preset() -> None:
+    """A field left out takes the durable preset's value, read from the library (no default
+    number is written in the bindings)."""
+    for field in dataclasses.fields(sa.SyncConfig):
+        assert field.default is dataclasses.MISSING, field.name
+    assert sa.SyncConfig("node-a") == sa.SyncConfig.durable("node-a")
+    config = sa.SyncConfig("node-b", batch_size=3)
+    assert config == dataclasses.replace(sa.SyncConfig.durable("node-b"), batch_size=3)
+
+
 def test_fast_preset() -> None:
     config = sa.SyncConfig.fast("node-b")
+    durable = sa.SyncConfig.durable("node-b")
     assert config.node_id == "node-b"
     assert config.durability == sa.Durability.FAST
     assert config.require_ack is False
-    assert dataclasses.replace(config, durability=sa.Durability.DURABLE, require_ack=True) == (
-        sa.SyncConfig.durable("node-b")
-    )
+    assert config.batch_size > durable.batch_size
+    assert dataclasses.replace(
+        config, durability=sa.Durability.DURABLE, require_ack=True, batch_size=durable.batch_size
+    ) == durable
 
 
 def test_round_trip_through_the_c_struct() -> None:

@@ -203,6 +203,19 @@ def fake_checkout(root: Path, crate: str = "softadastra-sync") -> Path:
     return package
 
 
+@pytest.fixture
+def no_system_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neither pkg-config nor the system's loader knows the library."""
+    monkeypatch.setattr(N, "pkg_config_libdir", lambda: (None, "pkg-config is not installed"))
+    monkeypatch.setattr(N.ctypes.util, "find_library", lambda name: None)
+
+
+NO_SYSTEM_INSTALL = [
+    "pkg-config softadastra-sync (pkg-config is not installed)",
+    "ctypes.util.find_library('softadastra_sync') (not found)",
+]
+
+
 def test_env_var_is_the_explicit_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     library = tmp_path / "custom.so"
     library.write_bytes(b"")
@@ -220,6 +233,7 @@ def test_env_var_to_a_missing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert info.value.tried == [f"${N.ENV_VAR}={missing} (no such file)"]
 
 
+@pytest.mark.usefixtures("no_system_install")
 def test_error_names_every_place_tried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(N.ENV_VAR, raising=False)
     package = fake_checkout(tmp_path)
@@ -231,6 +245,7 @@ def test_error_names_every_place_tried(tmp_path: Path, monkeypatch: pytest.Monke
         f"{package / name} (no such file)",
         f"{tmp_path / 'target' / 'release' / name} (no such file)",
         f"{tmp_path / 'target' / 'debug' / name} (no such file)",
+        *NO_SYSTEM_INSTALL,
     ]
     assert info.value.tried == expected
     message = str(info.value)
@@ -244,6 +259,16 @@ def test_order_of_discovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv(N.ENV_VAR, raising=False)
     package = fake_checkout(tmp_path)
     name = N.library_file_name()
+    # A system install is the last resort, pkg-config's libdir before the loader's search.
+    monkeypatch.setattr(N, "pkg_config_libdir", lambda: (None, "pkg-config is not installed"))
+    monkeypatch.setattr(N.ctypes.util, "find_library", lambda lib: "libsoftadastra_sync.so.0")
+    assert N.find_library(package) == "libsoftadastra_sync.so.0"
+    libdir = tmp_path / "prefix" / "lib"
+    libdir.mkdir(parents=True)
+    monkeypatch.setattr(N, "pkg_config_libdir", lambda: (str(libdir), ""))
+    assert N.find_library(package) == "libsoftadastra_sync.so.0"  # the .pc has no library
+    (libdir / name).write_bytes(b"")
+    assert N.find_library(package) == str(libdir / name)
     debug = tmp_path / "target" / "debug" / name
     release = tmp_path / "target" / "release" / name
     for path in (debug, release):
@@ -260,6 +285,38 @@ def test_order_of_discovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert N.find_library(package) == str(explicit)
 
 
+def test_system_places_are_not_searched_when_an_earlier_place_has_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(N.ENV_VAR, raising=False)
+    package = fake_checkout(tmp_path)
+    (package / N.library_file_name()).write_bytes(b"")
+
+    def must_not_run(*args: object) -> None:
+        raise AssertionError("a system search ran")
+
+    monkeypatch.setattr(N, "pkg_config_libdir", must_not_run)
+    monkeypatch.setattr(N.ctypes.util, "find_library", must_not_run)
+    assert N.find_library(package) == str(package / N.library_file_name())
+    monkeypatch.setenv(N.ENV_VAR, str(tmp_path / "missing.so"))
+    with pytest.raises(sa.LibraryNotFoundError):
+        N.find_library(package)  # an explicit path is the only place: no system search
+
+
+@pytest.mark.skipif(shutil.which("pkg-config") is None, reason="no pkg-config")
+def test_pkg_config_libdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PKG_CONFIG_LIBDIR", str(tmp_path))
+    assert N.pkg_config_libdir() == (None, "no softadastra-sync.pc on the pkg-config search path")
+    (tmp_path / "softadastra-sync.pc").write_text(
+        "prefix=/opt/sa\nlibdir=${prefix}/lib64\n\nName: softadastra-sync\n"
+        "Description: test\nVersion: 0.1.0\nLibs: -L${libdir} -lsoftadastra_sync\n"
+    )
+    assert N.pkg_config_libdir() == ("/opt/sa/lib64", "")
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
+    assert N.pkg_config_libdir() == (None, "pkg-config is not installed")
+
+
+@pytest.mark.usefixtures("no_system_install")
 def test_other_crates_are_not_a_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(N.ENV_VAR, raising=False)
     package = fake_checkout(tmp_path, crate="something-else")
@@ -297,6 +354,9 @@ def isolated_package(tmp_path: Path) -> Tuple[Path, Dict[str, str]]:
     )
     env = {k: v for k, v in os.environ.items() if k != N.ENV_VAR}
     env["PYTHONPATH"] = str(site)
+    # pkg-config searches only this (empty) directory: no system install is found through it.
+    (tmp_path / "pkgconfig").mkdir()
+    env["PKG_CONFIG_LIBDIR"] = str(tmp_path / "pkgconfig")
     return site, env
 
 
@@ -318,7 +378,9 @@ def test_not_found_end_to_end(tmp_path: Path) -> None:
     assert f"${N.ENV_VAR} (not set)" in result.stdout
     assert str(site / "softadastra_sync" / N.library_file_name()) in result.stdout
     assert "no Cargo.toml of softadastra-sync" in result.stdout
-    assert result.stdout.strip().endswith("3")
+    assert "no softadastra-sync.pc on the pkg-config search path" in result.stdout
+    assert "ctypes.util.find_library('softadastra_sync')" in result.stdout
+    assert result.stdout.strip().endswith("5")
 
 
 def test_env_var_and_package_copy_end_to_end(tmp_path: Path) -> None:
@@ -339,6 +401,32 @@ def test_env_var_and_package_copy_end_to_end(tmp_path: Path) -> None:
     result = run_python(code, env, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(copy)
+
+
+@pytest.mark.skipif(shutil.which("pkg-config") is None, reason="no pkg-config")
+def test_pkg_config_install_end_to_end(tmp_path: Path) -> None:
+    """A package outside any checkout, without a copy, uses the library of a prefix that
+    pkg-config knows (as scripts/install.sh lays it out)."""
+    site, env = isolated_package(tmp_path)
+    prefix = tmp_path / "prefix"
+    (prefix / "lib").mkdir(parents=True)
+    library = prefix / "lib" / N.library_file_name()
+    shutil.copy(sa.library_path(), library)
+    (tmp_path / "pkgconfig" / "softadastra-sync.pc").write_text(
+        f"prefix={prefix}\nlibdir=${{prefix}}/lib\n\nName: softadastra-sync\n"
+        "Description: test\nVersion: 0.1.0\nLibs: -L${libdir} -lsoftadastra_sync\n"
+    )
+    result = run_python(
+        """
+        import softadastra_sync as sa
+        with sa.Store.memory() as s, sa.SyncEngine(s, sa.SyncConfig.fast("n")) as e:
+            e.submit_put("k", b"v")
+        print(sa.library_path())
+        """,
+        env, tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(library)
 
 
 def test_not_a_library_end_to_end(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
  *
  * Header-only, C++17, over the C ABI in <softadastra/sync.h>. This file provides:
  *   softadastra::core::time::Duration        millisecond durations (from_seconds, from_millis)
+ *   softadastra::core::time::Timestamp       a point in time in milliseconds since the epoch
  *   softadastra::core::time::ManualClock     RAII wrapper of sa_clock (deterministic tests)
  *   softadastra::core::time::make_stamp ...  hybrid-clock stamp helpers
  *   softadastra::core::errors::Error         an error code (SA_ERR_*) and its message
@@ -23,12 +24,40 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <ostream>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <variant>
+
+/// Implementation details shared by the wrappers; not part of the API.
+namespace softadastra::detail
+{
+  /// Frees a C handle with its sa_*_free function (each accepts NULL).
+  template <typename T, void (*FreeFn)(T *)>
+  struct Freer
+  {
+    void operator()(T *handle) const noexcept { FreeFn(handle); }
+  };
+
+  /// Sole ownership of a C handle: moves leave the source NULL, destruction frees it.
+  template <typename T, void (*FreeFn)(T *)>
+  using Handle = std::unique_ptr<T, Freer<T, FreeFn>>;
+
+  /// A new handle from a C constructor `create(args..., &out)`: the handle on SA_OK, else NULL
+  /// and the status in `status`.
+  template <typename T, void (*FreeFn)(T *), typename Create, typename... Args>
+  Handle<T, FreeFn> make_handle(sa_status &status, Create create, Args... args)
+  {
+    T *raw = nullptr;
+    status = create(args..., &raw);
+    return Handle<T, FreeFn>(status == SA_OK ? raw : nullptr);
+  }
+} // namespace softadastra::detail
 
 namespace softadastra::core::time
 {
@@ -103,6 +132,56 @@ namespace softadastra::core::time
     return static_cast<std::uint16_t>(stamp & 0xFFFFu);
   }
 
+  /// A point in time: milliseconds since the Unix epoch (the C++ module's
+  /// core::time::Timestamp, e.g. SyncOperation::timestamp). Not a hybrid-clock Stamp, which
+  /// orders writes: Timestamp::from_stamp gives the wall-clock time of one.
+  class Timestamp
+  {
+  public:
+    using rep = std::int64_t;
+
+    constexpr Timestamp() noexcept = default;
+
+    constexpr explicit Timestamp(rep millis) noexcept : millis_(millis) {}
+
+    static constexpr Timestamp from_millis(rep millis) noexcept { return Timestamp(millis); }
+
+    /// The wall-clock time of a hybrid-clock stamp (its 48 high bits always fit).
+    static constexpr Timestamp from_stamp(Stamp stamp) noexcept
+    {
+      return Timestamp(static_cast<rep>(stamp_millis(stamp)));
+    }
+
+    static Timestamp from_time_point(std::chrono::system_clock::time_point tp) noexcept
+    {
+      return Timestamp(static_cast<rep>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count()));
+    }
+
+    /// The system clock's reading.
+    static Timestamp now() noexcept { return from_time_point(std::chrono::system_clock::now()); }
+
+    constexpr rep millis() const noexcept { return millis_; }
+
+    /// The C++ module's name for millis().
+    constexpr rep value() const noexcept { return millis_; }
+
+    /// Set (after the epoch); a default-constructed Timestamp is not.
+    constexpr bool is_valid() const noexcept { return millis_ > 0; }
+
+    friend constexpr bool operator==(Timestamp a, Timestamp b) noexcept { return a.millis_ == b.millis_; }
+    friend constexpr bool operator!=(Timestamp a, Timestamp b) noexcept { return a.millis_ != b.millis_; }
+    friend constexpr bool operator<(Timestamp a, Timestamp b) noexcept { return a.millis_ < b.millis_; }
+    friend constexpr bool operator<=(Timestamp a, Timestamp b) noexcept { return a.millis_ <= b.millis_; }
+    friend constexpr bool operator>(Timestamp a, Timestamp b) noexcept { return a.millis_ > b.millis_; }
+    friend constexpr bool operator>=(Timestamp a, Timestamp b) noexcept { return a.millis_ >= b.millis_; }
+
+    friend std::ostream &operator<<(std::ostream &os, Timestamp t) { return os << t.millis_ << "ms"; }
+
+  private:
+    rep millis_{0};
+  };
+
   /// A manual physical clock (milliseconds since the Unix epoch) that moves only when told to
   /// (RAII over sa_clock). Give it to a StoreEngine, a SyncEngine or an AckTracker with their
   /// set_clock / constructor: they keep their own reference, so the clock may be destroyed
@@ -113,37 +192,18 @@ namespace softadastra::core::time
     /// A clock reading `now_ms` (default: 1 700 000 000 000, 2023-11-14).
     explicit ManualClock(std::uint64_t now_ms = 1700000000000ULL) noexcept
     {
-      if (sa_clock_new_manual(now_ms, &clock_) != SA_OK)
-      {
-        clock_ = nullptr;
-      }
-    }
-
-    ~ManualClock() { sa_clock_free(clock_); }
-
-    ManualClock(const ManualClock &) = delete;
-    ManualClock &operator=(const ManualClock &) = delete;
-
-    ManualClock(ManualClock &&other) noexcept : clock_(std::exchange(other.clock_, nullptr)) {}
-
-    ManualClock &operator=(ManualClock &&other) noexcept
-    {
-      if (this != &other)
-      {
-        sa_clock_free(clock_);
-        clock_ = std::exchange(other.clock_, nullptr);
-      }
-      return *this;
+      sa_status status = SA_OK;
+      clock_ = ::softadastra::detail::make_handle<sa_clock, &sa_clock_free>(status, &sa_clock_new_manual, now_ms);
     }
 
     /// The reading in milliseconds (0 for a moved-from clock).
-    std::uint64_t now() const noexcept { return sa_clock_now(clock_); }
+    std::uint64_t now() const noexcept { return sa_clock_now(clock_.get()); }
 
     /// Sets the reading (it may go backwards, as a wall clock can).
-    bool set(std::uint64_t now_ms) const noexcept { return sa_clock_set(clock_, now_ms) == SA_OK; }
+    bool set(std::uint64_t now_ms) const noexcept { return sa_clock_set(clock_.get(), now_ms) == SA_OK; }
 
     /// Moves the clock forward.
-    bool advance(std::uint64_t ms) const noexcept { return sa_clock_advance(clock_, ms) == SA_OK; }
+    bool advance(std::uint64_t ms) const noexcept { return sa_clock_advance(clock_.get(), ms) == SA_OK; }
 
     /// Moves the clock forward (a negative duration does nothing and returns false).
     bool advance(Duration d) const noexcept
@@ -154,10 +214,10 @@ namespace softadastra::core::time
     bool is_valid() const noexcept { return clock_ != nullptr; }
 
     /// The C handle (borrowed).
-    const sa_clock *handle() const noexcept { return clock_; }
+    const sa_clock *handle() const noexcept { return clock_.get(); }
 
   private:
-    sa_clock *clock_{nullptr};
+    ::softadastra::detail::Handle<sa_clock, &sa_clock_free> clock_;
   };
 } // namespace softadastra::core::time
 
@@ -434,6 +494,69 @@ namespace softadastra::detail
     }
     return std::string::npos;
   }
+
+  /// The error of a call whose signature (the C++ module's) has no room for one, such as
+  /// SyncEngine::retry_expired() returning a count: kept until cleared, as an iostream keeps
+  /// its failbit, so a later success cannot hide it. Thread-safe. Moving it moves the error.
+  class ErrorLatch
+  {
+  public:
+    ErrorLatch() = default;
+
+    ErrorLatch(ErrorLatch &&other) noexcept : error_(other.take()) {}
+
+    ErrorLatch &operator=(ErrorLatch &&other) noexcept
+    {
+      if (this != &other)
+      {
+        auto error = other.take();
+        std::lock_guard<std::mutex> lock(mutex_);
+        error_ = std::move(error);
+      }
+      return *this;
+    }
+
+    /// Keeps `error` (replacing an older one: the latest failure is the one reported).
+    void set(Error error)
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      error_ = std::move(error);
+    }
+
+    std::optional<Error> get() const
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      return error_;
+    }
+
+    void clear() noexcept
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      error_.reset();
+    }
+
+    /// The value of `result`, or `fallback` with the error kept.
+    template <typename T>
+    T value_or_keep(::softadastra::core::types::Result<T> result, T fallback)
+    {
+      if (result.is_err())
+      {
+        set(result.error());
+        return fallback;
+      }
+      return std::move(result).value();
+    }
+
+  private:
+    std::optional<Error> take() noexcept
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      return std::exchange(error_, std::nullopt);
+    }
+
+    mutable std::mutex mutex_;
+    std::optional<Error> error_;
+  };
 
   /// Milliseconds of a duration for the C ABI (negative clamps to 0).
   inline std::uint64_t to_ms(::softadastra::core::time::Duration d) noexcept

@@ -14,7 +14,8 @@
  *
  * StoreEngine's constructor does not throw: when the WAL cannot be opened the engine is not
  * open (is_open() is false, error() says why), every read returns that error (get() returns
- * std::nullopt), and a SyncContext built on it is not valid.
+ * std::nullopt and keeps the error in last_error()), and a SyncContext built on it is not
+ * valid.
  */
 #ifndef SOFTADASTRA_CPP_STORE_HPP
 #define SOFTADASTRA_CPP_STORE_HPP
@@ -25,6 +26,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -264,6 +266,9 @@ namespace softadastra::store::core
       c.enable_wal = false;
       return c;
     }
+
+    /// The C++ module's name for memory().
+    static StoreConfig memory_only() { return memory(); }
   };
 
   /// What opening the WAL found.
@@ -280,6 +285,10 @@ namespace softadastra::store::engine
 {
   /// The local store (RAII over sa_store). Move-only; thread-safe like the C handle. A
   /// SyncEngine built on it keeps the C store alive, so they may be destroyed in any order.
+  ///
+  /// get() / contains() / size() / empty() keep the module doc's plain return types; when
+  /// one of them fails (a closed store, a key with a NUL byte), the error is kept in
+  /// last_error() until clear_last_error(). read() returns it as a Result instead.
   class StoreEngine
   {
   public:
@@ -296,40 +305,19 @@ namespace softadastra::store::engine
       {
         if (::softadastra::detail::has_nul(config.wal_path))
         {
-          error_ = ::softadastra::detail::nul_error(ErrorCode::InvalidArgument, "wal_path", config.wal_path);
+          open_error_ = std::make_unique<const Error>(
+              ::softadastra::detail::nul_error(ErrorCode::InvalidArgument, "wal_path", config.wal_path));
           return;
         }
         path = config.wal_path.c_str();
       }
-      const sa_status status = sa_store_open(path, static_cast<std::int32_t>(config.durability), &store_);
+      sa_status status = SA_OK;
+      store_ = ::softadastra::detail::make_handle<sa_store, &sa_store_free>(
+          status, &sa_store_open, path, static_cast<std::int32_t>(config.durability));
       if (status != SA_OK)
       {
-        store_ = nullptr;
-        error_ = ::softadastra::detail::last_error(status);
+        open_error_ = std::make_unique<const Error>(::softadastra::detail::last_error(status));
       }
-    }
-
-    ~StoreEngine() { sa_store_free(store_); }
-
-    StoreEngine(const StoreEngine &) = delete;
-    StoreEngine &operator=(const StoreEngine &) = delete;
-
-    StoreEngine(StoreEngine &&other) noexcept
-        : store_(std::exchange(other.store_, nullptr)), error_(std::move(other.error_))
-    {
-      other.error_ = Error();
-    }
-
-    StoreEngine &operator=(StoreEngine &&other) noexcept
-    {
-      if (this != &other)
-      {
-        sa_store_free(store_);
-        store_ = std::exchange(other.store_, nullptr);
-        error_ = std::move(other.error_);
-        other.error_ = Error();
-      }
-      return *this;
     }
 
     /// The store opened (and was not moved from).
@@ -347,16 +335,17 @@ namespace softadastra::store::engine
       return closed_error();
     }
 
-    /// The current entry of `key`, or std::nullopt when the key is absent or deleted (or the
-    /// read failed: use read() to tell the two apart).
+    /// The latest error of get() / contains() / size() / empty() since clear_last_error()
+    /// (std::nullopt when none failed): those calls cannot return it themselves.
+    std::optional<Error> last_error() const { return latch_.get(); }
+
+    void clear_last_error() noexcept { latch_.clear(); }
+
+    /// The current entry of `key`, or std::nullopt when the key is absent or deleted. A failed
+    /// read also gives std::nullopt and is kept in last_error(); read() tells the two apart.
     std::optional<core::Entry> get(const types::Key &key) const
     {
-      auto result = read(key);
-      if (result.is_err())
-      {
-        return std::nullopt;
-      }
-      return std::move(result).value();
+      return latch_.value_or_keep(read(key), std::optional<core::Entry>());
     }
 
     /// Like get(), but an invalid key or a closed store is an error.
@@ -371,8 +360,9 @@ namespace softadastra::store::engine
       {
         return R::err(::softadastra::detail::nul_error(ErrorCode::InvalidOperation, "key", key.str()));
       }
-      sa_entry *entry = nullptr;
-      const sa_status status = sa_store_get(store_, key.str().c_str(), &entry);
+      sa_status status = SA_OK;
+      const auto entry = ::softadastra::detail::make_handle<sa_entry, &sa_entry_free>(
+          status, &sa_store_get, store_.get(), key.str().c_str());
       if (status != SA_OK)
       {
         return R::err(::softadastra::detail::last_error(status));
@@ -383,31 +373,38 @@ namespace softadastra::store::engine
       }
       core::Entry out;
       out.key = key;
-      const sa_bytes value = sa_entry_value(entry);
+      const sa_bytes value = sa_entry_value(entry.get());
       out.value = types::Value::from_bytes(value.ptr, value.len);
-      out.version = sa_entry_version(entry);
-      out.timestamp = sa_entry_stamp(entry);
-      const sa_str origin = sa_entry_origin(entry);
+      out.version = sa_entry_version(entry.get());
+      out.timestamp = sa_entry_stamp(entry.get());
+      const sa_str origin = sa_entry_origin(entry.get());
       out.origin.assign(origin.ptr != nullptr ? origin.ptr : "", origin.ptr != nullptr ? origin.len : 0);
-      sa_entry_free(entry);
       return R::ok(std::optional<core::Entry>(std::move(out)));
     }
 
-    /// The entry exists (a live key).
+    /// The entry exists (a live key); false on error (kept in last_error()).
     bool contains(const types::Key &key) const { return get(key).has_value(); }
 
-    /// Number of live keys (0 if the store is not open).
-    std::size_t size() const noexcept
+    /// Number of live keys; 0 on error (kept in last_error()): see try_size.
+    std::size_t size() const { return latch_.value_or_keep(try_size(), std::size_t{0}); }
+
+    Result<std::size_t> try_size() const
     {
-      std::size_t len = 0;
-      if (store_ == nullptr || sa_store_len(store_, &len) != SA_OK)
+      using R = Result<std::size_t>;
+      if (store_ == nullptr)
       {
-        return 0;
+        return R::err(closed_error());
       }
-      return len;
+      std::size_t len = 0;
+      const sa_status status = sa_store_len(store_.get(), &len);
+      if (status != SA_OK)
+      {
+        return R::err(::softadastra::detail::last_error(status));
+      }
+      return R::ok(len);
     }
 
-    bool empty() const noexcept { return size() == 0; }
+    bool empty() const { return size() == 0; }
 
     /// What opening the WAL found.
     Result<core::ReplayReport> replay_report() const
@@ -418,7 +415,7 @@ namespace softadastra::store::engine
         return R::err(closed_error());
       }
       sa_replay_report report{};
-      const sa_status status = sa_store_replay_report(store_, &report);
+      const sa_status status = sa_store_replay_report(store_.get(), &report);
       if (status != SA_OK)
       {
         return R::err(::softadastra::detail::last_error(status));
@@ -434,7 +431,7 @@ namespace softadastra::store::engine
       {
         return R::err(closed_error());
       }
-      const sa_status status = sa_store_set_clock(store_, clock.handle());
+      const sa_status status = sa_store_set_clock(store_.get(), clock.handle());
       if (status != SA_OK)
       {
         return R::err(::softadastra::detail::last_error(status));
@@ -443,21 +440,23 @@ namespace softadastra::store::engine
     }
 
     /// The C handle (borrowed; NULL when not open).
-    const sa_store *handle() const noexcept { return store_; }
+    const sa_store *handle() const noexcept { return store_.get(); }
 
   private:
     /// Why the store is not open: the open error, or a moved-from handle.
     Error closed_error() const
     {
-      if (error_.message().empty())
+      if (open_error_ == nullptr)
       {
         return Error(ErrorCode::InvalidArgument, "store handle is empty (moved from)");
       }
-      return error_;
+      return *open_error_;
     }
 
-    sa_store *store_{nullptr};
-    Error error_{};
+    ::softadastra::detail::Handle<sa_store, &sa_store_free> store_;
+    /// Why opening failed (moving the engine moves it: a moved-from engine has none).
+    std::unique_ptr<const Error> open_error_;
+    mutable ::softadastra::detail::ErrorLatch latch_;
   };
 } // namespace softadastra::store::engine
 

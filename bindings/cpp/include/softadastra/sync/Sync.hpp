@@ -11,8 +11,9 @@
  *   softadastra::sync::ack         AckTracker              (RAII over sa_ack_tracker)
  *   softadastra::sync::conflict    ConflictResolver, Resolution
  *
- * Ownership: every C handle is owned by exactly one C++ object and freed by its destructor;
- * the owning types are move-only. Batches are copied out of their C handle (which is freed
+ * Ownership: every C handle is owned by exactly one C++ object, through a std::unique_ptr
+ * whose deleter is the handle's sa_*_free; the owning types are move-only (a moved-from
+ * object reports "handle is empty (moved from)" errors). Batches are copied out of their C handle (which is freed
  * at once), so a SyncEnvelope / SyncOperation owns all its fields: the SyncOperation of an
  * envelope can be handed as is to another engine's receive_remote_operation (stamp, origin,
  * version and the write it replaced travel with it).
@@ -21,7 +22,8 @@
  * error carries the library's code and the message of sa_last_error_message(), captured at
  * once. Calls the module doc uses with plain return types keep them (next_batch returns a
  * SyncBatch that also carries an error, retry_expired / prune_* return counts, state()
- * returns a SyncState); the try_* variants return a Result.
+ * returns a SyncState); their errors are never dropped: each is kept in the object's
+ * last_error() until clear_last_error(), and the try_* variants return a Result.
  *
  * Exceptions: none, except Result::value()/error() on the wrong alternative (logic_error)
  * and std::bad_alloc. Constructors do not throw: a SyncEngine that could not be created
@@ -30,9 +32,10 @@
  * error, state() is all zeros). The doc checks SyncContext::is_valid() before building the
  * engine; that check covers the node id, every config field and the store.
  *
- * Threads: the C handles are thread-safe and the wrapper objects keep no mutable state of
- * their own, so several threads may call methods on one SyncEngine / AckTracker / StoreEngine
- * at once; only moving, assigning or destroying an object must not race with other calls.
+ * Threads: the C handles are thread-safe and the only mutable state of a wrapper object is
+ * its last_error() (behind a mutex), so several threads may call methods on one SyncEngine /
+ * AckTracker / StoreEngine at once; only moving, assigning or destroying an object must not
+ * race with other calls.
  */
 #ifndef SOFTADASTRA_CPP_SYNC_HPP
 #define SOFTADASTRA_CPP_SYNC_HPP
@@ -61,6 +64,7 @@ namespace softadastra::sync
   namespace detail
   {
     using Duration = ::softadastra::core::time::Duration;
+    using Timestamp = ::softadastra::core::time::Timestamp;
     using ManualClock = ::softadastra::core::time::ManualClock;
     using Error = ::softadastra::core::errors::Error;
     using ErrorCode = ::softadastra::core::errors::ErrorCode;
@@ -188,61 +192,53 @@ namespace softadastra::sync::types
 
 namespace softadastra::sync::core
 {
-  /// Sync settings. Start from durable(node) or fast(node), then change fields.
+  /// Sync settings. Start from durable(node) or fast(node), then change fields. Every preset
+  /// value (batch size, retries, timeouts, caps) comes from the library
+  /// (sa_sync_config_durable / sa_sync_config_fast): none is written here.
   struct SyncConfig
   {
     /// This node's id: 1–256 bytes of UTF-8, no whitespace or control characters.
-    std::string node_id{"node-1"};
+    std::string node_id{};
     /// When a submitted write returns: on disk (Durable) or handed to the OS (Fast).
-    types::Durability durability{types::Durability::Durable};
+    types::Durability durability{};
     /// Queue operations as they are submitted (otherwise call queue_operation).
-    bool auto_queue{true};
+    bool auto_queue{};
     /// Keep sent operations in flight until acknowledged.
-    bool require_ack{true};
+    bool require_ack{};
     /// How long a sent operation waits for its ACK.
-    detail::Duration ack_timeout{detail::Duration::from_seconds(10)};
+    detail::Duration ack_timeout{};
     /// Wait before the first re-send; each later re-send waits twice as long, up to
     /// retry_backoff_max.
-    detail::Duration retry_interval{detail::Duration::from_seconds(5)};
+    detail::Duration retry_interval{};
     /// The longest wait between two re-sends.
-    detail::Duration retry_backoff_max{detail::Duration::from_seconds(300)};
+    detail::Duration retry_backoff_max{};
     /// Re-sends allowed after the first send; past that an expired operation is failed.
-    std::uint32_t max_retries{5};
-    types::ConflictPolicy conflict_policy{types::ConflictPolicy::LastWriteWins};
+    std::uint32_t max_retries{};
+    types::ConflictPolicy conflict_policy{};
     /// Most operations per batch (1–65536).
-    std::size_t batch_size{64};
+    std::size_t batch_size{};
     /// Most operations the outbox holds (acknowledged ones count until pruned).
-    std::uint64_t max_outbox_operations{1000000};
+    std::uint64_t max_outbox_operations{};
     /// Most key + value bytes the outbox holds.
-    std::uint64_t max_outbox_bytes{std::uint64_t{1} << 30};
+    std::uint64_t max_outbox_bytes{};
     /// Remote stamps further ahead of the local clock are rejected.
-    detail::Duration max_clock_skew{detail::Duration::from_seconds(60)};
+    detail::Duration max_clock_skew{};
+
+    /// The C++ module's default: node "node-1" with the durable preset.
+    SyncConfig() : SyncConfig(std::string("node-1")) {}
+
+    /// The durable preset for `local_node_id` (as the C++ module's SyncConfig(node_id)).
+    explicit SyncConfig(std::string local_node_id) : SyncConfig(durable(std::move(local_node_id))) {}
 
     /// Writes on disk before they return, ACKs required (the library's durable preset).
-    static SyncConfig durable(std::string node_id) { return preset(std::move(node_id), false); }
+    static SyncConfig durable(std::string node_id) { return preset(std::move(node_id), &sa_sync_config_durable); }
 
-    /// Writes handed to the OS before they return, no ACKs required.
-    static SyncConfig fast(std::string node_id) { return preset(std::move(node_id), true); }
+    /// Writes handed to the OS before they return, no ACKs required, larger batches (the
+    /// library's fast preset).
+    static SyncConfig fast(std::string node_id) { return preset(std::move(node_id), &sa_sync_config_fast); }
 
     /// The same settings as a C struct.
-    static SyncConfig from_c(const sa_sync_config &c)
-    {
-      SyncConfig config;
-      config.node_id = detail::copy_buffer(c.node_id, sizeof c.node_id);
-      config.durability = static_cast<types::Durability>(c.durability);
-      config.auto_queue = c.auto_queue;
-      config.require_ack = c.require_ack;
-      config.ack_timeout = detail::from_ms(c.ack_timeout_ms);
-      config.retry_interval = detail::from_ms(c.retry_interval_ms);
-      config.retry_backoff_max = detail::from_ms(c.retry_backoff_max_ms);
-      config.max_retries = c.max_retries;
-      config.conflict_policy = static_cast<types::ConflictPolicy>(c.conflict_policy);
-      config.batch_size = c.batch_size;
-      config.max_outbox_operations = c.max_outbox_operations;
-      config.max_outbox_bytes = c.max_outbox_bytes;
-      config.max_clock_skew = detail::from_ms(c.max_clock_skew_ms);
-      return config;
-    }
+    static SyncConfig from_c(const sa_sync_config &c) { return SyncConfig(c); }
 
     /// These settings as a C struct for sa_sync_new. Fails for a node id the library rejects
     /// and for values the C struct cannot hold (negative durations, a batch_size over 32
@@ -315,22 +311,29 @@ namespace softadastra::sync::core
                            std::string("invalid sync context: config field ") + field + " " + why);
     }
 
-    static SyncConfig preset(std::string node_id, bool fast)
+    explicit SyncConfig(const sa_sync_config &c)
+        : node_id(detail::copy_buffer(c.node_id, sizeof c.node_id)),
+          durability(static_cast<types::Durability>(c.durability)), auto_queue(c.auto_queue),
+          require_ack(c.require_ack), ack_timeout(detail::from_ms(c.ack_timeout_ms)),
+          retry_interval(detail::from_ms(c.retry_interval_ms)),
+          retry_backoff_max(detail::from_ms(c.retry_backoff_max_ms)), max_retries(c.max_retries),
+          conflict_policy(static_cast<types::ConflictPolicy>(c.conflict_policy)), batch_size(c.batch_size),
+          max_outbox_operations(c.max_outbox_operations), max_outbox_bytes(c.max_outbox_bytes),
+          max_clock_skew(detail::from_ms(c.max_clock_skew_ms))
     {
-      // The library's presets, read with a placeholder node id so that any node id (even an
-      // invalid one, reported later by validate / the engine) gets the preset values.
+    }
+
+    static SyncConfig preset(std::string node_id, sa_status (*fill)(const char *, sa_sync_config *))
+    {
+      // Read with a placeholder node id, so that any node id (even an invalid one, reported
+      // later by validate / the engine) gets the preset's values. The call cannot fail (a
+      // valid id, a non-NULL struct); if it did, the zeroed struct fails validate().
       sa_sync_config c{};
-      const sa_status status = fast ? sa_sync_config_fast("node", &c) : sa_sync_config_durable("node", &c);
-      SyncConfig config;
-      if (status == SA_OK)
+      if (fill("node", &c) != SA_OK)
       {
-        config = from_c(c);
+        c = sa_sync_config{};
       }
-      else if (fast)
-      {
-        config.durability = types::Durability::Fast;
-        config.require_ack = false;
-      }
+      SyncConfig config(c);
       config.node_id = std::move(node_id);
       return config;
     }
@@ -381,37 +384,45 @@ namespace softadastra::sync::core
     friend bool operator!=(const WriteId &a, const WriteId &b) { return !(a == b); }
   };
 
-  /// The propagation unit: a store operation with its sync metadata. The write's stamp is
-  /// operation.timestamp. `replaces` names the write this one overwrote at its origin (it lets
-  /// the receiver tell a causal update from a conflict); operations from a batch carry it.
+  /// The propagation unit: a store operation with its sync metadata. The write's stamp (what
+  /// orders it) is operation.timestamp. `timestamp` is the sync-level time in milliseconds, as
+  /// in the C++ module: for an operation the library made (submit_local_operation, batches)
+  /// the wall-clock time of the write's stamp; for local() / remote() the time of the call.
+  /// It is informational: receive_remote_operation orders writes by operation.timestamp.
+  /// `replaces` names the write this one overwrote at its origin (it lets the receiver tell a
+  /// causal update from a conflict); operations from a batch carry it.
   struct SyncOperation
   {
     std::string sync_id{};
     std::string origin_node_id{};
     std::uint64_t version{0};
     detail::Operation operation{};
+    detail::Timestamp timestamp{};
     std::optional<WriteId> replaces{};
 
     SyncOperation() = default;
 
-    SyncOperation(std::string id, std::string origin, std::uint64_t operation_version, detail::Operation store_operation)
+    SyncOperation(std::string id, std::string origin, std::uint64_t operation_version, detail::Operation store_operation,
+                  detail::Timestamp sync_timestamp = detail::Timestamp())
         : sync_id(std::move(id)), origin_node_id(std::move(origin)), version(operation_version),
-          operation(std::move(store_operation))
+          operation(std::move(store_operation)), timestamp(sync_timestamp)
     {
     }
 
-    /// An operation received from `origin` (its stamp is store_operation.timestamp).
+    /// An operation received from `origin` (its stamp is store_operation.timestamp), made now.
     static SyncOperation remote(std::string id, std::string origin, std::uint64_t operation_version,
                                 detail::Operation store_operation)
     {
-      return SyncOperation(std::move(id), std::move(origin), operation_version, std::move(store_operation));
+      return SyncOperation(std::move(id), std::move(origin), operation_version, std::move(store_operation),
+                           detail::Timestamp::now());
     }
 
-    /// A local operation (what submit_local_operation returns).
+    /// A local operation, made now.
     static SyncOperation local(std::string id, std::string origin, std::uint64_t operation_version,
                                detail::Operation store_operation)
     {
-      return SyncOperation(std::move(id), std::move(origin), operation_version, std::move(store_operation));
+      return SyncOperation(std::move(id), std::move(origin), operation_version, std::move(store_operation),
+                           detail::Timestamp::now());
     }
 
     /// The write's hybrid-clock stamp.
@@ -456,6 +467,7 @@ namespace softadastra::sync::core
       e.operation.operation.key = detail::Key(detail::copy(v.key));
       e.operation.operation.value = detail::Value::from_bytes(v.value.ptr, v.value.len);
       e.operation.operation.timestamp = v.stamp;
+      e.operation.timestamp = detail::Timestamp::from_stamp(v.stamp);
       if (v.has_replaces)
       {
         e.operation.replaces = WriteId{v.replaces_stamp, detail::copy(v.replaces_origin)};
@@ -528,18 +540,14 @@ namespace softadastra::sync::core
     /// Copies every envelope of `batch`, then frees it (it may be NULL).
     static SyncBatch take(sa_batch *batch)
     {
-      struct Guard
-      {
-        sa_batch *b;
-        ~Guard() { sa_batch_free(b); }
-      } guard{batch};
+      const ::softadastra::detail::Handle<sa_batch, &sa_batch_free> owned(batch);
       SyncBatch out;
-      const std::size_t len = sa_batch_len(batch);
+      const std::size_t len = sa_batch_len(owned.get());
       out.reserve(len);
       for (std::size_t i = 0; i < len; ++i)
       {
         sa_envelope_view view{};
-        const sa_status status = sa_batch_get(batch, i, &view);
+        const sa_status status = sa_batch_get(owned.get(), i, &view);
         if (status != SA_OK)
         {
           return failed(detail::last_error(status));
@@ -610,45 +618,23 @@ namespace softadastra::sync::engine
       const auto &store = context.store_engine();
       if (!store.is_open())
       {
-        error_ = detail::Error(detail::ErrorCode::InvalidContext, "store is not open: " + store.error().message());
+        error_ = std::make_unique<const detail::Error>(detail::ErrorCode::InvalidContext,
+                                                       "store is not open: " + store.error().message());
         return;
       }
       auto c = config_.to_c();
       if (c.is_err())
       {
-        error_ = c.error();
+        error_ = std::make_unique<const detail::Error>(c.error());
         return;
       }
-      const sa_status status = sa_sync_new(store.handle(), &c.value(), &sync_);
+      sa_status status = SA_OK;
+      sync_ = ::softadastra::detail::make_handle<sa_sync, &sa_sync_free>(status, &sa_sync_new, store.handle(),
+                                                                          &c.value());
       if (status != SA_OK)
       {
-        sync_ = nullptr;
-        error_ = detail::last_error(status);
+        error_ = std::make_unique<const detail::Error>(detail::last_error(status));
       }
-    }
-
-    ~SyncEngine() { sa_sync_free(sync_); }
-
-    SyncEngine(const SyncEngine &) = delete;
-    SyncEngine &operator=(const SyncEngine &) = delete;
-
-    SyncEngine(SyncEngine &&other) noexcept
-        : sync_(std::exchange(other.sync_, nullptr)), config_(std::move(other.config_)), error_(std::move(other.error_))
-    {
-      other.error_ = detail::Error();
-    }
-
-    SyncEngine &operator=(SyncEngine &&other) noexcept
-    {
-      if (this != &other)
-      {
-        sa_sync_free(sync_);
-        sync_ = std::exchange(other.sync_, nullptr);
-        config_ = std::move(other.config_);
-        error_ = std::move(other.error_);
-        other.error_ = detail::Error();
-      }
-      return *this;
     }
 
     /// The engine was built (and not moved from).
@@ -661,8 +647,16 @@ namespace softadastra::sync::engine
       {
         return detail::Error(detail::ErrorCode::None, "");
       }
-      return error_.message().empty() ? unusable() : error_;
+      return error_ == nullptr ? unusable() : *error_;
     }
+
+    /// The latest error of a call whose module-doc signature has no room for one
+    /// (retry_expired, prune_completed, prune_failed, state: they then return 0 / zeros),
+    /// kept until clear_last_error(), so a later success does not hide it; std::nullopt when
+    /// none failed. The try_* variants return the error as a Result instead.
+    std::optional<detail::Error> last_error() const { return latch_.get(); }
+
+    void clear_last_error() noexcept { latch_.clear(); }
 
     /// OK when the engine is usable, else the error every call returns.
     detail::Result<void> check() const
@@ -691,7 +685,7 @@ namespace softadastra::sync::engine
         return SubmitResult::err(detail::nul_error(detail::ErrorCode::InvalidOperation, "key", key));
       }
       sa_submitted submitted{};
-      const sa_status status = sa_sync_submit(sync_, static_cast<std::int32_t>(operation.type), key.c_str(),
+      const sa_status status = sa_sync_submit(sync_.get(), static_cast<std::int32_t>(operation.type), key.c_str(),
                                               operation.value.data(), operation.value.size(), &submitted);
       if (status != SA_OK)
       {
@@ -699,8 +693,8 @@ namespace softadastra::sync::engine
       }
       detail::Operation stamped = operation;
       stamped.timestamp = submitted.stamp;
-      auto local = core::SyncOperation::local(detail::copy_buffer(submitted.sync_id, sizeof submitted.sync_id),
-                                              config_.node_id, submitted.version, std::move(stamped));
+      core::SyncOperation local(detail::copy_buffer(submitted.sync_id, sizeof submitted.sync_id), config_.node_id,
+                                submitted.version, std::move(stamped), detail::Timestamp::from_stamp(submitted.stamp));
       if (submitted.has_replaces)
       {
         local.replaces = core::WriteId{submitted.replaces_stamp,
@@ -726,7 +720,7 @@ namespace softadastra::sync::engine
         return core::SyncBatch::failed(unusable());
       }
       sa_batch *batch = nullptr;
-      const sa_status status = sa_sync_next_batch(sync_, &batch);
+      const sa_status status = sa_sync_next_batch(sync_.get(), &batch);
       if (status != SA_OK)
       {
         return core::SyncBatch::failed(detail::last_error(status));
@@ -742,7 +736,7 @@ namespace softadastra::sync::engine
         return core::SyncBatch::failed(unusable());
       }
       sa_batch *batch = nullptr;
-      const sa_status status = sa_sync_outbox(sync_, &batch);
+      const sa_status status = sa_sync_outbox(sync_.get(), &batch);
       if (status != SA_OK)
       {
         return core::SyncBatch::failed(detail::last_error(status));
@@ -764,9 +758,9 @@ namespace softadastra::sync::engine
     }
 
     /// Re-queues in-flight operations whose ACK timeout passed (while retries remain; the
-    /// others become failed); returns how many were re-queued (0 on error: see
-    /// try_retry_expired).
-    std::size_t retry_expired() { return try_retry_expired().value_or(0); }
+    /// others become failed); returns how many were re-queued (0 on error, kept in
+    /// last_error(); try_retry_expired returns it).
+    std::size_t retry_expired() { return latch_.value_or_keep(try_retry_expired(), std::size_t{0}); }
 
     detail::Result<std::size_t> try_retry_expired() { return count_call(&sa_sync_retry_expired); }
 
@@ -780,13 +774,15 @@ namespace softadastra::sync::engine
     /// Queues every failed operation again; returns how many.
     detail::Result<std::size_t> requeue_all_failed() { return count_call(&sa_sync_requeue_all_failed); }
 
-    /// Removes acknowledged operations from the outbox; returns how many (0 on error).
-    std::size_t prune_completed() { return try_prune_completed().value_or(0); }
+    /// Removes acknowledged operations from the outbox; returns how many (0 on error, kept in
+    /// last_error()).
+    std::size_t prune_completed() { return latch_.value_or_keep(try_prune_completed(), std::size_t{0}); }
 
     detail::Result<std::size_t> try_prune_completed() { return count_call(&sa_sync_prune_completed); }
 
-    /// Removes failed operations from the outbox (their local writes stay); returns how many.
-    std::size_t prune_failed() { return try_prune_failed().value_or(0); }
+    /// Removes failed operations from the outbox (their local writes stay); returns how many
+    /// (0 on error, kept in last_error()).
+    std::size_t prune_failed() { return latch_.value_or_keep(try_prune_failed(), std::size_t{0}); }
 
     detail::Result<std::size_t> try_prune_failed() { return count_call(&sa_sync_prune_failed); }
 
@@ -827,7 +823,7 @@ namespace softadastra::sync::engine
       op.replaces_stamp = remote.replaces ? remote.replaces->stamp : 0;
       op.replaces_origin = remote.replaces ? remote.replaces->origin.c_str() : nullptr;
       sa_apply_result result{};
-      const sa_status status = sa_sync_receive_remote(sync_, &op, &result);
+      const sa_status status = sa_sync_receive_remote(sync_.get(), &op, &result);
       if (status != SA_OK)
       {
         return RemoteResult::err(detail::last_error(status));
@@ -835,8 +831,8 @@ namespace softadastra::sync::engine
       return RemoteResult::ok(core::RemoteApplyResult::from_c(result));
     }
 
-    /// Every counter (all zeros on error: see try_state).
-    core::SyncState state() const { return try_state().value_or(core::SyncState{}); }
+    /// Every counter (all zeros on error, kept in last_error(); try_state returns it).
+    core::SyncState state() const { return latch_.value_or_keep(try_state(), core::SyncState{}); }
 
     detail::Result<core::SyncState> try_state() const
     {
@@ -846,7 +842,7 @@ namespace softadastra::sync::engine
         return R::err(unusable());
       }
       sa_sync_state_info info{};
-      const sa_status status = sa_sync_state(sync_, &info);
+      const sa_status status = sa_sync_state(sync_.get(), &info);
       if (status != SA_OK)
       {
         return R::err(detail::last_error(status));
@@ -861,7 +857,7 @@ namespace softadastra::sync::engine
       {
         return detail::Result<void>::err(unusable());
       }
-      const sa_status status = sa_sync_set_clock(sync_, clock.handle());
+      const sa_status status = sa_sync_set_clock(sync_.get(), clock.handle());
       if (status != SA_OK)
       {
         return detail::Result<void>::err(detail::last_error(status));
@@ -870,16 +866,16 @@ namespace softadastra::sync::engine
     }
 
     /// The C handle (borrowed; NULL when not valid).
-    const sa_sync *handle() const noexcept { return sync_; }
+    const sa_sync *handle() const noexcept { return sync_.get(); }
 
   private:
     detail::Error unusable() const
     {
-      if (error_.message().empty())
+      if (error_ == nullptr)
       {
         return detail::Error(detail::ErrorCode::InvalidArgument, "sync engine handle is empty (moved from)");
       }
-      return detail::Error(error_.code(), "sync engine was not created: " + error_.message());
+      return detail::Error(error_->code(), "sync engine was not created: " + error_->message());
     }
 
     template <typename F>
@@ -894,7 +890,7 @@ namespace softadastra::sync::engine
       {
         return R::err(detail::nul_error(detail::ErrorCode::NotFound, "sync id", sync_id));
       }
-      const sa_status status = call(sync_, sync_id.c_str());
+      const sa_status status = call(sync_.get(), sync_id.c_str());
       if (status != SA_OK)
       {
         return R::err(detail::last_error(status));
@@ -910,7 +906,7 @@ namespace softadastra::sync::engine
         return R::err(unusable());
       }
       std::size_t count = 0;
-      const sa_status status = call(sync_, &count);
+      const sa_status status = call(sync_.get(), &count);
       if (status != SA_OK)
       {
         return R::err(detail::last_error(status));
@@ -918,9 +914,12 @@ namespace softadastra::sync::engine
       return R::ok(count);
     }
 
-    sa_sync *sync_{nullptr};
+    ::softadastra::detail::Handle<sa_sync, &sa_sync_free> sync_;
     core::SyncConfig config_;
-    detail::Error error_{};
+    /// Why creating the engine failed (moving the engine moves it: a moved-from engine has
+    /// none).
+    std::unique_ptr<const detail::Error> error_;
+    mutable ::softadastra::detail::ErrorLatch latch_;
   };
 } // namespace softadastra::sync::engine
 
@@ -1011,24 +1010,14 @@ namespace softadastra::sync::ack
     /// A tracker on a manual clock (it keeps its own reference to it).
     explicit AckTracker(const detail::ManualClock &clock) noexcept { create(clock.handle()); }
 
-    ~AckTracker() { sa_ack_tracker_free(tracker_); }
-
-    AckTracker(const AckTracker &) = delete;
-    AckTracker &operator=(const AckTracker &) = delete;
-
-    AckTracker(AckTracker &&other) noexcept : tracker_(std::exchange(other.tracker_, nullptr)) {}
-
-    AckTracker &operator=(AckTracker &&other) noexcept
-    {
-      if (this != &other)
-      {
-        sa_ack_tracker_free(tracker_);
-        tracker_ = std::exchange(other.tracker_, nullptr);
-      }
-      return *this;
-    }
-
     bool is_valid() const noexcept { return tracker_ != nullptr; }
+
+    /// The latest error of a call that returns a plain bool or count (on a moved-from
+    /// tracker: those calls then return false / 0), kept until clear_last_error();
+    /// std::nullopt when none failed. An id never tracked is not an error (ack returns false).
+    std::optional<detail::Error> last_error() const { return latch_.get(); }
+
+    void clear_last_error() noexcept { latch_.clear(); }
 
     /// Tracks `sync_id` for `timeout` from now; tracking an id again replaces its entry.
     /// Errors: AckTracking (empty id, NUL byte, not UTF-8), InvalidArgument (negative timeout).
@@ -1047,7 +1036,7 @@ namespace softadastra::sync::ack
       {
         return R::err(detail::Error(detail::ErrorCode::InvalidArgument, "ACK timeout must not be negative"));
       }
-      const sa_status status = sa_ack_tracker_track(tracker_, sync_id.c_str(), detail::to_ms(timeout));
+      const sa_status status = sa_ack_tracker_track(tracker_.get(), sync_id.c_str(), detail::to_ms(timeout));
       if (status != SA_OK)
       {
         return R::err(detail::last_error(status));
@@ -1073,29 +1062,28 @@ namespace softadastra::sync::ack
     /// Forgets acknowledged ids; returns how many.
     std::size_t prune_received() { return count_call(&sa_ack_tracker_prune_received); }
 
-    /// Forgets every id.
+    /// Forgets every id (nothing to forget on a moved-from tracker).
     void clear() noexcept
     {
       if (tracker_ != nullptr)
       {
-        sa_ack_tracker_clear(tracker_);
+        sa_ack_tracker_clear(tracker_.get());
       }
     }
 
-    /// Tracked ids, in every status.
-    std::size_t size() const noexcept { return sa_ack_tracker_size(tracker_); }
+    /// Tracked ids, in every status (0 for a moved-from tracker).
+    std::size_t size() const noexcept { return sa_ack_tracker_size(tracker_.get()); }
 
     bool empty() const noexcept { return size() == 0; }
 
-    const sa_ack_tracker *handle() const noexcept { return tracker_; }
+    const sa_ack_tracker *handle() const noexcept { return tracker_.get(); }
 
   private:
     void create(const sa_clock *clock) noexcept
     {
-      if (sa_ack_tracker_new(clock, &tracker_) != SA_OK)
-      {
-        tracker_ = nullptr;
-      }
+      sa_status status = SA_OK;
+      tracker_ = ::softadastra::detail::make_handle<sa_ack_tracker, &sa_ack_tracker_free>(status, &sa_ack_tracker_new,
+                                                                                          clock);
     }
 
     static detail::Error empty_handle()
@@ -1103,27 +1091,49 @@ namespace softadastra::sync::ack
       return detail::Error(detail::ErrorCode::InvalidArgument, "ACK tracker handle is empty (moved from)");
     }
 
+    /// The flag `call` reports for `sync_id`; false, with the error kept, when it fails. An id
+    /// with a NUL byte is never tracked: false, not an error.
     bool flag_call(const std::string &sync_id, sa_status (*call)(const sa_ack_tracker *, const char *, bool *)) const
     {
-      if (tracker_ == nullptr || detail::has_nul(sync_id))
+      if (tracker_ == nullptr)
+      {
+        latch_.set(empty_handle());
+        return false;
+      }
+      if (detail::has_nul(sync_id))
       {
         return false;
       }
       bool flag = false;
-      return call(tracker_, sync_id.c_str(), &flag) == SA_OK && flag;
+      const sa_status status = call(tracker_.get(), sync_id.c_str(), &flag);
+      if (status != SA_OK)
+      {
+        latch_.set(detail::last_error(status));
+        return false;
+      }
+      return flag;
     }
 
+    /// The count `call` reports; 0, with the error kept, when it fails.
     std::size_t count_call(sa_status (*call)(const sa_ack_tracker *, std::size_t *)) const
     {
-      std::size_t count = 0;
-      if (tracker_ == nullptr || call(tracker_, &count) != SA_OK)
+      if (tracker_ == nullptr)
       {
+        latch_.set(empty_handle());
+        return 0;
+      }
+      std::size_t count = 0;
+      const sa_status status = call(tracker_.get(), &count);
+      if (status != SA_OK)
+      {
+        latch_.set(detail::last_error(status));
         return 0;
       }
       return count;
     }
 
-    sa_ack_tracker *tracker_{nullptr};
+    ::softadastra::detail::Handle<sa_ack_tracker, &sa_ack_tracker_free> tracker_;
+    mutable ::softadastra::detail::ErrorLatch latch_;
   };
 } // namespace softadastra::sync::ack
 
