@@ -358,6 +358,20 @@ namespace
     StoreEngine nul_path{StoreConfig::durable(std::string("a\0b.wal", 7))};
     CHECK(!nul_path.is_open());
     CHECK(nul_path.error().message().find("NUL") != std::string::npos);
+
+    // One handle per WAL: a second one is refused while the first is open.
+    const std::string wal = "in_use.wal";
+    std::filesystem::remove(wal);
+    {
+      StoreEngine first{StoreConfig::durable(wal)};
+      CHECK(first.is_open());
+      StoreEngine second{StoreConfig::fast(wal)};
+      CHECK(!second.is_open());
+      CHECK(second.error().code() == ErrorCode::InUse);
+      CHECK(second.error().message().find(wal) != std::string::npos);
+    }
+    StoreEngine again{StoreConfig::durable(wal)};
+    CHECK(again.is_open());
   }
 
   void test_submit_and_batch()
