@@ -32,4 +32,5 @@ cc -std=c11 -Wall -Wextra -Werror examples-c/two_node_demo.c \
   $(pkg-config --cflags --libs softadastra-sync) -Wl,-rpath,"$prefix/lib" -o "$prefix/demo"
 readelf -d "$prefix/demo" | grep -q 'libsoftadastra_sync.so.0'
 (cd "$prefix" && ./demo > /dev/null)
+"$prefix/bin/softadastra-sync" --help > /dev/null
 echo "install + pkg-config: 1 passed, 0 failed"

@@ -55,7 +55,9 @@ impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Failure {
         let status = match e {
             StoreError::InvalidKey(_) | StoreError::InvalidValue(_) => SA_ERR_INVALID_OPERATION,
-            StoreError::Io { .. } | StoreError::Poisoned { .. } => SA_ERR_IO,
+            StoreError::Io { .. } | StoreError::Poisoned { .. } | StoreError::ReadOnly { .. } => {
+                SA_ERR_IO
+            }
             StoreError::Corrupt { .. } => SA_ERR_CORRUPT,
             StoreError::InUse { .. } => SA_ERR_IN_USE,
             StoreError::ClockExhausted(_) => SA_ERR_STORE_APPLY,

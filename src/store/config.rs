@@ -30,6 +30,9 @@ pub struct StoreConfig {
     pub clock: Arc<dyn Clock>,
     /// Faults to inject into the WAL (tests and chaos drills); `None` in production.
     pub faults: Option<Arc<WalFaults>>,
+    /// Open for inspection only: nothing is created, repaired or written (see
+    /// [`StoreConfig::read_only`]).
+    pub read_only: bool,
 }
 
 impl StoreConfig {
@@ -40,6 +43,18 @@ impl StoreConfig {
             durability: Durability::Durable,
             clock: Arc::new(SystemClock),
             faults: None,
+            read_only: false,
+        }
+    }
+
+    /// An existing WAL opened for inspection: the files are not created, a torn tail is
+    /// reported but not cut, every write fails with [`super::StoreError::ReadOnly`], and a
+    /// shared lock lets several readers in but no writer (a store open for writing makes the
+    /// open fail with [`super::StoreError::InUse`]).
+    pub fn read_only(wal_path: impl Into<PathBuf>) -> StoreConfig {
+        StoreConfig {
+            read_only: true,
+            ..StoreConfig::durable(wal_path)
         }
     }
 
@@ -58,6 +73,7 @@ impl StoreConfig {
             durability: Durability::Fast,
             clock: Arc::new(SystemClock),
             faults: None,
+            read_only: false,
         }
     }
 

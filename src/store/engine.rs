@@ -117,13 +117,14 @@ impl StoreEngine {
         };
         let mut recovered = Vec::new();
         if let Some(path) = &config.wal_path {
-            core._lock = Some(StoreLock::acquire(path)?);
-            let (wal, report) = Wal::open(path, config.faults.clone(), |payload| {
-                core.replay_record(payload, &mut recovered)
-            })?;
+            core._lock = StoreLock::acquire(path, config.read_only)?;
+            let (wal, report) =
+                Wal::open(path, config.read_only, config.faults.clone(), |payload| {
+                    core.replay_record(payload, &mut recovered)
+                })?;
             core.wal = Some(wal);
             core.replay = report;
-            core.sequence = Some(SequenceFile::open(path)?);
+            core.sequence = Some(SequenceFile::open(path, config.read_only)?);
         }
         core.sync = Some(SyncHandover::Replay(recovered));
         Ok(StoreEngine {
@@ -181,7 +182,8 @@ impl StoreEngine {
         )
     }
 
-    /// What opening the WAL found: records replayed and torn-tail bytes dropped.
+    /// What opening the WAL found: records replayed and torn-tail bytes dropped (opened
+    /// read-only: the torn-tail bytes that a writable open would cut).
     pub fn replay_report(&self) -> ReplayReport {
         self.lock().replay
     }
@@ -189,6 +191,18 @@ impl StoreEngine {
     /// Replaces the physical clock (for tests and simulations); stamps stay monotonic.
     pub fn set_clock(&self, clock: Arc<dyn Clock>) {
         self.lock().clock.set_source(clock);
+    }
+
+    /// The sequence mark kept in `<wal>.seq` for the store's owner (0 when none): see the
+    /// README's recovery rules.
+    pub fn sequence_mark(&self) -> u64 {
+        self.lock().sequence_mark()
+    }
+
+    /// The number of keys whose current write is a delete (tombstones).
+    pub fn tombstones(&self) -> usize {
+        let core = self.lock();
+        core.slots.len() - core.live
     }
 
     /// Whether this store has a WAL.

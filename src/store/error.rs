@@ -21,6 +21,9 @@ pub enum StoreError {
          close that handle first"
     )]
     InUse { path: PathBuf },
+    /// A write to a store opened read-only.
+    #[error("WAL {path} is open read-only (for inspection); it cannot be written")]
+    ReadOnly { path: PathBuf },
     /// The hybrid clock cannot issue a stamp greater than the last one.
     #[error(transparent)]
     ClockExhausted(#[from] ClockExhausted),

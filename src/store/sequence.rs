@@ -24,14 +24,16 @@ const SLOT_BYTES: usize = 32;
 #[derive(Debug)]
 pub(crate) struct SequenceFile {
     path: PathBuf,
-    file: File,
+    /// `None` when opened read-only.
+    file: Option<File>,
     generation: u64,
     mark: u64,
 }
 
 impl SequenceFile {
-    /// Opens (creating if needed) the sequence file of the WAL at `wal`.
-    pub fn open(wal: &Path) -> Result<SequenceFile, StoreError> {
+    /// Opens (creating if needed, unless `read_only`) the sequence file of the WAL at `wal`.
+    /// Read-only, a missing file reads as mark 0.
+    pub fn open(wal: &Path, read_only: bool) -> Result<SequenceFile, StoreError> {
         let path = sibling(wal, ".seq");
         let io_err = |action: &'static str| {
             let path = path.clone();
@@ -42,10 +44,18 @@ impl SequenceFile {
             }
         };
         let existed = path.exists();
+        if read_only && !existed {
+            return Ok(SequenceFile {
+                path,
+                file: None,
+                generation: 0,
+                mark: 0,
+            });
+        }
         let mut file = OpenOptions::new()
             .read(true)
-            .write(true)
-            .create(true)
+            .write(!read_only)
+            .create(!read_only)
             .truncate(false)
             .open(&path)
             .map_err(io_err("open"))?;
@@ -61,7 +71,7 @@ impl SequenceFile {
         })?;
         Ok(SequenceFile {
             path,
-            file,
+            file: (!read_only).then_some(file),
             generation,
             mark,
         })
@@ -78,9 +88,13 @@ impl SequenceFile {
         let generation = self.generation + 1;
         let slot = encode_slot(generation, mark);
         let at = ((generation - 1) % 2) * SLOT_BYTES as u64;
-        self.file
-            .write_all_at(&slot, at)
-            .and_then(|()| self.file.sync_data())
+        let Some(file) = &self.file else {
+            return Err(StoreError::ReadOnly {
+                path: self.path.clone(),
+            });
+        };
+        file.write_all_at(&slot, at)
+            .and_then(|()| file.sync_data())
             .map_err(|source| StoreError::Io {
                 path: self.path.clone(),
                 action: "write sequence mark",
@@ -138,18 +152,18 @@ mod tests {
     fn the_mark_survives_reopen_and_a_torn_write_keeps_the_previous_mark() {
         let dir = tempfile::tempdir().unwrap();
         let wal = dir.path().join("n.wal");
-        let mut seq = SequenceFile::open(&wal).unwrap();
+        let mut seq = SequenceFile::open(&wal, false).unwrap();
         assert_eq!(seq.mark(), 0);
         seq.store(4096).unwrap();
         seq.store(8192).unwrap();
         drop(seq);
-        assert_eq!(SequenceFile::open(&wal).unwrap().mark(), 8192);
+        assert_eq!(SequenceFile::open(&wal, false).unwrap().mark(), 8192);
         // Tear the newest slot (the second one): the first one's mark stands.
         let path = dir.path().join("n.wal.seq");
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[SLOT_BYTES + 20] ^= 1;
         std::fs::write(&path, &bytes).unwrap();
-        assert_eq!(SequenceFile::open(&wal).unwrap().mark(), 4096);
+        assert_eq!(SequenceFile::open(&wal, false).unwrap().mark(), 4096);
     }
 
     #[test]

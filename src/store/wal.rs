@@ -42,6 +42,8 @@ pub(crate) struct Wal {
     unsynced: bool,
     /// Set after a failure that leaves the file's state unknown; every later write fails.
     poisoned: Option<String>,
+    /// Opened for inspection: nothing is repaired or written.
+    read_only: bool,
     /// Reused frame buffer, so an append allocates only when a record outgrows it.
     frame: Vec<u8>,
     faults: Option<Arc<WalFaults>>,
@@ -50,9 +52,11 @@ pub(crate) struct Wal {
 impl Wal {
     /// Opens (creating if needed) the WAL at `path`, handing every record's payload to `apply`
     /// in order. A torn tail is cut and counted in the report; other damage is an error and
-    /// nothing is truncated. The caller holds the store's lock.
+    /// nothing is truncated. The caller holds the store's lock. `read_only`: the file must
+    /// exist, and a torn tail is reported but not cut.
     pub fn open(
         path: &Path,
+        read_only: bool,
         faults: Option<Arc<WalFaults>>,
         apply: impl FnMut(&[u8]) -> Result<(), DecodeError>,
     ) -> Result<(Wal, ReplayReport), StoreError> {
@@ -66,8 +70,8 @@ impl Wal {
         let existed = path.exists();
         let file = OpenOptions::new()
             .read(true)
-            .append(true)
-            .create(true)
+            .append(!read_only)
+            .create(!read_only)
             .open(path)
             .map_err(io_err("open"))?;
         let file_len = file.metadata().map_err(io_err("stat"))?.len();
@@ -77,6 +81,7 @@ impl Wal {
             len: 0,
             unsynced: false,
             poisoned: None,
+            read_only,
             frame: Vec::new(),
             faults,
         };
@@ -92,6 +97,13 @@ impl Wal {
             if !MAGIC.starts_with(&head) {
                 return Err(wal.corrupt(0, "not a softadastra-sync WAL (bad magic)".into()));
             }
+            report.dropped_bytes = file_len;
+            if file_len > 0 {
+                report.torn_tail = Some("incomplete file header");
+            }
+            if read_only {
+                return Ok((wal, report));
+            }
             wal.file.set_len(0).map_err(io_err("truncate"))?;
             io::Write::write_all(&mut wal.file, MAGIC).map_err(io_err("write"))?;
             wal.file.sync_all().map_err(io_err("sync"))?;
@@ -99,10 +111,6 @@ impl Wal {
                 sync_parent_dir(path).map_err(io_err("sync directory"))?;
             }
             wal.len = MAGIC.len() as u64;
-            report.dropped_bytes = file_len;
-            if file_len > 0 {
-                report.torn_tail = Some("incomplete file header");
-            }
             return Ok((wal, report));
         }
         if head != MAGIC {
@@ -121,10 +129,12 @@ impl Wal {
         let replayed = recovery::replay(&wal.file, path, MAGIC.len() as u64, file_len, apply)?;
         report.records = replayed.records;
         if let Some(why) = replayed.torn_tail {
-            wal.file
-                .set_len(replayed.end)
-                .map_err(io_err("truncate torn tail"))?;
-            wal.file.sync_all().map_err(io_err("sync"))?;
+            if !read_only {
+                wal.file
+                    .set_len(replayed.end)
+                    .map_err(io_err("truncate torn tail"))?;
+                wal.file.sync_all().map_err(io_err("sync"))?;
+            }
             report.torn_tail = Some(why);
             report.dropped_bytes = file_len - replayed.end;
         }
@@ -141,6 +151,11 @@ impl Wal {
     }
 
     fn check_usable(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly {
+                path: self.path.clone(),
+            });
+        }
         match &self.poisoned {
             Some(reason) => Err(StoreError::Poisoned {
                 path: self.path.clone(),

@@ -78,7 +78,9 @@ impl SyncError {
             SyncError::RetryFailed(_) => ErrorKind::RetryFailed,
             SyncError::ConflictResolutionFailed(_) => ErrorKind::ConflictResolutionFailed,
             SyncError::Store { source, .. } => match source {
-                StoreError::Io { .. } | StoreError::Poisoned { .. } => ErrorKind::Io,
+                StoreError::Io { .. }
+                | StoreError::Poisoned { .. }
+                | StoreError::ReadOnly { .. } => ErrorKind::Io,
                 StoreError::Corrupt { .. } => ErrorKind::Corrupt,
                 StoreError::InUse { .. } => ErrorKind::InUse,
                 StoreError::InvalidKey(_)

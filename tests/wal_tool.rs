@@ -1,0 +1,163 @@
+//! The `softadastra-sync` command: inspect and verify a WAL without changing it.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use common::*;
+use softadastra_sync::store::{StoreConfig, StoreEngine};
+use softadastra_sync::sync::{SyncConfig, SyncContext, SyncEngine};
+use softadastra_sync::ManualClock;
+
+fn tool(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_softadastra-sync"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// A store with 3 writes by node-a (handed out, so acknowledged) and a queued delete:
+/// 4 writes and 1 annotation.
+fn sample(wal: &Path) {
+    let store =
+        StoreEngine::open(StoreConfig::fast(wal).with_clock(Arc::new(ManualClock::new(T0))))
+            .unwrap();
+    let engine = SyncEngine::new(&SyncContext::new(&store, SyncConfig::fast("node-a"))).unwrap();
+    for (k, v) in [("a", "1"), ("b", "2"), ("c", "3")] {
+        engine.submit_local_operation(put(k, v)).unwrap();
+    }
+    // The fast preset does not wait for ACKs: a batch counts as acknowledged.
+    assert_eq!(engine.next_batch().unwrap().len(), 3);
+    engine
+        .submit_local_operation(softadastra_sync::store::Operation::delete(key("b")))
+        .unwrap();
+}
+
+#[test]
+fn inspect_summarises_a_store_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = dir.path().join("node.wal");
+    sample(&wal);
+    let before = fs::read(&wal).unwrap();
+    let path = wal.to_str().unwrap();
+    let (code, out, err) = tool(&["inspect", path]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("records        5"), "{out}");
+    assert!(out.contains("2 live, 1 tombstones"), "{out}");
+    assert!(out.contains("node           node-a"), "{out}");
+    assert!(out.contains("4 operations"), "{out}");
+    assert!(out.contains("1 queued"), "{out}");
+    assert!(out.contains("3 acknowledged"), "{out}");
+    let (code, out, _) = tool(&["inspect", path, "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["records"], 5);
+    assert_eq!(v["live_keys"], 2);
+    assert_eq!(v["tombstones"], 1);
+    assert_eq!(v["node"], "node-a");
+    assert_eq!(v["torn_tail"], serde_json::Value::Null);
+    assert_eq!(v["state"]["outbox_size"], 4);
+    assert_eq!(v["state"]["queued_count"], 1);
+    assert_eq!(v["state"]["acknowledged_count"], 3);
+    assert_eq!(v["sequence_mark"], 4, "a clean close leaves the exact mark");
+    assert_eq!(fs::read(&wal).unwrap(), before, "inspect wrote nothing");
+}
+
+#[test]
+fn verify_names_a_torn_tail_and_a_corruption_and_repairs_neither() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = dir.path().join("node.wal");
+    sample(&wal);
+    let path = wal.to_str().unwrap();
+    let (code, out, _) = tool(&["verify", path]);
+    assert_eq!(
+        (code, out.trim_end()),
+        (0, format!("{path}: clean (5 records)").as_str())
+    );
+
+    let good = fs::read(&wal).unwrap();
+    let mut torn = good.clone();
+    torn.extend_from_slice(&[9, 0, 0]);
+    fs::write(&wal, &torn).unwrap();
+    let (code, out, _) = tool(&["verify", path]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("torn tail at byte {}", good.len())),
+        "{out}"
+    );
+    let (_, out, _) = tool(&["verify", path, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["status"], "torn_tail");
+    assert_eq!(v["offset"], good.len());
+    assert_eq!(v["bytes"], 3);
+    assert_eq!(fs::read(&wal).unwrap(), torn, "verify repaired nothing");
+
+    let mut corrupt = good.clone();
+    corrupt[8 + 8 + 2] ^= 0x40; // inside the first record's payload
+    fs::write(&wal, &corrupt).unwrap();
+    let (code, out, _) = tool(&["verify", path]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("corrupt at byte 8: checksum mismatch"),
+        "{out}"
+    );
+    let (_, out, _) = tool(&["verify", path, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["status"].as_str(), v["offset"].as_u64()),
+        (Some("corrupt"), Some(8))
+    );
+    assert_eq!(fs::read(&wal).unwrap(), corrupt);
+}
+
+#[test]
+fn a_store_open_for_writing_is_not_inspected_and_bad_usage_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = dir.path().join("busy.wal");
+    let store = StoreEngine::open(StoreConfig::fast(&wal)).unwrap();
+    let path = wal.to_str().unwrap();
+    let (code, _, err) = tool(&["verify", path]);
+    assert_eq!(code, 2);
+    assert!(err.contains("in use"), "{err}");
+    drop(store);
+    assert_eq!(tool(&["verify", path]).0, 0);
+    // Two readers at once are fine: the shared lock admits both.
+    let reader = StoreEngine::open(StoreConfig::read_only(&wal)).unwrap();
+    assert_eq!(tool(&["inspect", path]).0, 0);
+    drop(reader);
+
+    let missing = dir.path().join("missing.wal");
+    let (code, _, err) = tool(&["verify", missing.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("No such file"), "{err}");
+    assert!(!missing.exists(), "nothing created");
+    let (code, _, err) = tool(&["compress", path]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown command compress"), "{err}");
+    assert!(err.contains("usage:"), "{err}");
+    assert_eq!(tool(&["verify"]).0, 2);
+    assert_eq!(tool(&["verify", path, "--fast"]).0, 2);
+    assert_eq!(tool(&["--help"]).0, 0);
+}
+
+#[test]
+fn a_read_only_store_refuses_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = dir.path().join("ro.wal");
+    sample(&wal);
+    let store = StoreEngine::open(StoreConfig::read_only(&wal)).unwrap();
+    let err = store.put(key("x"), val("y")).unwrap_err();
+    assert!(err.to_string().contains("read-only"), "{err}");
+    assert_eq!(store.get(&key("x")), None);
+    let engine = SyncEngine::new(&SyncContext::new(&store, SyncConfig::fast("node-a"))).unwrap();
+    assert!(engine.submit_local_operation(put("x", "y")).is_err());
+    assert_eq!(engine.state().outbox_size, 4);
+}
