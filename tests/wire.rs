@@ -8,7 +8,7 @@ use common::*;
 use softadastra_sync::clock::Stamp;
 use softadastra_sync::node::NodeId;
 use softadastra_sync::store::{Key, Operation, OperationKind, Value, WriteId};
-use softadastra_sync::sync::{SyncConfig, SyncOperation};
+use softadastra_sync::sync::{AckReport, SyncConfig, SyncOperation};
 use softadastra_sync::wire::*;
 use vectors::{load, to_hex, Vector};
 
@@ -199,7 +199,7 @@ fn v2_receive_applies_valid_operations_reports_invalid_ones_and_acks_the_handled
     let acked = a.engine.ack_frame(&ack).unwrap();
     assert_eq!(
         acked,
-        AckFrameReport {
+        AckReport {
             acknowledged: 2,
             already_acknowledged: 0,
             unknown: 0
@@ -211,7 +211,7 @@ fn v2_receive_applies_valid_operations_reports_invalid_ones_and_acks_the_handled
         .unwrap();
     assert_eq!(
         acked,
-        AckFrameReport {
+        AckReport {
             acknowledged: 0,
             already_acknowledged: 1,
             unknown: 1

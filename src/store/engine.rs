@@ -219,40 +219,53 @@ impl StoreCore {
     ) -> Result<(), DecodeError> {
         match record::decode(payload)? {
             Record::Annotation(bytes) => recovered.push(Recovered::Annotation(bytes)),
-            Record::Write(write) => {
-                self.clock.observe(write.op.timestamp);
-                match &write.tracking {
-                    Tracking::Untracked => {}
-                    Tracking::Local {
-                        seq,
-                        queued,
-                        replaces,
-                    } => {
-                        let origin = write.origin.clone().ok_or_else(|| {
-                            DecodeError("tracked local write without origin".into())
-                        })?;
-                        recovered.push(Recovered::Local {
-                            seq: *seq,
-                            queued: *queued,
-                            op: write.op.clone(),
-                            origin,
-                            replaces: replaces.clone(),
-                        });
-                    }
-                    Tracking::Remote { version } => {
-                        let origin = write
-                            .origin
-                            .clone()
-                            .ok_or_else(|| DecodeError("remote write without origin".into()))?;
-                        recovered.push(Recovered::Remote {
-                            origin,
-                            version: *version,
-                        });
-                    }
+            Record::Write(write) => self.replay_write(write, recovered)?,
+            Record::Writes(writes) => {
+                for write in writes {
+                    self.replay_write(write, recovered)?;
                 }
-                self.apply_in_memory(&write.op, write.origin);
             }
         }
+        Ok(())
+    }
+
+    fn replay_write(
+        &mut self,
+        write: WriteRecord,
+        recovered: &mut Vec<Recovered>,
+    ) -> Result<(), DecodeError> {
+        self.clock.observe(write.op.timestamp);
+        match &write.tracking {
+            Tracking::Untracked => {}
+            Tracking::Local {
+                seq,
+                queued,
+                replaces,
+            } => {
+                let origin = write
+                    .origin
+                    .clone()
+                    .ok_or_else(|| DecodeError("tracked local write without origin".into()))?;
+                recovered.push(Recovered::Local {
+                    seq: *seq,
+                    queued: *queued,
+                    op: write.op.clone(),
+                    origin,
+                    replaces: replaces.clone(),
+                });
+            }
+            Tracking::Remote { version } => {
+                let origin = write
+                    .origin
+                    .clone()
+                    .ok_or_else(|| DecodeError("remote write without origin".into()))?;
+                recovered.push(Recovered::Remote {
+                    origin,
+                    version: *version,
+                });
+            }
+        }
+        self.apply_in_memory(&write.op, write.origin);
         Ok(())
     }
 
@@ -312,6 +325,23 @@ impl StoreCore {
             wal.append(|out| record::encode_write(out, write), sync)?;
         }
         Ok(self.apply_in_memory(&write.op, write.origin.clone()))
+    }
+
+    /// Logs `writes` as one record (synced to disk when `sync`), so that a crash keeps all of
+    /// them or none, then applies them in order. Nothing changes on error; a batch whose
+    /// record would exceed the largest record is refused.
+    pub(crate) fn write_many(
+        &mut self,
+        writes: &[WriteRecord],
+        sync: bool,
+    ) -> Result<Vec<ApplyResult>, StoreError> {
+        if let Some(wal) = &mut self.wal {
+            wal.append(|out| record::encode_writes(out, writes), sync)?;
+        }
+        Ok(writes
+            .iter()
+            .map(|w| self.apply_in_memory(&w.op, w.origin.clone()))
+            .collect())
     }
 
     /// Logs an annotation for the sync layer. Not synced: losing the last annotations to a power

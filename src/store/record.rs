@@ -15,6 +15,8 @@ use crate::node::NodeId;
 
 const TAG_WRITE: u8 = 1;
 const TAG_ANNOTATION: u8 = 2;
+/// Several writes made durable (and replayed) together: all or none.
+const TAG_WRITES: u8 = 3;
 
 const TRACK_NONE: u8 = 0;
 const TRACK_LOCAL: u8 = 1;
@@ -49,6 +51,8 @@ pub(crate) struct WriteRecord {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Record {
     Write(WriteRecord),
+    /// Writes logged as one record, so that a crash keeps all of them or none.
+    Writes(Vec<WriteRecord>),
     Annotation(Vec<u8>),
 }
 
@@ -74,8 +78,21 @@ fn get_origin(r: &mut Reader<'_>) -> Result<Option<NodeId>, DecodeError> {
 
 /// Appends the encoding of a write to `out`.
 pub(crate) fn encode_write(out: &mut Vec<u8>, write: &WriteRecord) {
+    out.push(TAG_WRITE);
+    encode_write_body(out, write);
+}
+
+/// Appends the encoding of several writes, logged as one record, to `out`.
+pub(crate) fn encode_writes(out: &mut Vec<u8>, writes: &[WriteRecord]) {
+    out.push(TAG_WRITES);
+    Writer::new(out).u32(writes.len() as u32);
+    for write in writes {
+        encode_write_body(out, write);
+    }
+}
+
+fn encode_write_body(out: &mut Vec<u8>, write: &WriteRecord) {
     let mut w = Writer::new(out);
-    w.u8(TAG_WRITE);
     w.u8(write.op.kind as u8);
     w.u8(match &write.tracking {
         Tracking::Untracked => TRACK_NONE,
@@ -114,7 +131,25 @@ pub(crate) fn encode_annotation(out: &mut Vec<u8>, annotation: &[u8]) {
 pub(crate) fn decode(payload: &[u8]) -> Result<Record, DecodeError> {
     let mut r = Reader::new(payload);
     match r.u8("record tag")? {
-        TAG_WRITE => decode_write(&mut r).map(Record::Write),
+        TAG_WRITE => {
+            let write = decode_write(&mut r)?;
+            r.finish("write record")?;
+            Ok(Record::Write(write))
+        }
+        TAG_WRITES => {
+            let count = r.u32("write count")? as usize;
+            // Each write takes at least a few bytes: a count the payload cannot hold is damage,
+            // and must not size an allocation.
+            let mut writes = Vec::with_capacity(count.min(r.remaining()));
+            for _ in 0..count {
+                writes.push(decode_write(&mut r)?);
+            }
+            r.finish("writes record")?;
+            if writes.is_empty() {
+                return Err(DecodeError("a writes record with no write".into()));
+            }
+            Ok(Record::Writes(writes))
+        }
         TAG_ANNOTATION => Ok(Record::Annotation(r.rest().to_vec())),
         other => Err(DecodeError(format!("unknown record tag {other}"))),
     }
@@ -152,7 +187,6 @@ fn decode_write(r: &mut Reader<'_>) -> Result<WriteRecord, DecodeError> {
     };
     let key = Key::new(r.str("key")?).map_err(|e| DecodeError(e.to_string()))?;
     let value = Value::new(r.bytes("value")?).map_err(|e| DecodeError(e.to_string()))?;
-    r.finish("write record")?;
     Ok(WriteRecord {
         op: Operation {
             kind,
@@ -197,11 +231,14 @@ mod tests {
                 replaces: None,
             }),
         ];
-        for write in writes {
+        for write in &writes {
             let mut buf = Vec::new();
-            encode_write(&mut buf, &write);
-            assert_eq!(decode(&buf).unwrap(), Record::Write(write));
+            encode_write(&mut buf, write);
+            assert_eq!(decode(&buf).unwrap(), Record::Write(write.clone()));
         }
+        let mut buf = Vec::new();
+        encode_writes(&mut buf, &writes);
+        assert_eq!(decode(&buf).unwrap(), Record::Writes(writes.to_vec()));
         let mut buf = Vec::new();
         encode_annotation(&mut buf, b"xyz");
         assert_eq!(decode(&buf).unwrap(), Record::Annotation(b"xyz".to_vec()));
@@ -221,5 +258,16 @@ mod tests {
         for cut in 0..buf.len() {
             assert!(decode(&buf[..cut]).is_err(), "cut at {cut}");
         }
+        let write = sample(Tracking::Untracked);
+        let mut buf = Vec::new();
+        encode_writes(&mut buf, &[write.clone(), write]);
+        for cut in 0..buf.len() {
+            assert!(decode(&buf[..cut]).is_err(), "cut at {cut}");
+        }
+        // A count larger than the payload holds is an error, not a huge allocation.
+        let mut huge = vec![TAG_WRITES];
+        huge.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode(&huge).is_err());
+        assert!(decode(&[TAG_WRITES, 0, 0, 0, 0]).is_err(), "no write");
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::error::StoreError;
 use super::faults::{WalFaults, WritePermit};
 use super::files::sync_parent_dir;
-use super::frame::{self, HEADER_BYTES};
+use super::frame::{self, HEADER_BYTES, MAX_PAYLOAD_BYTES};
 use super::recovery;
 use crate::binary::DecodeError;
 
@@ -177,6 +177,15 @@ impl Wal {
         self.frame.clear();
         self.frame.extend_from_slice(&[0u8; HEADER_BYTES as usize]);
         encode(&mut self.frame);
+        let payload = self.frame.len() as u64 - HEADER_BYTES;
+        if payload > MAX_PAYLOAD_BYTES {
+            // Only a batch of writes can grow this large; recovery would refuse such a frame.
+            self.frame = Vec::new();
+            return Err(StoreError::InvalidValue(format!(
+                "a WAL record of {payload} bytes exceeds the limit of {MAX_PAYLOAD_BYTES} \
+                 bytes; split the batch"
+            )));
+        }
         frame::seal(&mut self.frame, self.len);
 
         if let Err(source) = self.write_frame() {

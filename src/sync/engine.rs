@@ -6,7 +6,7 @@
 //! transition that must survive a restart is written to the WAL before it is applied in
 //! memory, so a failed write leaves the engine unchanged.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use super::backoff::{node_salt, retry_delay_ms};
@@ -23,8 +23,8 @@ use super::state::SyncState;
 use crate::clock::{millis, HybridClock};
 use crate::node::NodeId;
 use crate::store::{
-    Durability, Operation, OperationKind, Recovered, StoreEngine, SyncHandover, Tracking, WriteId,
-    WriteRecord,
+    Durability, Key, Operation, OperationKind, Recovered, StoreEngine, SyncHandover, Tracking,
+    WriteId, WriteRecord,
 };
 
 /// What an ACK did.
@@ -34,6 +34,17 @@ pub enum AckOutcome {
     Acknowledged,
     /// It already was (ACKs may be delivered more than once).
     AlreadyAcknowledged,
+}
+
+/// What acknowledging many sync ids in one call did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AckReport {
+    /// Operations that became acknowledged.
+    pub acknowledged: usize,
+    /// Operations that already were (a redelivered ACK).
+    pub already_acknowledged: usize,
+    /// Ids the outbox does not hold (pruned since, or never ours).
+    pub unknown: usize,
 }
 
 /// What receiving a remote operation did.
@@ -316,76 +327,140 @@ impl SyncEngine {
     /// `auto_queue` is set. The WAL record of the write carries the sync operation, so both
     /// survive a crash together. On error nothing changed.
     pub fn submit_local_operation(&self, operation: Operation) -> Result<SyncOperation, SyncError> {
-        if operation.kind == OperationKind::Delete && !operation.value.is_empty() {
-            return Err(SyncError::InvalidLocalOperation(format!(
-                "delete of key {:?} carries a {}-byte value",
-                operation.key.as_str(),
-                operation.value.len()
-            )));
+        let mut submitted = self.submit(vec![operation])?;
+        Ok(submitted.pop().expect("one operation in, one out"))
+    }
+
+    /// Submits several local operations in one call, in order, as one WAL record (one
+    /// fdatasync in durable mode): after a crash all of them are there or none. Later
+    /// operations on a key replace earlier ones of the same call. Any invalid operation, a
+    /// batch over the outbox limits, or a record over the WAL's largest (64 MiB of payload)
+    /// refuses the whole call, naming the problem; nothing changes.
+    pub fn submit_local_operations(
+        &self,
+        operations: Vec<Operation>,
+    ) -> Result<Vec<SyncOperation>, SyncError> {
+        self.submit(operations)
+    }
+
+    fn submit(&self, operations: Vec<Operation>) -> Result<Vec<SyncOperation>, SyncError> {
+        let many = operations.len() > 1;
+        for (index, operation) in operations.iter().enumerate() {
+            if operation.kind == OperationKind::Delete && !operation.value.is_empty() {
+                let at = if many {
+                    format!("operation {index}: ")
+                } else {
+                    String::new()
+                };
+                return Err(SyncError::InvalidLocalOperation(format!(
+                    "{at}delete of key {:?} carries a {}-byte value",
+                    operation.key.as_str(),
+                    operation.value.len()
+                )));
+            }
+        }
+        if operations.is_empty() {
+            return Ok(Vec::new());
         }
         let mut core = self.lock();
-        self.check_capacity(&core.outbox, &operation)?;
-        let seq = core.next_seq;
+        self.check_capacity(&core.outbox, &operations)?;
+        let first = core.next_seq;
+        let last = first + operations.len() as u64 - 1;
         let status = if self.config.auto_queue {
             SyncStatus::Queued
         } else {
             SyncStatus::Pending
         };
         let mut store = self.store.lock();
-        if seq > core.reserved_seq {
-            let mark = seq.saturating_add(SEQUENCE_BLOCK - 1);
+        if last > core.reserved_seq {
+            let mark = last.saturating_add(SEQUENCE_BLOCK - 1);
             store
                 .set_sequence_mark(mark)
                 .map_err(SyncError::store("local apply"))?;
             core.reserved_seq = mark;
         }
-        let stamp = store
-            .next_stamp()
-            .map_err(SyncError::store("local apply"))?;
         let submitted_at = store.clock().physical_ms();
-        let replaces = store.current_write(&operation.key).cloned();
-        let record = WriteRecord {
-            op: operation.with_timestamp(stamp),
-            origin: Some(self.node.clone()),
-            tracking: Tracking::Local {
-                seq,
-                queued: self.config.auto_queue,
-                replaces: replaces.clone(),
-            },
+        // The write each key holds once the earlier operations of this call are applied.
+        let mut written: HashMap<Key, WriteId> = HashMap::new();
+        let mut records = Vec::with_capacity(operations.len());
+        for (seq, operation) in (first..).zip(operations) {
+            let stamp = store
+                .next_stamp()
+                .map_err(SyncError::store("local apply"))?;
+            let replaces = match written.get(&operation.key) {
+                Some(earlier) => Some(earlier.clone()),
+                None => store.current_write(&operation.key).cloned(),
+            };
+            if many {
+                let id = WriteId {
+                    stamp,
+                    origin: Some(self.node.clone()),
+                };
+                written.insert(operation.key.clone(), id);
+            }
+            records.push(WriteRecord {
+                op: operation.with_timestamp(stamp),
+                origin: Some(self.node.clone()),
+                tracking: Tracking::Local {
+                    seq,
+                    queued: self.config.auto_queue,
+                    replaces,
+                },
+            });
+        }
+        let logged = if many {
+            store.write_many(&records, self.durable()).map(drop)
+        } else {
+            store.write(&records[0], self.durable()).map(drop)
         };
-        store
-            .write(&record, self.durable())
-            .map_err(SyncError::store("local apply"))?;
+        logged.map_err(SyncError::store("local apply"))?;
         drop(store);
-        core.next_seq += 1;
-        core.outbox.insert(
-            seq,
-            new_entry(record.op, &self.node, replaces, status, submitted_at),
-        );
-        Ok(core
-            .outbox
-            .envelope(seq)
-            .expect("the entry was just inserted")
-            .operation)
+        core.next_seq = last + 1;
+        let mut submitted = Vec::with_capacity(records.len());
+        for (seq, record) in (first..).zip(records) {
+            let Tracking::Local { replaces, .. } = record.tracking else {
+                unreachable!("local records were built above")
+            };
+            core.outbox.insert(
+                seq,
+                new_entry(record.op, &self.node, replaces, status, submitted_at),
+            );
+            let envelope = core
+                .outbox
+                .envelope(seq)
+                .expect("the entry was just inserted");
+            submitted.push(envelope.operation);
+        }
+        Ok(submitted)
     }
 
-    fn check_capacity(&self, outbox: &Outbox, operation: &Operation) -> Result<(), SyncError> {
+    fn check_capacity(&self, outbox: &Outbox, operations: &[Operation]) -> Result<(), SyncError> {
         let held = outbox.len();
+        let adds = operations.len();
         let max = self.config.max_outbox_operations;
-        if held >= max {
+        if held.saturating_add(adds) > max {
+            let what = match adds {
+                1 => String::new(),
+                n => format!(" and the call adds {n}"),
+            };
             return Err(SyncError::CapacityExceeded(format!(
-                "the outbox holds {held} operations (max_outbox_operations = {max}); \
+                "the outbox holds {held} operations{what} (max_outbox_operations = {max}); \
                  prune acknowledged or failed operations first"
             )));
         }
         let held_bytes = outbox.counts().bytes;
-        let adds = operation.payload_bytes();
+        let adds_bytes = operations
+            .iter()
+            .fold(0u64, |sum, op| sum.saturating_add(op.payload_bytes()));
         let max_bytes = self.config.max_outbox_bytes;
-        if held_bytes.saturating_add(adds) > max_bytes {
+        if held_bytes.saturating_add(adds_bytes) > max_bytes {
+            let what = match operations {
+                [one] => format!("the operation on key {:?}", one.key.as_str()),
+                many => format!("the {} operations", many.len()),
+            };
             return Err(SyncError::CapacityExceeded(format!(
-                "the outbox holds {held_bytes} bytes and the operation on key {:?} adds {adds} \
-                 (max_outbox_bytes = {max_bytes})",
-                operation.key.as_str()
+                "the outbox holds {held_bytes} bytes and {what} adds {adds_bytes} \
+                 (max_outbox_bytes = {max_bytes})"
             )));
         }
         Ok(())
@@ -476,6 +551,40 @@ impl SyncEngine {
         self.log(&Annotation::Acknowledged(vec![seq]), "ACK")?;
         core.outbox.mark_acknowledged(seq, None);
         Ok(AckOutcome::Acknowledged)
+    }
+
+    /// Acknowledges many sync ids in one call, logged as one transition (one WAL record per
+    /// 65 536 ids). Ids the outbox does not hold are counted, not errors: ACKs may arrive after
+    /// a prune, or twice.
+    pub fn receive_acks<S: AsRef<str>>(&self, sync_ids: &[S]) -> Result<AckReport, SyncError> {
+        let mut core = self.lock();
+        let mut report = AckReport::default();
+        let mut seqs = Vec::with_capacity(sync_ids.len());
+        for id in sync_ids {
+            match self.find(&core, id.as_ref()) {
+                Ok(seq)
+                    if core.outbox.get(seq).map(|e| e.status) == Some(SyncStatus::Acknowledged) =>
+                {
+                    report.already_acknowledged += 1
+                }
+                Ok(seq) => seqs.push(seq),
+                Err(_) => report.unknown += 1,
+            }
+        }
+        // An id listed twice is acknowledged once.
+        seqs.sort_unstable();
+        let listed = seqs.len();
+        seqs.dedup();
+        report.already_acknowledged += listed - seqs.len();
+        self.log_then_apply(
+            &mut core,
+            &seqs,
+            Annotation::Acknowledged,
+            "ACK",
+            |outbox, seq| outbox.mark_acknowledged(seq, None),
+        )?;
+        report.acknowledged = seqs.len();
+        Ok(report)
     }
 
     /// Re-queues in-flight operations whose ACK deadline passed, while they have retries left,

@@ -19,7 +19,7 @@ pub use ack::{AckStatus, AckTracker};
 pub use config::{ConflictPolicy, SyncConfig, MAX_BATCH_SIZE};
 pub use conflict::{ConflictResolver, Resolution, ResolutionReason};
 pub use context::SyncContext;
-pub use engine::{AckOutcome, RemoteApplyResult, RemoteOutcome, SyncEngine};
+pub use engine::{AckOutcome, AckReport, RemoteApplyResult, RemoteOutcome, SyncEngine};
 pub use envelope::{SyncEnvelope, SyncStatus};
 pub use error::{ErrorKind, SyncError};
 pub use operation::{Direction, SyncOperation};

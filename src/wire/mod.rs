@@ -23,6 +23,6 @@ pub use ack::{decode_ack_frame, encode_ack_frame};
 pub use error::WireError;
 pub use frame::{FrameKind, FORMAT_VERSION, HEADER_BYTES, MAGIC, MAX_FRAME_BODY_BYTES};
 pub use operations::{decode_operations_frame, encode_operations_frame, MAX_SYNC_ID_BYTES};
-pub use receive::{AckFrameReport, OperationError, ReceiveReport};
+pub use receive::{OperationError, ReceiveReport};
 pub use v1::{V1AckPayload, V1Message, V1MessageType, V1SyncPayload, V1_MAX_FRAME_BYTES};
 pub use v1_dispatch::{v1_frame_for_operation, v1_hello_frame};

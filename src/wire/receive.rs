@@ -4,7 +4,7 @@
 use super::ack::{decode_ack_frame, encode_ack_frame};
 use super::error::WireError;
 use super::operations::decode_operations_frame;
-use crate::sync::{AckOutcome, ErrorKind, RemoteOutcome, SyncEngine};
+use crate::sync::{AckReport, ErrorKind, RemoteOutcome, SyncEngine};
 
 /// Why one operation of a frame was not applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,17 +28,6 @@ pub struct ReceiveReport {
     /// The sync ids handled (applied, ignored or duplicate), in frame order: what the ACK
     /// frame lists.
     pub acknowledged: Vec<String>,
-}
-
-/// What ingesting one ACK frame did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct AckFrameReport {
-    /// Operations that became acknowledged.
-    pub acknowledged: usize,
-    /// Operations that already were (a redelivered ACK).
-    pub already_acknowledged: usize,
-    /// Ids the outbox does not hold (pruned since, or never ours).
-    pub unknown: usize,
 }
 
 impl SyncEngine {
@@ -82,20 +71,11 @@ impl SyncEngine {
         Ok((report, ack))
     }
 
-    /// Acknowledges every sync id of a V2 ACK frame. A frame that fails to decode changes
-    /// nothing; ids the outbox does not hold are counted, not errors (ACKs may arrive after a
-    /// prune).
-    pub fn ack_frame(&self, frame: &[u8]) -> Result<AckFrameReport, WireError> {
+    /// Acknowledges every sync id of a V2 ACK frame, logged as one transition. A frame that
+    /// fails to decode changes nothing; ids the outbox does not hold are counted, not errors
+    /// (ACKs may arrive after a prune).
+    pub fn ack_frame(&self, frame: &[u8]) -> Result<AckReport, WireError> {
         let ids = decode_ack_frame(frame)?;
-        let mut report = AckFrameReport::default();
-        for id in &ids {
-            match self.receive_ack(id) {
-                Ok(AckOutcome::Acknowledged) => report.acknowledged += 1,
-                Ok(AckOutcome::AlreadyAcknowledged) => report.already_acknowledged += 1,
-                Err(e) if e.kind() == ErrorKind::NotFound => report.unknown += 1,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(report)
+        Ok(self.receive_acks(&ids)?)
     }
 }
