@@ -11,8 +11,12 @@
 //! A second variant starts two children at once on the same WAL: exactly one may open it (the
 //! other is refused with `InUse`), and the same invariants hold after the kill.
 //!
-//! `SA_CRASH_KILLS=N` sets the number of kills (default 200; the long mode is 1000), and
-//! `SA_CRASH_RACES=N` the number of racing pairs (default 50; the long mode is 200).
+//! A third variant kills a child whose four threads submit durably at once, so that kills land
+//! while a group of submitters shares one record and one fdatasync (group commit).
+//!
+//! `SA_CRASH_KILLS=N` sets the number of kills (default 200; the long mode is 1000),
+//! `SA_CRASH_RACES=N` the number of racing pairs (default 50; the long mode is 200), and
+//! `SA_CRASH_GROUP_KILLS=N` the group-commit kills (default 100; the long mode is 300).
 
 mod common;
 
@@ -57,6 +61,15 @@ fn child(wal: &Path, durable: bool) {
         Err(e) => panic!("{e}"),
     };
     writeln!(out, "opened").unwrap();
+    out.flush().unwrap();
+    if let Some(threads) = std::env::var("SA_CRASH_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        drop(out);
+        group_child(&engine, threads);
+        return;
+    }
     let mut n: u64 = engine.state().last_submitted_version;
     loop {
         n += 1;
@@ -81,6 +94,39 @@ fn child(wal: &Path, durable: bool) {
             out.flush().unwrap();
         }
     }
+}
+
+/// The group-commit child: `threads` threads submit durably at once (sharing fdatasyncs), each
+/// on its own keys, printing `submit <id> <key> <n>` where value `v<n>` grows per key; thread 0
+/// also sends, acknowledges and prunes.
+fn group_child(engine: &SyncEngine, threads: u64) {
+    let base: u64 = std::env::var("SA_CRASH_BASE").unwrap().parse().unwrap();
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            scope.spawn(move || {
+                for j in 1.. {
+                    let n = base + j;
+                    let key = format!("t{t}-k{}", j % KEYS);
+                    let op = engine
+                        .submit_local_operation(put(&key, &format!("v{n}")))
+                        .unwrap();
+                    println!("submit {} {key} {n}", op.sync_id);
+                    if t == 0 && j % 3 == 0 {
+                        for envelope in engine.next_batch().unwrap() {
+                            if envelope.operation.version % 2 == 0 {
+                                engine.receive_ack(&envelope.operation.sync_id).unwrap();
+                                println!("ack {}", envelope.operation.sync_id);
+                            }
+                        }
+                    }
+                    if t == 0 && j % 7 == 0 {
+                        engine.prune_completed().unwrap();
+                        println!("prune");
+                    }
+                }
+            });
+        }
+    });
 }
 
 #[derive(Default)]
@@ -216,10 +262,22 @@ fn spawn_child(
     tag: usize,
     lines: &mpsc::Sender<(usize, String)>,
 ) -> Child {
+    spawn_child_with(test, dir, durable, tag, lines, &[])
+}
+
+fn spawn_child_with(
+    test: &str,
+    dir: &Path,
+    durable: bool,
+    tag: usize,
+    lines: &mpsc::Sender<(usize, String)>,
+    env: &[(&str, String)],
+) -> Child {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env("SA_CRASH_CHILD", dir)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     if durable {
@@ -247,6 +305,7 @@ fn spawn_child(
 
 const SINGLE: &str = "sigkill_at_random_moments_never_loses_acknowledged_writes_or_reuses_ids";
 const RACING: &str = "two_processes_racing_to_open_one_wal_never_share_it";
+const GROUP: &str = "sigkill_during_group_commit_never_loses_acknowledged_writes_or_reuses_ids";
 
 #[test]
 fn sigkill_at_random_moments_never_loses_acknowledged_writes_or_reuses_ids() {
@@ -342,4 +401,41 @@ fn two_processes_racing_to_open_one_wal_never_share_it() {
         );
         check(&wal, &mut history, race);
     }
+}
+
+#[test]
+fn sigkill_during_group_commit_never_loses_acknowledged_writes_or_reuses_ids() {
+    if run_as_child() {
+        return;
+    }
+    let kills = kills_from_env("SA_CRASH_GROUP_KILLS", 100);
+    let dir = tempfile::tempdir().unwrap();
+    let wal = dir.path().join("node.wal");
+    let mut next = rng(0x6C0F);
+    let mut history = History::default();
+    for kill in 0..kills {
+        let (send, receive) = mpsc::channel();
+        // Each child's values are above every earlier child's, key by key.
+        let env = [
+            ("SA_CRASH_THREADS", "4".to_string()),
+            ("SA_CRASH_BASE", ((kill + 1) << 32).to_string()),
+        ];
+        let mut child = spawn_child_with(GROUP, dir.path(), true, 0, &send, &env);
+        drop(send);
+        let wanted = 1 + next() % 80;
+        let mut seen = 0;
+        while seen < wanted {
+            let Ok((_, line)) = receive.recv() else { break };
+            if history.record(&line, kill) {
+                seen += 1;
+            }
+        }
+        child.kill().unwrap(); // SIGKILL, with submitters queued and a group in fdatasync
+        child.wait().unwrap();
+        for (_, line) in receive {
+            history.record(&line, kill);
+        }
+        check(&wal, &mut history, kill);
+    }
+    assert!(history.submitted.len() as u64 >= kills);
 }

@@ -9,6 +9,7 @@ mod dedup;
 pub mod engine;
 pub mod envelope;
 pub mod error;
+mod group_commit;
 mod journal;
 pub mod operation;
 mod outbox;
