@@ -1,7 +1,8 @@
 //! The store engine: current key state, rebuilt from the WAL on open.
 
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::ops::Bound;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -74,6 +75,9 @@ impl fmt::Debug for SyncHandover {
 #[derive(Debug)]
 pub(crate) struct StoreCore {
     slots: HashMap<Key, Slot>,
+    /// Every key in `slots`, sorted: prefix scans in O(log n + k) while lookups stay O(1).
+    /// Only a key's first write touches it (a tombstone keeps its slot), so updates pay nothing.
+    keys: BTreeSet<Key>,
     live: usize,
     last_version: u64,
     wal: Option<Wal>,
@@ -104,6 +108,7 @@ impl StoreEngine {
     pub fn open(config: StoreConfig) -> Result<StoreEngine, StoreError> {
         let mut core = StoreCore {
             slots: HashMap::new(),
+            keys: BTreeSet::new(),
             live: 0,
             last_version: 0,
             wal: None,
@@ -147,6 +152,18 @@ impl StoreEngine {
         self.lock().entry(key)
     }
 
+    /// The live entries whose key starts with `prefix` (`""` for all), in ascending byte
+    /// order of the key. See [`Entries`] for what writes during the iteration do.
+    pub fn entries(&self, prefix: &str) -> Entries {
+        Entries {
+            store: self.clone(),
+            prefix: prefix.to_owned(),
+            after: None,
+            buffer: VecDeque::new(),
+            exhausted: false,
+        }
+    }
+
     /// The number of live keys.
     pub fn len(&self) -> usize {
         self.lock().live
@@ -156,17 +173,19 @@ impl StoreEngine {
         self.len() == 0
     }
 
-    /// Puts `value` at `key` directly (not tracked by sync).
+    /// Puts `value` at `key` directly, stamped by the store's clock. Direct writes are local:
+    /// they are logged and survive restarts, but no sync engine propagates them.
     pub fn put(&self, key: Key, value: Value) -> Result<ApplyResult, StoreError> {
         self.apply_operation(Operation::put(key, value))
     }
 
-    /// Deletes `key` directly (not tracked by sync), leaving a tombstone.
+    /// Deletes `key` directly (local, like [`StoreEngine::put`]), leaving a tombstone.
     pub fn remove(&self, key: Key) -> Result<ApplyResult, StoreError> {
         self.apply_operation(Operation::delete(key))
     }
 
-    /// Applies `operation` directly (not tracked by sync) with a fresh stamp.
+    /// Applies `operation` directly (local, like [`StoreEngine::put`]). Its timestamp is
+    /// replaced by a fresh stamp from the store's clock, so stamps stay monotonic.
     pub fn apply_operation(&self, operation: Operation) -> Result<ApplyResult, StoreError> {
         let mut core = self.lock();
         let stamp = core.next_stamp()?;
@@ -251,6 +270,21 @@ impl StoreCore {
             timestamp: slot.write.stamp,
             origin: slot.write.origin.clone(),
         })
+    }
+
+    /// Up to `limit` live entries whose key starts with `prefix` and sorts after `after`, in
+    /// key order. Tombstones in the range are stepped over.
+    fn scan(&self, prefix: &str, after: Option<&Key>, limit: usize) -> Vec<Entry> {
+        let start = match after {
+            Some(key) => Bound::Excluded(key.as_str()),
+            None => Bound::Included(prefix),
+        };
+        self.keys
+            .range::<str, _>((start, Bound::Unbounded))
+            .take_while(|key| key.as_str().starts_with(prefix))
+            .filter_map(|key| self.entry(key))
+            .take(limit)
+            .collect()
     }
 
     /// The identity of the write currently holding `key` (value or tombstone).
@@ -345,6 +379,9 @@ impl StoreCore {
             },
         };
         let previous = self.slots.insert(op.key.clone(), slot);
+        if previous.is_none() {
+            self.keys.insert(op.key.clone());
+        }
         let was_live = previous.as_ref().is_some_and(|s| s.value.is_some());
         match (was_live, now_live) {
             (false, true) => self.live += 1,
@@ -359,5 +396,44 @@ impl StoreCore {
             deleted: was_live && !now_live,
             replaced: previous.map(|s| s.write),
         }
+    }
+}
+
+/// An iterator over a store's live entries under a prefix, in ascending key order
+/// ([`StoreEngine::entries`]).
+///
+/// Not a snapshot: it reads the store in chunks of [`Entries::CHUNK`] entries, each under the
+/// store's lock, and resumes after the last key it returned, so memory stays bounded and
+/// writers are never blocked for long. Each key is returned at most once and in order; a key
+/// that is live from creation to the end of the iteration is returned; a key written or deleted
+/// meanwhile may or may not be; an entry is the key's state at the moment its chunk was read.
+#[derive(Debug)]
+pub struct Entries {
+    store: StoreEngine,
+    prefix: String,
+    after: Option<Key>,
+    buffer: VecDeque<Entry>,
+    exhausted: bool,
+}
+
+impl Entries {
+    /// Entries read per lock acquisition.
+    pub const CHUNK: usize = 64;
+}
+
+impl Iterator for Entries {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        if self.buffer.is_empty() && !self.exhausted {
+            let chunk = self
+                .store
+                .lock()
+                .scan(&self.prefix, self.after.as_ref(), Self::CHUNK);
+            self.exhausted = chunk.len() < Self::CHUNK;
+            self.after = chunk.last().map(|e| e.key.clone()).or(self.after.take());
+            self.buffer.extend(chunk);
+        }
+        self.buffer.pop_front()
     }
 }
