@@ -30,7 +30,10 @@ fn direct_writes_report_what_they_did() {
     let deleted = store.remove(key("a")).unwrap();
     assert!(deleted.deleted && !deleted.updated);
     let again = store.apply_operation(Operation::delete(key("a"))).unwrap();
-    assert!(!again.created && !again.updated && !again.deleted, "{again:?}");
+    assert!(
+        !again.created && !again.updated && !again.deleted,
+        "{again:?}"
+    );
     assert!(again.version > deleted.version);
 }
 
@@ -89,17 +92,28 @@ fn writes_during_iteration_never_repeat_or_reorder_keys() {
     let store = StoreEngine::memory();
     let n = Entries::CHUNK * 4;
     for i in 0..n {
-        store.put(key(&format!("k:{:05}", i * 2)), val("v")).unwrap();
+        store
+            .put(key(&format!("k:{:05}", i * 2)), val("v"))
+            .unwrap();
     }
     let mut seen = Vec::new();
     for (step, entry) in store.entries("k:").enumerate() {
         seen.push(entry.key.as_str().to_owned());
         // Insert keys behind and ahead of the cursor, delete some ahead, update the current.
-        store.put(key(&format!("k:{:05}", step * 2 + 1)), val("new")).unwrap();
-        store.remove(key(&format!("k:{:05}", (n - 1 - step / 4) * 2))).ok();
+        store
+            .put(key(&format!("k:{:05}", step * 2 + 1)), val("new"))
+            .unwrap();
+        store
+            .remove(key(&format!("k:{:05}", (n - 1 - step / 4) * 2)))
+            .ok();
         store.put(entry.key.clone(), val("updated")).unwrap();
     }
-    let sorted: Vec<String> = seen.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+    let sorted: Vec<String> = seen
+        .iter()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     assert_eq!(seen, sorted, "ascending, no key twice");
     // Every key live for the whole iteration was seen.
     for i in 0..n / 2 {
@@ -113,12 +127,14 @@ fn direct_writes_survive_restart_and_are_not_propagated() {
     let wal = dir.path().join("store.wal");
     let clock = Arc::new(ManualClock::new(T0));
     let store = open_store(&wal, &clock);
-    let engine =
-        SyncEngine::new(&SyncContext::new(&store, SyncConfig::durable("node-a"))).unwrap();
+    let engine = SyncEngine::new(&SyncContext::new(&store, SyncConfig::durable("node-a"))).unwrap();
     let direct = store.put(key("doc"), val("local")).unwrap();
     store.put(key("other"), val("x")).unwrap();
     store.remove(key("other")).unwrap();
-    assert!(engine.outbox().is_empty(), "direct writes are not sync work");
+    assert!(
+        engine.outbox().is_empty(),
+        "direct writes are not sync work"
+    );
     // A later submit of the same key carries the direct write as the one it replaced.
     let submitted = engine.submit_local_operation(put("doc", "synced")).unwrap();
     let replaced = submitted.replaces.clone().unwrap();
@@ -131,8 +147,7 @@ fn direct_writes_survive_restart_and_are_not_propagated() {
     let store = open_store(&wal, &clock);
     assert_eq!(get(&store, "doc").as_deref(), Some("synced"));
     assert_eq!(keys(&store, ""), ["doc"]);
-    let engine =
-        SyncEngine::new(&SyncContext::new(&store, SyncConfig::durable("node-a"))).unwrap();
+    let engine = SyncEngine::new(&SyncContext::new(&store, SyncConfig::durable("node-a"))).unwrap();
     let outbox = engine.outbox();
     assert_eq!(outbox.len(), 1, "only the submitted write is sync work");
     assert_eq!(outbox[0].operation.replaces, Some(replaced));
@@ -146,5 +161,20 @@ fn a_fast_store_takes_direct_writes() {
     store.put(key("a"), val("1")).unwrap();
     drop(store);
     let store = StoreEngine::open(StoreConfig::fast(&wal)).unwrap();
+    assert_eq!(get(&store, "a").as_deref(), Some("1"));
+}
+
+#[test]
+fn a_delete_with_a_value_is_refused_and_changes_nothing() {
+    let store = StoreEngine::memory();
+    store.put(key("a"), val("1")).unwrap();
+    let mut op = Operation::delete(key("a"));
+    op.value = val("x");
+    let err = store.apply_operation(op).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("delete of key \"a\" carries a 1-byte value"),
+        "{err}"
+    );
     assert_eq!(get(&store, "a").as_deref(), Some("1"));
 }

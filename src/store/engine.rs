@@ -2,8 +2,8 @@
 
 use std::any::Any;
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::ops::Bound;
 use std::fmt;
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::config::{Durability, StoreConfig};
@@ -186,7 +186,15 @@ impl StoreEngine {
 
     /// Applies `operation` directly (local, like [`StoreEngine::put`]). Its timestamp is
     /// replaced by a fresh stamp from the store's clock, so stamps stay monotonic.
+    /// A delete carrying a value is refused ([`StoreError::InvalidValue`]) and changes nothing.
     pub fn apply_operation(&self, operation: Operation) -> Result<ApplyResult, StoreError> {
+        if operation.kind == OperationKind::Delete && !operation.value.is_empty() {
+            return Err(StoreError::InvalidValue(format!(
+                "delete of key {:?} carries a {}-byte value",
+                operation.key.as_str(),
+                operation.value.len()
+            )));
+        }
         let mut core = self.lock();
         let stamp = core.next_stamp()?;
         let sync = core.durability == Durability::Durable;
