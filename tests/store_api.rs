@@ -178,3 +178,39 @@ fn a_delete_with_a_value_is_refused_and_changes_nothing() {
     );
     assert_eq!(get(&store, "a").as_deref(), Some("1"));
 }
+
+#[test]
+fn iterating_while_other_threads_write_is_safe() {
+    let store = StoreEngine::memory();
+    for i in 0..500 {
+        store.put(key(&format!("stable:{i:04}")), val("v")).unwrap();
+    }
+    let writers: Vec<_> = (0..2)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..2_000 {
+                    let k = key(&format!("stable:{:04}-{t}", i % 600));
+                    if i % 3 == 0 {
+                        store.remove(k).unwrap();
+                    } else {
+                        store.put(k, val("w")).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for _ in 0..20 {
+        let seen = keys(&store, "stable:");
+        let mut sorted = seen.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(seen, sorted, "ascending, no key twice");
+        for i in 0..500 {
+            assert!(seen.binary_search(&format!("stable:{i:04}")).is_ok());
+        }
+    }
+    for writer in writers {
+        writer.join().unwrap();
+    }
+}

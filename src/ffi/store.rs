@@ -332,7 +332,8 @@ pub struct sa_entry_view {
 
 /// Starts an iteration over the live entries whose key starts with `prefix` (NUL-terminated
 /// UTF-8; "" for every key). `*out_iter` receives a handle to free with `sa_store_iter_free`;
-/// it keeps the store alive, so the store handle may be freed first.
+/// it keeps the store alive (and its WAL locked against reopening) until freed, so the store
+/// handle may be freed first.
 ///
 /// Semantics: keys come in ascending byte order, each at most once; deleted keys are skipped.
 /// It is NOT a snapshot: the iterator reads the store in small chunks under its lock and

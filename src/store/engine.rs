@@ -415,6 +415,8 @@ impl StoreCore {
 /// writers are never blocked for long. Each key is returned at most once and in order; a key
 /// that is live from creation to the end of the iteration is returned; a key written or deleted
 /// meanwhile may or may not be; an entry is the key's state at the moment its chunk was read.
+/// It holds a handle on the store, so the store (and its WAL lock) stays open until it is
+/// dropped.
 #[derive(Debug)]
 pub struct Entries {
     store: StoreEngine,
