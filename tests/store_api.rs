@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use common::*;
 use softadastra_sync::clock::Stamp;
-use softadastra_sync::store::{Entries, Operation, StoreConfig, StoreEngine};
+use softadastra_sync::store::{Operation, StoreConfig, StoreEngine, ENTRIES_CHUNK_KEYS};
 use softadastra_sync::sync::{SyncConfig, SyncContext, SyncEngine};
 use softadastra_sync::ManualClock;
 
@@ -70,7 +70,7 @@ fn entries_are_sorted_by_key_filtered_by_prefix_and_skip_deleted_keys() {
 #[test]
 fn entries_cross_chunks_in_order() {
     let store = StoreEngine::memory();
-    let n = Entries::CHUNK * 3 + 5;
+    let n = ENTRIES_CHUNK_KEYS * 3 + 5;
     for i in 0..n {
         store.put(key(&format!("k:{i:05}")), val("v")).unwrap();
         // Tombstones between live keys are stepped over.
@@ -81,16 +81,26 @@ fn entries_cross_chunks_in_order() {
     assert_eq!(keys(&store, "k:"), expected);
     // Exactly one chunk's worth ends cleanly too.
     let exact = StoreEngine::memory();
-    for i in 0..Entries::CHUNK {
+    for i in 0..ENTRIES_CHUNK_KEYS {
         exact.put(key(&format!("{i:03}")), val("v")).unwrap();
     }
-    assert_eq!(exact.entries("").count(), Entries::CHUNK);
+    assert_eq!(exact.entries("").count(), ENTRIES_CHUNK_KEYS);
+    // A run of tombstones longer than several chunks is read through.
+    let sparse = StoreEngine::memory();
+    for i in 0..ENTRIES_CHUNK_KEYS * 5 {
+        sparse.put(key(&format!("a:{i:04}")), val("v")).unwrap();
+        sparse.remove(key(&format!("a:{i:04}"))).unwrap();
+    }
+    sparse.put(key("a:zz"), val("live")).unwrap();
+    sparse.put(key("b"), val("other prefix")).unwrap();
+    assert_eq!(keys(&sparse, "a:"), ["a:zz"]);
+    assert!(keys(&sparse, "a:0").is_empty());
 }
 
 #[test]
 fn writes_during_iteration_never_repeat_or_reorder_keys() {
     let store = StoreEngine::memory();
-    let n = Entries::CHUNK * 4;
+    let n = ENTRIES_CHUNK_KEYS * 4;
     for i in 0..n {
         store
             .put(key(&format!("k:{:05}", i * 2)), val("v"))

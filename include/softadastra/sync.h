@@ -111,9 +111,6 @@
 
 #define SA_REASON_POLICY_KEEP_REMOTE 9
 
-// Entries read per lock acquisition.
-#define Entries_CHUNK 64
-
 // Tracks sync ids waiting for an ACK, each with a deadline. Thread-safe (internally locked).
 typedef struct sa_ack_tracker sa_ack_tracker;
 

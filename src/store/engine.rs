@@ -280,19 +280,29 @@ impl StoreCore {
         })
     }
 
-    /// Up to `limit` live entries whose key starts with `prefix` and sorts after `after`, in
-    /// key order. Tombstones in the range are stepped over.
-    fn scan(&self, prefix: &str, after: Option<&Key>, limit: usize) -> Vec<Entry> {
+    /// Visits up to `limit` keys (live or tombstoned) that start with `prefix` and sort after
+    /// `after`, in key order: the live entries among them, the last key visited, and whether
+    /// the prefix range ended. Bounding the keys visited, not the entries found, bounds how long
+    /// one call holds the lock even across a long run of tombstones.
+    fn scan(&self, prefix: &str, after: Option<&Key>, limit: usize) -> ScanChunk {
         let start = match after {
             Some(key) => Bound::Excluded(key.as_str()),
             None => Bound::Included(prefix),
         };
-        self.keys
+        let mut chunk = ScanChunk::default();
+        let mut visited = 0;
+        for key in self
+            .keys
             .range::<str, _>((start, Bound::Unbounded))
             .take_while(|key| key.as_str().starts_with(prefix))
-            .filter_map(|key| self.entry(key))
             .take(limit)
-            .collect()
+        {
+            visited += 1;
+            chunk.entries.extend(self.entry(key));
+            chunk.last = Some(key.clone());
+        }
+        chunk.ended = visited < limit;
+        chunk
     }
 
     /// The identity of the write currently holding `key` (value or tombstone).
@@ -407,12 +417,16 @@ impl StoreCore {
     }
 }
 
+/// Keys (live or deleted) an [`Entries`] iterator reads per acquisition of the store's lock:
+/// the most a writer waits for it.
+pub const ENTRIES_CHUNK_KEYS: usize = 64;
+
 /// An iterator over a store's live entries under a prefix, in ascending key order
 /// ([`StoreEngine::entries`]).
 ///
-/// Not a snapshot: it reads the store in chunks of [`Entries::CHUNK`] entries, each under the
-/// store's lock, and resumes after the last key it returned, so memory stays bounded and
-/// writers are never blocked for long. Each key is returned at most once and in order; a key
+/// Not a snapshot: it reads the store in chunks of at most [`ENTRIES_CHUNK_KEYS`] keys (live or
+/// deleted), each under the store's lock, and resumes after the last key it read, so memory
+/// stays bounded and a writer waits for one chunk at most. Each key is returned at most once and in order; a key
 /// that is live from creation to the end of the iteration is returned; a key written or deleted
 /// meanwhile may or may not be; an entry is the key's state at the moment its chunk was read.
 /// It holds a handle on the store, so the store (and its WAL lock) stays open until it is
@@ -426,23 +440,30 @@ pub struct Entries {
     exhausted: bool,
 }
 
-impl Entries {
-    /// Entries read per lock acquisition.
-    pub const CHUNK: usize = 64;
+/// One lock's worth of a prefix scan.
+#[derive(Default)]
+struct ScanChunk {
+    entries: Vec<Entry>,
+    last: Option<Key>,
+    ended: bool,
 }
 
 impl Iterator for Entries {
     type Item = Entry;
 
     fn next(&mut self) -> Option<Entry> {
-        if self.buffer.is_empty() && !self.exhausted {
-            let chunk = self
-                .store
-                .lock()
-                .scan(&self.prefix, self.after.as_ref(), Self::CHUNK);
-            self.exhausted = chunk.len() < Self::CHUNK;
-            self.after = chunk.last().map(|e| e.key.clone()).or(self.after.take());
-            self.buffer.extend(chunk);
+        // A chunk may hold only tombstones: read on (re-locking each time) until an entry or
+        // the end of the range.
+        while self.buffer.is_empty() && !self.exhausted {
+            let chunk =
+                self.store
+                    .lock()
+                    .scan(&self.prefix, self.after.as_ref(), ENTRIES_CHUNK_KEYS);
+            self.exhausted = chunk.ended;
+            if chunk.last.is_some() {
+                self.after = chunk.last;
+            }
+            self.buffer.extend(chunk.entries);
         }
         self.buffer.pop_front()
     }
