@@ -130,6 +130,11 @@ typedef struct sa_entry sa_entry;
 // The local store. Thread-safe: any number of threads may call functions on one store.
 typedef struct sa_store sa_store;
 
+// An iteration over a store's live keys under a prefix, in ascending byte order of the key
+// (`sa_store_iter_new`). Not thread-safe: one thread at a time may use an iterator (different
+// iterators on one store may be used from different threads, alongside writers).
+typedef struct sa_store_iter sa_store_iter;
+
 // The sync engine. Thread-safe: any number of threads may call functions on one engine; each
 // call is atomic. It keeps its store alive.
 typedef struct sa_sync sa_sync;
@@ -301,6 +306,36 @@ typedef struct sa_replay_report {
   // Bytes of torn tail cut off the end of the WAL (0 after a clean shutdown).
   uint64_t dropped_bytes;
 } sa_replay_report;
+
+// What a direct store write (`sa_store_put`, `sa_store_remove`, `sa_store_apply`) did.
+typedef struct sa_store_write_result {
+  // The store's sequence number for this write (monotonic per store).
+  uint64_t version;
+  // The hybrid-clock stamp the store gave the write (wall ms << 16 | logical).
+  uint64_t stamp;
+  // The key had no live value before and has one now.
+  bool created;
+  // The key had a live value before and has one now.
+  bool updated;
+  // The key had a live value before and is deleted now (false for a delete of an absent
+  // key, which still leaves a tombstone and takes a version).
+  bool deleted;
+} sa_store_write_result;
+
+// One entry returned by `sa_store_iter_next`: borrowed views, valid until the next
+// `sa_store_iter_next` or `sa_store_iter_free` on the same iterator.
+typedef struct sa_entry_view {
+  // The key (UTF-8, NUL-terminated).
+  struct sa_str key;
+  // The value bytes.
+  struct sa_bytes value;
+  // The store version of the write that produced the value.
+  uint64_t version;
+  // The hybrid-clock stamp of that write.
+  uint64_t stamp;
+  // The node that made that write; empty for a direct store write.
+  struct sa_str origin;
+} sa_entry_view;
 
 // Bytes owned by the caller (a frame, a JSON document): `len` bytes at `ptr`. `ptr` is NULL
 // when `len` is 0. Free with `sa_buf_free` exactly once; never with `free()`.
@@ -660,6 +695,64 @@ sa_status sa_store_replay_report(const struct sa_store *store, struct sa_replay_
 // Makes the store (and the engine on it) read physical time from `clock`. Stamps stay
 // monotonic. Errors: `SA_ERR_INVALID_ARGUMENT` (NULL argument).
 sa_status sa_store_set_clock(const struct sa_store *store, const struct sa_clock *clock);
+
+// Applies a put (`SA_OP_PUT`, `value_len` bytes at `value`; `value` may be NULL when
+// `value_len` is 0) or a delete (`SA_OP_DELETE`, `value_len` must be 0) of `key`
+// (NUL-terminated UTF-8) directly to the store, stamped by the store's clock, logged with the
+// store's durability mode. On success `*out_result` says what the write did.
+//
+// Direct writes are LOCAL: they survive restarts but no sync engine propagates them, even one
+// built on this store. A later `sa_sync_submit` of the same key does propagate, and carries
+// the direct write as the write it replaced. Thread-safe. On error nothing changed.
+// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL argument), `SA_ERR_INVALID_OPERATION` (bad type, key
+// not UTF-8/empty/over 64 KiB, value over 64 MiB, delete with a value), `SA_ERR_IO`.
+sa_status sa_store_apply(const struct sa_store *store,
+                         int32_t op_type,
+                         const char *key,
+                         const uint8_t *value,
+                         size_t value_len,
+                         struct sa_store_write_result *out_result);
+
+// Puts `value_len` bytes at `value` (NULL allowed when `value_len` is 0) at `key`: a direct,
+// local write, as `sa_store_apply` with `SA_OP_PUT` (same errors).
+sa_status sa_store_put(const struct sa_store *store,
+                       const char *key,
+                       const uint8_t *value,
+                       size_t value_len,
+                       struct sa_store_write_result *out_result);
+
+// Deletes `key`, leaving a tombstone: a direct, local write, as `sa_store_apply` with
+// `SA_OP_DELETE` (same errors). Deleting an absent key succeeds with `deleted` false.
+sa_status sa_store_remove(const struct sa_store *store,
+                          const char *key,
+                          struct sa_store_write_result *out_result);
+
+// Starts an iteration over the live entries whose key starts with `prefix` (NUL-terminated
+// UTF-8; "" for every key). `*out_iter` receives a handle to free with `sa_store_iter_free`;
+// it keeps the store alive (and its WAL locked against reopening) until freed, so the store
+// handle may be freed first.
+//
+// Semantics: keys come in ascending byte order, each at most once; deleted keys are skipped.
+// It is NOT a snapshot: the iterator reads the store in small chunks under its lock and
+// resumes after the last key returned. Writes during the iteration (from any thread) are safe:
+// a key live for the whole iteration is returned; a key written or deleted meanwhile may or
+// may not be, and an entry shows the key's state when its chunk was read. Creating is
+// O(1); each step is amortized O(log n), plus any tombstones stepped over.
+// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL argument, prefix not UTF-8).
+sa_status sa_store_iter_new(const struct sa_store *store,
+                            const char *prefix,
+                            struct sa_store_iter **out_iter);
+
+// Advances the iterator. When an entry is left, `*out_has_item` is true and `*out_entry`
+// views it (valid until the next call on this iterator or its free); at the end,
+// `*out_has_item` is false, `*out_entry` is left unchanged, and later calls keep returning
+// the end. Errors: `SA_ERR_INVALID_ARGUMENT` (NULL argument; nothing is advanced).
+sa_status sa_store_iter_next(struct sa_store_iter *iter,
+                             struct sa_entry_view *out_entry,
+                             bool *out_has_item);
+
+// Frees an iterator (NULL is a no-op); views it returned become invalid.
+void sa_store_iter_free(struct sa_store_iter *iter);
 
 // Frees a store handle (NULL is a no-op). An engine built on the store keeps it alive, so
 // handles may be freed in any order. No other call on this handle may be in flight.

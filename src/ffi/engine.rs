@@ -110,7 +110,7 @@ pub struct sa_tick_result {
     pub batch: *mut sa_batch,
 }
 
-fn op_kind(op_type: i32, invalid: sa_status) -> Result<OperationKind, Failure> {
+pub(crate) fn op_kind(op_type: i32, invalid: sa_status) -> Result<OperationKind, Failure> {
     match op_type {
         SA_OP_PUT => Ok(OperationKind::Put),
         SA_OP_DELETE => Ok(OperationKind::Delete),

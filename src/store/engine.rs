@@ -1,8 +1,9 @@
 //! The store engine: current key state, rebuilt from the WAL on open.
 
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::config::{Durability, StoreConfig};
@@ -74,6 +75,9 @@ impl fmt::Debug for SyncHandover {
 #[derive(Debug)]
 pub(crate) struct StoreCore {
     slots: HashMap<Key, Slot>,
+    /// Every key in `slots`, sorted: prefix scans in O(log n + k) while lookups stay O(1).
+    /// Only a key's first write touches it (a tombstone keeps its slot), so updates pay nothing.
+    keys: BTreeSet<Key>,
     live: usize,
     last_version: u64,
     wal: Option<Wal>,
@@ -104,6 +108,7 @@ impl StoreEngine {
     pub fn open(config: StoreConfig) -> Result<StoreEngine, StoreError> {
         let mut core = StoreCore {
             slots: HashMap::new(),
+            keys: BTreeSet::new(),
             live: 0,
             last_version: 0,
             wal: None,
@@ -148,6 +153,18 @@ impl StoreEngine {
         self.lock().entry(key)
     }
 
+    /// The live entries whose key starts with `prefix` (`""` for all), in ascending byte
+    /// order of the key. See [`Entries`] for what writes during the iteration do.
+    pub fn entries(&self, prefix: &str) -> Entries {
+        Entries {
+            store: self.clone(),
+            prefix: prefix.to_owned(),
+            after: None,
+            buffer: VecDeque::new(),
+            exhausted: false,
+        }
+    }
+
     /// The number of live keys.
     pub fn len(&self) -> usize {
         self.lock().live
@@ -157,18 +174,28 @@ impl StoreEngine {
         self.len() == 0
     }
 
-    /// Puts `value` at `key` directly (not tracked by sync).
+    /// Puts `value` at `key` directly, stamped by the store's clock. Direct writes are local:
+    /// they are logged and survive restarts, but no sync engine propagates them.
     pub fn put(&self, key: Key, value: Value) -> Result<ApplyResult, StoreError> {
         self.apply_operation(Operation::put(key, value))
     }
 
-    /// Deletes `key` directly (not tracked by sync), leaving a tombstone.
+    /// Deletes `key` directly (local, like [`StoreEngine::put`]), leaving a tombstone.
     pub fn remove(&self, key: Key) -> Result<ApplyResult, StoreError> {
         self.apply_operation(Operation::delete(key))
     }
 
-    /// Applies `operation` directly (not tracked by sync) with a fresh stamp.
+    /// Applies `operation` directly (local, like [`StoreEngine::put`]). Its timestamp is
+    /// replaced by a fresh stamp from the store's clock, so stamps stay monotonic.
+    /// A delete carrying a value is refused ([`StoreError::InvalidValue`]) and changes nothing.
     pub fn apply_operation(&self, operation: Operation) -> Result<ApplyResult, StoreError> {
+        if operation.kind == OperationKind::Delete && !operation.value.is_empty() {
+            return Err(StoreError::InvalidValue(format!(
+                "delete of key {:?} carries a {}-byte value",
+                operation.key.as_str(),
+                operation.value.len()
+            )));
+        }
         let mut core = self.lock();
         let stamp = core.next_stamp()?;
         let sync = core.durability == Durability::Durable;
@@ -280,6 +307,31 @@ impl StoreCore {
         })
     }
 
+    /// Visits up to `limit` keys (live or tombstoned) that start with `prefix` and sort after
+    /// `after`, in key order: the live entries among them, the last key visited, and whether
+    /// the prefix range ended. Bounding the keys visited, not the entries found, bounds how long
+    /// one call holds the lock even across a long run of tombstones.
+    fn scan(&self, prefix: &str, after: Option<&Key>, limit: usize) -> ScanChunk {
+        let start = match after {
+            Some(key) => Bound::Excluded(key.as_str()),
+            None => Bound::Included(prefix),
+        };
+        let mut chunk = ScanChunk::default();
+        let mut visited = 0;
+        for key in self
+            .keys
+            .range::<str, _>((start, Bound::Unbounded))
+            .take_while(|key| key.as_str().starts_with(prefix))
+            .take(limit)
+        {
+            visited += 1;
+            chunk.entries.extend(self.entry(key));
+            chunk.last = Some(key.clone());
+        }
+        chunk.ended = visited < limit;
+        chunk
+    }
+
     /// The identity of the write currently holding `key` (value or tombstone).
     pub(crate) fn current_write(&self, key: &Key) -> Option<&WriteId> {
         self.slots.get(key).map(|slot| &slot.write)
@@ -389,6 +441,9 @@ impl StoreCore {
             },
         };
         let previous = self.slots.insert(op.key.clone(), slot);
+        if previous.is_none() {
+            self.keys.insert(op.key.clone());
+        }
         let was_live = previous.as_ref().is_some_and(|s| s.value.is_some());
         match (was_live, now_live) {
             (false, true) => self.live += 1,
@@ -403,5 +458,57 @@ impl StoreCore {
             deleted: was_live && !now_live,
             replaced: previous.map(|s| s.write),
         }
+    }
+}
+
+/// Keys (live or deleted) an [`Entries`] iterator reads per acquisition of the store's lock:
+/// the most a writer waits for it.
+pub const ENTRIES_CHUNK_KEYS: usize = 64;
+
+/// An iterator over a store's live entries under a prefix, in ascending key order
+/// ([`StoreEngine::entries`]).
+///
+/// Not a snapshot: it reads the store in chunks of at most [`ENTRIES_CHUNK_KEYS`] keys (live or
+/// deleted), each under the store's lock, and resumes after the last key it read, so memory
+/// stays bounded and a writer waits for one chunk at most. Each key is returned at most once and in order; a key
+/// that is live from creation to the end of the iteration is returned; a key written or deleted
+/// meanwhile may or may not be; an entry is the key's state at the moment its chunk was read.
+/// It holds a handle on the store, so the store (and its WAL lock) stays open until it is
+/// dropped.
+#[derive(Debug)]
+pub struct Entries {
+    store: StoreEngine,
+    prefix: String,
+    after: Option<Key>,
+    buffer: VecDeque<Entry>,
+    exhausted: bool,
+}
+
+/// One lock's worth of a prefix scan.
+#[derive(Default)]
+struct ScanChunk {
+    entries: Vec<Entry>,
+    last: Option<Key>,
+    ended: bool,
+}
+
+impl Iterator for Entries {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        // A chunk may hold only tombstones: read on (re-locking each time) until an entry or
+        // the end of the range.
+        while self.buffer.is_empty() && !self.exhausted {
+            let chunk =
+                self.store
+                    .lock()
+                    .scan(&self.prefix, self.after.as_ref(), ENTRIES_CHUNK_KEYS);
+            self.exhausted = chunk.ended;
+            if chunk.last.is_some() {
+                self.after = chunk.last;
+            }
+            self.buffer.extend(chunk.entries);
+        }
+        self.buffer.pop_front()
     }
 }

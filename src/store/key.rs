@@ -1,5 +1,6 @@
 //! Keys of the store.
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -41,6 +42,14 @@ impl Key {
     }
 
     pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Lets sorted and hashed collections of keys be searched by `&str`; consistent with `Eq`,
+/// `Ord` and `Hash`, which all compare the text.
+impl Borrow<str> for Key {
+    fn borrow(&self) -> &str {
         &self.0
     }
 }

@@ -18,7 +18,7 @@ pub mod value;
 mod wal;
 
 pub use config::{Durability, StoreConfig};
-pub use engine::{ApplyResult, StoreEngine};
+pub use engine::{ApplyResult, Entries, StoreEngine, ENTRIES_CHUNK_KEYS};
 pub(crate) use engine::{Recovered, SyncHandover};
 pub use entry::{Entry, WriteId};
 pub use error::StoreError;

@@ -2599,6 +2599,245 @@ static void remove_dir(const char *dir)
     CHECK(rmdir(dir) == 0);
 }
 
+/* Direct store writes: local, stamped by the store, refused cleanly on bad input. */
+static void test_store_direct_writes(void)
+{
+    sa_store *store = open_memory_store();
+    if (store == NULL) {
+        return;
+    }
+    sa_store_write_result r;
+    sa_store_write_result r2;
+    if (OK(sa_store_put(store, "user:1", (const uint8_t *)"Gaspard", 7, &r))) {
+        CHECK(r.created && !r.updated && !r.deleted);
+        CHECK(r.version > 0 && r.stamp > 0);
+        CHECK(store_holds_str(store, "user:1", "Gaspard"));
+    }
+    if (OK(sa_store_apply(store, SA_OP_PUT, "user:1", (const uint8_t *)"Ada", 3, &r2))) {
+        CHECK(r2.updated && !r2.created && !r2.deleted);
+        CHECK(r2.version > r.version && r2.stamp > r.stamp);
+    }
+    /* An empty value, with a NULL pointer, is a value. */
+    if (OK(sa_store_put(store, "empty", NULL, 0, &r))) {
+        CHECK(r.created && store_holds(store, "empty", "", 0));
+    }
+    if (OK(sa_store_remove(store, "user:1", &r))) {
+        CHECK(r.deleted && !r.created && !r.updated);
+        CHECK(store_holds(store, "user:1", NULL, 0));
+    }
+    if (OK(sa_store_remove(store, "never", &r2))) {
+        CHECK(!r2.deleted && !r2.created && !r2.updated && r2.version > r.version);
+    }
+    if (OK(sa_store_apply(store, SA_OP_DELETE, "empty", NULL, 0, &r))) {
+        CHECK(r.deleted);
+    }
+    CHECK(store_len(store) == 0);
+
+    /* Every refusal leaves the store and the out-struct untouched. */
+    OK(sa_store_put(store, "keep", (const uint8_t *)"v", 1, &r));
+    size_t len_before = store_len(store);
+    POISON(r);
+    EXPECT_NULL_ARG(sa_store_put(NULL, "k", (const uint8_t *)"v", 1, &r), "store");
+    EXPECT_NULL_ARG(sa_store_put(store, NULL, (const uint8_t *)"v", 1, &r), "key");
+    EXPECT_NULL_ARG(sa_store_put(store, "k", NULL, 1, &r), "value");
+    EXPECT_NULL_ARG(sa_store_put(store, "k", (const uint8_t *)"v", 1, NULL), "out_result");
+    EXPECT_NULL_ARG(sa_store_remove(NULL, "keep", &r), "store");
+    EXPECT_NULL_ARG(sa_store_remove(store, NULL, &r), "key");
+    EXPECT_NULL_ARG(sa_store_remove(store, "keep", NULL), "out_result");
+    EXPECT_NULL_ARG(sa_store_apply(NULL, SA_OP_PUT, "k", (const uint8_t *)"v", 1, &r), "store");
+    EXPECT_NULL_ARG(sa_store_apply(store, SA_OP_PUT, NULL, (const uint8_t *)"v", 1, &r), "key");
+    EXPECT_NULL_ARG(sa_store_apply(store, SA_OP_PUT, "k", NULL, 1, &r), "value");
+    EXPECT_NULL_ARG(sa_store_apply(store, SA_OP_DELETE, "keep", NULL, 0, NULL), "out_result");
+    EXPECT(sa_store_put(store, BAD_UTF8, (const uint8_t *)"v", 1, &r), SA_ERR_INVALID_OPERATION,
+           "not valid UTF-8 (bad byte at offset 2)");
+    EXPECT(sa_store_remove(store, BAD_UTF8, &r), SA_ERR_INVALID_OPERATION, "not valid UTF-8");
+    EXPECT(sa_store_put(store, "", (const uint8_t *)"v", 1, &r), SA_ERR_INVALID_OPERATION,
+           "key is empty");
+    EXPECT(sa_store_apply(store, 0, "keep", NULL, 0, &r), SA_ERR_INVALID_OPERATION,
+           "operation type 0");
+    EXPECT(sa_store_apply(store, 7, "keep", NULL, 0, &r), SA_ERR_INVALID_OPERATION,
+           "operation type 7");
+    EXPECT(sa_store_apply(store, SA_OP_DELETE, "keep", (const uint8_t *)"v", 1, &r),
+           SA_ERR_INVALID_OPERATION, "carries a 1-byte value");
+    /* The length is checked before the memory: a 1-byte buffer with a huge length is safe. */
+    EXPECT(sa_store_put(store, "k", (const uint8_t *)"v", (size_t)64 * 1024 * 1024 + 1, &r),
+           SA_ERR_INVALID_OPERATION, "67108865 bytes");
+    const size_t long_len = 64 * 1024 + 1;
+    char *long_key = malloc(long_len + 1);
+    if (CHECK(long_key != NULL)) {
+        memset(long_key, 'k', long_len);
+        long_key[long_len] = '\0';
+        EXPECT(sa_store_put(store, long_key, (const uint8_t *)"v", 1, &r),
+               SA_ERR_INVALID_OPERATION, "65537 bytes");
+        long_key[long_len - 1] = '\0'; /* exactly the limit is accepted */
+        sa_store_write_result ok_r;
+        OK(sa_store_put(store, long_key, (const uint8_t *)"v", 1, &ok_r));
+        OK(sa_store_remove(store, long_key, &ok_r));
+        free(long_key);
+    }
+    CHECK(UNTOUCHED(r));
+    CHECK(store_len(store) == len_before);
+    CHECK(store_holds_str(store, "keep", "v"));
+    sa_store_free(store);
+}
+
+/* Direct writes are not sync work; a later submit carries the direct write it replaced; both
+ * survive a reopen. */
+static void test_store_direct_writes_and_sync(void)
+{
+    char wal[128];
+    path_in_dir(wal, sizeof wal, "direct.wal");
+    sa_store *store = NULL;
+    if (!OK(sa_store_open(wal, SA_DURABLE, &store))) {
+        return;
+    }
+    sa_sync_config config = config_for("node-a", true);
+    sa_sync *engine = new_engine(store, &config);
+    sa_store_write_result direct;
+    sa_submitted s;
+    if (engine != NULL && OK(sa_store_put(store, "doc", (const uint8_t *)"local", 5, &direct))) {
+        CHECK(state_of(engine).outbox_size == 0);
+        if (put(engine, "doc", "synced", &s)) {
+            CHECK(s.has_replaces && s.replaces_stamp == direct.stamp);
+            CHECK(s.replaces_origin[0] == '\0');
+            CHECK(state_of(engine).outbox_size == 1);
+        }
+    }
+    sa_sync_free(engine);
+    sa_store_free(store);
+    store = NULL;
+    if (OK(sa_store_open(wal, SA_DURABLE, &store))) {
+        CHECK(store_holds_str(store, "doc", "synced"));
+        engine = new_engine(store, &config);
+        CHECK(engine != NULL && state_of(engine).outbox_size == 1);
+        sa_sync_free(engine);
+    }
+    sa_store_free(store);
+}
+
+/* Collects up to `max` keys from a prefix iteration into `out` (joined by ','). */
+static size_t iter_keys(const sa_store *store, const char *prefix, char *out, size_t size)
+{
+    out[0] = '\0';
+    sa_store_iter *iter = NULL;
+    if (!OK(sa_store_iter_new(store, prefix, &iter))) {
+        return (size_t)-1;
+    }
+    size_t count = 0;
+    for (;;) {
+        sa_entry_view v;
+        bool has = false;
+        if (!OK(sa_store_iter_next(iter, &v, &has)) || !has) {
+            break;
+        }
+        CHECK(v.key.ptr[v.key.len] == '\0');
+        CHECK(v.value.ptr != NULL && v.origin.ptr != NULL);
+        size_t used = strlen(out);
+        snprintf(out + used, size - used, "%s%s", count > 0 ? "," : "", v.key.ptr);
+        count++;
+    }
+    sa_store_iter_free(iter);
+    return count;
+}
+
+static void test_store_iter(void)
+{
+    sa_store *store = open_memory_store();
+    if (store == NULL) {
+        return;
+    }
+    sa_store_write_result r;
+    const char *keys[] = {"user:2", "order:1", "user:10", "user:1", "users", "use"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        OK(sa_store_put(store, keys[i], (const uint8_t *)keys[i], strlen(keys[i]), &r));
+    }
+    OK(sa_store_remove(store, "user:2", &r));
+    char got[512];
+    CHECK(iter_keys(store, "user:", got, sizeof got) == 2 && strcmp(got, "user:1,user:10") == 0);
+    CHECK(iter_keys(store, "", got, sizeof got) == 5 &&
+          strcmp(got, "order:1,use,user:1,user:10,users") == 0);
+    CHECK(iter_keys(store, "zzz", got, sizeof got) == 0);
+
+    /* An entry's fields, from a sync write: origin and stamp are visible. */
+    sa_sync_config config = config_for("node-a", true);
+    sa_sync *engine = new_engine(store, &config);
+    sa_submitted s;
+    if (engine != NULL && put(engine, "order:1", "paid", &s)) {
+        sa_store_iter *iter = NULL;
+        sa_entry_view v;
+        bool has = false;
+        if (OK(sa_store_iter_new(store, "order:", &iter)) && OK(sa_store_iter_next(iter, &v, &has)) &&
+            CHECK(has)) {
+            CHECK(str_is(v.key, "order:1") && str_is(v.origin, "node-a"));
+            CHECK(v.value.len == 4 && memcmp(v.value.ptr, "paid", 4) == 0);
+            CHECK(v.version == s.version || v.version > 0);
+            CHECK(v.stamp == s.stamp);
+            /* The end, and it stays the end; the view is left unchanged. */
+            sa_entry_view end;
+            POISON(end);
+            OK(sa_store_iter_next(iter, &end, &has));
+            CHECK(!has && UNTOUCHED(end));
+            OK(sa_store_iter_next(iter, &end, &has));
+            CHECK(!has);
+        }
+        sa_store_iter_free(iter);
+    }
+    sa_sync_free(engine);
+
+    /* Writes during an iteration: no crash, ascending keys, each at most once; and the
+     * iterator outlives its store handle. */
+    char key[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(key, sizeof key, "n:%05d", i * 2);
+        OK(sa_store_put(store, key, (const uint8_t *)"v", 1, &r));
+    }
+    sa_store_iter *iter = NULL;
+    if (OK(sa_store_iter_new(store, "n:", &iter))) {
+        char last[32] = "";
+        int seen = 0;
+        bool ordered = true;
+        for (;;) {
+            sa_entry_view v;
+            bool has = false;
+            if (!OK(sa_store_iter_next(iter, &v, &has)) || !has) {
+                break;
+            }
+            ordered = ordered && strcmp(last, v.key.ptr) < 0;
+            snprintf(last, sizeof last, "%s", v.key.ptr);
+            snprintf(key, sizeof key, "n:%05d", seen * 2 + 1);
+            sa_store_put(store, key, (const uint8_t *)"x", 1, &r);
+            snprintf(key, sizeof key, "n:%05d", 598 - seen);
+            sa_store_remove(store, key, &r);
+            if (++seen == 10) {
+                sa_store_free(store); /* the iterator keeps the store alive */
+                store = NULL;
+            }
+        }
+        CHECK(ordered && seen > 10);
+    }
+    sa_entry_view v;
+    bool has = false;
+    POISON(v);
+    EXPECT_NULL_ARG(sa_store_iter_next(NULL, &v, &has), "iter");
+    EXPECT_NULL_ARG(sa_store_iter_next(iter, NULL, &has), "out_entry");
+    EXPECT_NULL_ARG(sa_store_iter_next(iter, &v, NULL), "out_has_item");
+    CHECK(UNTOUCHED(v));
+    sa_store_iter_free(iter);
+    sa_store_iter_free(NULL);
+    sa_store_free(store);
+
+    /* Bad arguments to sa_store_iter_new. */
+    store = open_memory_store();
+    sa_store_iter *bad = (sa_store_iter *)&r;
+    EXPECT_NULL_ARG(sa_store_iter_new(NULL, "", &bad), "store");
+    EXPECT_NULL_ARG(sa_store_iter_new(store, NULL, &bad), "prefix");
+    EXPECT_NULL_ARG(sa_store_iter_new(store, "", NULL), "out_iter");
+    EXPECT(sa_store_iter_new(store, BAD_UTF8, &bad), SA_ERR_INVALID_ARGUMENT,
+           "prefix is not valid UTF-8 (bad byte at offset 2)");
+    CHECK(bad == (sa_store_iter *)&r);
+    sa_store_free(store);
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof g_dir, "/tmp/sa_test_api_XXXXXX");
@@ -2613,6 +2852,9 @@ int main(void)
     test_config_presets();
     test_sync_new_validation();
     test_store_basics();
+    test_store_direct_writes();
+    test_store_direct_writes_and_sync();
+    test_store_iter();
     test_submit_errors();
     test_large_values();
     test_capacity();

@@ -25,6 +25,7 @@ from .core import (
     Batch,
     ManualClock,
     Store,
+    StoreIterator,
     SyncConfig,
     SyncEngine,
     library_path,
@@ -70,6 +71,7 @@ from .model import (
     ReceiveReport,
     ReplayReport,
     Resolution,
+    StoreWriteResult,
     SyncOperation,
     SyncState,
     SyncStatus,
@@ -84,6 +86,7 @@ __version__ = "0.1.0"
 __all__ = [
     # objects
     "Store",
+    "StoreIterator",
     "SyncConfig",
     "SyncEngine",
     "AckTracker",
@@ -101,6 +104,7 @@ __all__ = [
     "TickResult",
     "Resolution",
     "Entry",
+    "StoreWriteResult",
     "ReplayReport",
     "ReceiveReport",
     "OperationError",

@@ -121,6 +121,10 @@ class sa_store(Structure):
     """Opaque ``struct sa_store``."""
 
 
+class sa_store_iter(Structure):
+    """Opaque ``struct sa_store_iter``."""
+
+
 class sa_sync(Structure):
     """Opaque ``struct sa_sync``."""
 
@@ -275,6 +279,30 @@ class sa_replay_report(Structure):
     _fields_ = [("records", c_uint64), ("dropped_bytes", c_uint64)]
 
 
+class sa_store_write_result(Structure):
+    """``struct sa_store_write_result`` (filled by ``sa_store_put/remove/apply``)."""
+
+    _fields_ = [
+        ("version", c_uint64),
+        ("stamp", c_uint64),
+        ("created", c_bool),
+        ("updated", c_bool),
+        ("deleted", c_bool),
+    ]
+
+
+class sa_entry_view(Structure):
+    """``struct sa_entry_view``: one entry of a store iteration, borrowed from the iterator."""
+
+    _fields_ = [
+        ("key", sa_str),
+        ("value", sa_bytes),
+        ("version", c_uint64),
+        ("stamp", c_uint64),
+        ("origin", sa_str),
+    ]
+
+
 class sa_buf(Structure):
     """``struct sa_buf``: bytes owned by the caller, freed with ``sa_buf_free``."""
 
@@ -386,6 +414,18 @@ _PROTOTYPES: "dict[str, Tuple[Any, List[Any]]]" = {
     "sa_store_replay_report": (sa_status, [_P(sa_store), _P(sa_replay_report)]),
     "sa_store_set_clock": (sa_status, [_P(sa_store), _P(sa_clock)]),
     "sa_store_free": (None, [_P(sa_store)]),
+    "sa_store_apply": (
+        sa_status,
+        [_P(sa_store), c_int32, c_char_p, _ConstU8Ptr, c_size_t, _P(sa_store_write_result)],
+    ),
+    "sa_store_put": (
+        sa_status,
+        [_P(sa_store), c_char_p, _ConstU8Ptr, c_size_t, _P(sa_store_write_result)],
+    ),
+    "sa_store_remove": (sa_status, [_P(sa_store), c_char_p, _P(sa_store_write_result)]),
+    "sa_store_iter_new": (sa_status, [_P(sa_store), c_char_p, _P(_P(sa_store_iter))]),
+    "sa_store_iter_next": (sa_status, [_P(sa_store_iter), _P(sa_entry_view), _P(c_bool)]),
+    "sa_store_iter_free": (None, [_P(sa_store_iter)]),
 }
 
 # Wire formats and JSON views.

@@ -17,7 +17,7 @@ import threading
 import weakref
 from ctypes import byref
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Type, Union
+from typing import Any, Callable, Iterator, List, Optional, Tuple, Type, Union
 
 from . import _native as N
 from .errors import (
@@ -45,6 +45,7 @@ from .model import (
     ReplacedWrite,
     ReplayReport,
     Resolution,
+    StoreWriteResult,
     SyncOperation,
     SyncState,
     SyncStatus,
@@ -427,6 +428,59 @@ class Store(_Owner):
         entry = self.entry(key)
         return None if entry is None else entry.value
 
+    def put(self, key: str, value: bytes) -> StoreWriteResult:
+        """Writes ``key = value`` directly to the store, stamped by the store's clock.
+
+        A direct write is LOCAL: logged and durable, but never propagated by a
+        :class:`SyncEngine` (a later :meth:`SyncEngine.submit_put` of the key propagates, and
+        carries this write as the one it replaced). Raises :class:`TypeError`,
+        :class:`InvalidOperationError` (empty key, NUL in the key, key over 64 KiB, value over
+        64 MiB), :class:`SyncIOError`; on error nothing changed.
+        """
+        return self.apply(_PUT, key, value)
+
+    def remove(self, key: str) -> StoreWriteResult:
+        """Deletes ``key`` directly (a LOCAL write, as :meth:`put`), leaving a tombstone.
+        Deleting an absent key succeeds with ``deleted`` False."""
+        return self.apply(_DELETE, key)
+
+    def apply(self, op_type: OpType, key: str, value: bytes = b"") -> StoreWriteResult:
+        """Applies a put or a delete directly (a LOCAL write, as :meth:`put`). Raises
+        :class:`InvalidOperationError` also for an unknown type or a delete with a value."""
+        kind = _int32(op_type, "op_type", InvalidOperationError)
+        c_key = _encode(key, "key", InvalidOperationError)
+        value = _bytes(value, "value")
+        out = N.sa_store_write_result()
+        self._call(self._lib.sa_store_apply, kind, c_key, value, len(value), byref(out))
+        return StoreWriteResult(
+            version=int(out.version),
+            stamp=int(out.stamp),
+            created=bool(out.created),
+            updated=bool(out.updated),
+            deleted=bool(out.deleted),
+        )
+
+    def entries(self, prefix: str = "") -> "StoreIterator":
+        """The live entries whose key starts with ``prefix`` (``""``: all), in ascending byte
+        order of the UTF-8 key, as an iterator (see :class:`StoreIterator` for writes made
+        while iterating). Raises :class:`InvalidArgumentError` (NUL in the prefix)."""
+        return StoreIterator(self, prefix)
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        """The live keys under ``prefix``, in ascending order (an iterator)."""
+        return (entry.key for entry in self.entries(prefix))
+
+    def items(self, prefix: str = "") -> Iterator[Tuple[str, bytes]]:
+        """``(key, value)`` of the live keys under ``prefix``, in ascending key order."""
+        return ((entry.key, entry.value) for entry in self.entries(prefix))
+
+    def __iter__(self) -> Iterator[str]:
+        """Every live key, in ascending order."""
+        return self.keys()
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.entry(key) is not None
+
     @property
     def len(self) -> int:
         """Number of live keys."""
@@ -453,6 +507,53 @@ class Store(_Owner):
     def __repr__(self) -> str:
         where = "memory" if self.path is None else repr(self.path)
         return f"Store({where}{', closed' if self.closed else ''})"
+
+
+class StoreIterator(_Owner):
+    """An iteration over a store's live entries under a prefix (:meth:`Store.entries`), in
+    ascending key order; yields :class:`Entry`.
+
+    Not a snapshot: it reads the store in small chunks and resumes after the last key, so
+    writes made while iterating are safe; a key live for the whole iteration is yielded once,
+    a key written or deleted meanwhile may or may not be. It keeps the store alive. Close it
+    (or use ``with``) to free it early; it is also freed when exhausted or collected.
+    """
+
+    _what = "store iterator"
+
+    def __init__(self, store: Store, prefix: str = "") -> None:
+        if not isinstance(store, Store):
+            raise TypeError(f"store must be Store, not {_type_name(store)}")
+        c_prefix = _encode(prefix, "prefix", InvalidArgumentError)
+        lib = store._lib
+        out = ctypes.POINTER(N.sa_store_iter)()
+        store._call(lib.sa_store_iter_new, c_prefix, byref(out))
+        self._lib = lib
+        self._own(out, lib.sa_store_iter_free)
+        self._view = N.sa_entry_view()
+        self._has = ctypes.c_bool()
+
+    def __iter__(self) -> "StoreIterator":
+        return self
+
+    def __next__(self) -> Entry:
+        if self.closed:
+            raise StopIteration
+        view = self._view
+        self._call(self._lib.sa_store_iter_next, byref(view), byref(self._has))
+        if not self._has.value:
+            self.close()
+            raise StopIteration
+        return Entry(
+            key=ctypes.string_at(view.key.ptr, view.key.len).decode("utf-8"),
+            value=ctypes.string_at(view.value.ptr, view.value.len),
+            version=int(view.version),
+            stamp=int(view.stamp),
+            origin=_text(view.origin.ptr),
+        )
+
+    def __repr__(self) -> str:
+        return f"StoreIterator({'closed' if self.closed else 'open'})"
 
 
 def _set_clock(owner: _Owner, clock: ManualClock, function: Any) -> None:

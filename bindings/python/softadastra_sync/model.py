@@ -22,6 +22,7 @@ __all__ = [
     "TickResult",
     "Resolution",
     "Entry",
+    "StoreWriteResult",
     "ReplayReport",
     "OperationError",
     "ReceiveReport",
@@ -298,6 +299,23 @@ class Entry:
     version: int
     stamp: int
     origin: str
+
+
+@dataclass(frozen=True)
+class StoreWriteResult:
+    """What a direct store write (:meth:`Store.put`, :meth:`Store.remove`,
+    :meth:`Store.apply`) did."""
+
+    #: The store's sequence number for the write.
+    version: int
+    #: The hybrid-clock stamp the store gave the write.
+    stamp: int
+    #: The key had no live value before and has one now.
+    created: bool
+    #: The key had a live value before and has one now.
+    updated: bool
+    #: The key had a live value before and is deleted now.
+    deleted: bool
 
 
 @dataclass(frozen=True)

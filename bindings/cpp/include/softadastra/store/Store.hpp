@@ -9,8 +9,12 @@
  * most 64 KiB); a value is any bytes (at most 64 MiB). Bad keys are reported as errors by the
  * calls that use them, never as crashes.
  *
- * Writes go through the sync engine (SyncEngine::submit_local_operation): the C ABI has no
- * direct store write, so StoreEngine offers reads only.
+ * StoreEngine::put / remove / apply_operation write to the store directly, as in the C++
+ * module. Such writes are LOCAL: logged and durable, but never propagated by a sync engine
+ * (a later SyncEngine::submit_local_operation of the key propagates, and carries the direct
+ * write as the one it replaced). To propagate a write, submit it through the sync engine.
+ * StoreEngine::scan(prefix) iterates live entries in ascending key order; entries() returns
+ * them all as a sorted map.
  *
  * StoreEngine's constructor does not throw: when the WAL cannot be opened the engine is not
  * open (is_open() is false, error() says why), every read returns that error (get() returns
@@ -26,6 +30,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
+#include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -283,6 +289,135 @@ namespace softadastra::store::core
 
 namespace softadastra::store::engine
 {
+  /// What a direct store write did (the C++ module's ApplyResult, plus the write's stamp).
+  struct ApplyResult
+  {
+    /// The write was applied (false: refused, nothing changed; see StoreEngine::last_error()).
+    bool success{false};
+    /// The store's sequence number for the write.
+    std::uint64_t version{0};
+    /// The hybrid-clock stamp the store gave the write (wall ms << 16 | logical).
+    std::uint64_t timestamp{0};
+    /// The key had no live value before and has one now.
+    bool created{false};
+    /// The key had a live value before and has one now.
+    bool updated{false};
+    /// The key had a live value before and is deleted now.
+    bool deleted{false};
+  };
+
+  /// The live entries under a prefix, in ascending key order (StoreEngine::scan): a single-pass
+  /// input range over sa_store_iter. Not a snapshot: writes made while iterating are safe; a key
+  /// live for the whole iteration is visited once, a key written or deleted meanwhile may or may
+  /// not be. Keeps the store alive. Move-only; one thread at a time.
+  class EntryRange
+  {
+  public:
+    using Error = ::softadastra::core::errors::Error;
+
+    class iterator
+    {
+    public:
+      using iterator_category = std::input_iterator_tag;
+      using value_type = core::Entry;
+      using difference_type = std::ptrdiff_t;
+      using pointer = const core::Entry *;
+      using reference = const core::Entry &;
+
+      iterator() = default;
+
+      reference operator*() const { return *range_->current_; }
+      pointer operator->() const { return &*range_->current_; }
+
+      iterator &operator++()
+      {
+        range_->advance();
+        return *this;
+      }
+
+      void operator++(int) { ++*this; }
+
+      friend bool operator==(const iterator &a, const iterator &b) noexcept { return a.done() == b.done(); }
+      friend bool operator!=(const iterator &a, const iterator &b) noexcept { return !(a == b); }
+
+    private:
+      friend class EntryRange;
+      explicit iterator(EntryRange *range) : range_(range) {}
+      bool done() const noexcept { return range_ == nullptr || !range_->current_.has_value(); }
+
+      EntryRange *range_{nullptr};
+    };
+
+    /// Starts at the first entry (the range is empty when it could not start: see error()).
+    iterator begin()
+    {
+      if (!started_)
+      {
+        started_ = true;
+        advance();
+      }
+      return iterator(this);
+    }
+
+    iterator end() noexcept { return iterator(); }
+
+    /// The next entry, or std::nullopt at the end (or after an error).
+    std::optional<core::Entry> next()
+    {
+      started_ = true;
+      advance();
+      return current_;
+    }
+
+    /// Why the iteration stopped early (std::nullopt when it did not).
+    const std::optional<Error> &error() const noexcept { return error_; }
+
+  private:
+    friend class StoreEngine;
+
+    explicit EntryRange(Error error) : error_(std::move(error)) {}
+
+    explicit EntryRange(::softadastra::detail::Handle<sa_store_iter, &sa_store_iter_free> iter)
+        : iter_(std::move(iter))
+    {
+    }
+
+    void advance()
+    {
+      current_.reset();
+      if (iter_ == nullptr)
+      {
+        return;
+      }
+      sa_entry_view view{};
+      bool has_item = false;
+      const sa_status status = sa_store_iter_next(iter_.get(), &view, &has_item);
+      if (status != SA_OK)
+      {
+        error_ = ::softadastra::detail::last_error(status);
+        iter_.reset();
+        return;
+      }
+      if (!has_item)
+      {
+        iter_.reset();
+        return;
+      }
+      core::Entry entry;
+      entry.key = types::Key(std::string_view(view.key.ptr, view.key.len));
+      entry.value = types::Value::from_bytes(view.value.ptr, view.value.len);
+      entry.version = view.version;
+      entry.timestamp = view.stamp;
+      entry.origin.assign(view.origin.ptr, view.origin.len);
+      current_ = std::move(entry);
+    }
+
+    ::softadastra::detail::Handle<sa_store_iter, &sa_store_iter_free> iter_;
+    std::optional<core::Entry> current_;
+    std::optional<Error> error_;
+    bool started_{false};
+  };
+
   /// The local store (RAII over sa_store). Move-only; thread-safe like the C handle. A
   /// SyncEngine built on it keeps the C store alive, so they may be destroyed in any order.
   ///
@@ -405,6 +540,96 @@ namespace softadastra::store::engine
     }
 
     bool empty() const { return size() == 0; }
+
+    /// Puts `value` at `key` directly, stamped by the store's clock: a LOCAL write, never
+    /// propagated by sync. On error `success` is false, nothing changed, and the error is kept
+    /// in last_error() (try_apply() returns it).
+    ApplyResult put(const types::Key &key, const types::Value &value)
+    {
+      return apply_operation(core::Operation::put(key, value));
+    }
+
+    /// Deletes `key` directly (a LOCAL write, as put()), leaving a tombstone.
+    ApplyResult remove(const types::Key &key) { return apply_operation(core::Operation::remove(key)); }
+
+    /// Applies a put or a delete directly (a LOCAL write, as put()). Unlike the C++ module, the
+    /// store stamps the write itself (op.timestamp is not used), so stamps stay monotonic;
+    /// remote operations go through SyncEngine::receive_remote_operation.
+    ApplyResult apply_operation(const core::Operation &op)
+    {
+      return latch_.value_or_keep(try_apply(op), ApplyResult{});
+    }
+
+    /// Like apply_operation(), but a refused write is an error (an invalid key or value, an
+    /// unknown type, a delete with a value, an I/O failure, a closed store).
+    Result<ApplyResult> try_apply(const core::Operation &op)
+    {
+      using R = Result<ApplyResult>;
+      if (store_ == nullptr)
+      {
+        return R::err(closed_error());
+      }
+      if (::softadastra::detail::has_nul(op.key.str()))
+      {
+        return R::err(::softadastra::detail::nul_error(ErrorCode::InvalidOperation, "key", op.key.str()));
+      }
+      sa_store_write_result result{};
+      const sa_status status =
+          sa_store_apply(store_.get(), static_cast<std::int32_t>(op.type), op.key.str().c_str(), op.value.data(),
+                         op.value.size(), &result);
+      if (status != SA_OK)
+      {
+        return R::err(::softadastra::detail::last_error(status));
+      }
+      return R::ok(ApplyResult{true, result.version, result.stamp, result.created, result.updated, result.deleted});
+    }
+
+    /// The live entries whose key starts with `prefix` ("" for all), in ascending byte order of
+    /// the key: `for (const auto &entry : store.scan("user:"))`. Each step reads the store (see
+    /// EntryRange for writes made meanwhile). A closed store or a prefix with a NUL byte gives
+    /// an empty range whose error() says why.
+    EntryRange scan(std::string_view prefix = {}) const
+    {
+      if (store_ == nullptr)
+      {
+        return EntryRange(closed_error());
+      }
+      const std::string text(prefix);
+      if (::softadastra::detail::has_nul(text))
+      {
+        return EntryRange(::softadastra::detail::nul_error(ErrorCode::InvalidArgument, "prefix", text));
+      }
+      sa_status status = SA_OK;
+      auto iter = ::softadastra::detail::make_handle<sa_store_iter, &sa_store_iter_free>(
+          status, &sa_store_iter_new, store_.get(), text.c_str());
+      if (status != SA_OK)
+      {
+        return EntryRange(::softadastra::detail::last_error(status));
+      }
+      return EntryRange(std::move(iter));
+    }
+
+    /// The live keys under `prefix`, sorted.
+    std::vector<types::Key> keys(std::string_view prefix = {}) const
+    {
+      std::vector<types::Key> out;
+      for (const auto &entry : scan(prefix))
+      {
+        out.push_back(entry.key);
+      }
+      return out;
+    }
+
+    /// Every live entry by key, sorted (a copy: the C++ module returns its own index here).
+    std::map<std::string, core::Entry> entries() const
+    {
+      std::map<std::string, core::Entry> out;
+      for (auto &entry : scan())
+      {
+        out.emplace_hint(out.end(), entry.key.str(), entry);
+      }
+      return out;
+    }
 
     /// What opening the WAL found.
     Result<core::ReplayReport> replay_report() const
