@@ -348,8 +348,8 @@ typedef struct sa_operation_error {
 // A local operation was refused (invalid key or value, unknown type); nothing changed.
 #define SA_ERR_INVALID_OPERATION 4
 
-// A remote operation was refused (empty sync id, bad origin, version 0, clock skew, invalid
-// key or value); the store is untouched.
+// A remote operation was refused (empty sync id, bad origin, an origin equal to this node's
+// own id, version 0, clock skew, invalid key or value); the store is untouched.
 #define SA_ERR_INVALID_REMOTE_OPERATION 5
 
 // No such sync operation (`sync operation not found: <id>`).

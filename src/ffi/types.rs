@@ -16,8 +16,8 @@ pub const SA_ERR_INVALID_CONTEXT: sa_status = 2;
 pub const SA_ERR_INVALID_NODE_ID: sa_status = 3;
 /// A local operation was refused (invalid key or value, unknown type); nothing changed.
 pub const SA_ERR_INVALID_OPERATION: sa_status = 4;
-/// A remote operation was refused (empty sync id, bad origin, version 0, clock skew, invalid
-/// key or value); the store is untouched.
+/// A remote operation was refused (empty sync id, bad origin, an origin equal to this node's
+/// own id, version 0, clock skew, invalid key or value); the store is untouched.
 pub const SA_ERR_INVALID_REMOTE_OPERATION: sa_status = 5;
 /// No such sync operation (`sync operation not found: <id>`).
 pub const SA_ERR_NOT_FOUND: sa_status = 6;

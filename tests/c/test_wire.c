@@ -375,6 +375,35 @@ static void test_json_views(void)
     node_free(a);
 }
 
+/* A node given the same id as the sender must refuse its operations, in V2 and in V1. */
+static void test_own_node_id_is_refused(void)
+{
+    node twin = node_new("node-a"); /* the vectors' sender is node-a */
+    uint8_t bytes[512];
+    size_t n = vector_bytes("v2_put", bytes, sizeof bytes);
+    sa_receive_report report;
+    sa_buf ack = {NULL, 0};
+    OK(sa_sync_receive_frame(twin.sync, bytes, n, &report, &ack));
+    CHECK(report.applied == 0 && report.duplicate == 0 && report.invalid == 1);
+    sa_operation_error e;
+    if (OK(sa_last_receive_error(0, &e))) {
+        CHECK(strstr(e.message.ptr, "origin node-a is this node's own id") != NULL);
+    }
+    CHECK(ack.len == SA_WIRE_HEADER_BYTES + 4); /* nothing acknowledged */
+    sa_buf_free(&ack);
+
+    n = vector_bytes("v1_sync_batch", bytes, sizeof bytes);
+    sa_buf reply = {NULL, 0};
+    EXPECT(sa_sync_handle_v1_frame(twin.sync, bytes, n, &reply),
+           SA_ERR_INVALID_REMOTE_OPERATION, "origin node-a is this node's own id");
+    CHECK(reply.ptr == NULL && reply.len == 0);
+    sa_sync_state_info st;
+    if (OK(sa_sync_state(twin.sync, &st))) {
+        CHECK(st.remote_applied_count == 0 && st.remote_duplicate_count == 0);
+    }
+    node_free(twin);
+}
+
 int main(void)
 {
     if (!load_vectors()) {
@@ -386,6 +415,7 @@ int main(void)
     test_v2_round_trip();
     test_v2_vectors_and_per_operation_errors();
     test_json_views();
+    test_own_node_id_is_refused();
     printf("%lu passed, %lu failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
 }

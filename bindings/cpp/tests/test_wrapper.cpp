@@ -600,10 +600,10 @@ namespace
     CHECK_EQ(store.size(), size_before);
     CHECK(!store.get(Key{"k"}).has_value());
 
-    // This node's own operation relayed back is a duplicate.
-    auto own = SyncOperation::remote("node-local-9", "node-local", 9, put("k", "v"));
-    auto own_result = engine.receive_remote_operation(own);
-    CHECK(own_result.is_ok() && own_result.value().duplicate && !own_result.value().applied);
+    // An operation whose origin is this node's own id is refused, naming the id.
+    expect_invalid(SyncOperation::remote("node-local-9", "node-local", 9, put("k", "v")), "own node id",
+                   "origin node-local is this node's own id");
+    CHECK_EQ(store.size(), size_before);
   }
 
   // Sends every envelope of `batch` to `to`, and each ACK back to `from`. Returns outcomes.
