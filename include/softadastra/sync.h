@@ -20,47 +20,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// Store operation types (`int32_t` arguments).
-#define SA_OP_PUT 1
-
-#define SA_OP_DELETE 2
-
-// Durability modes (`int32_t`): `SA_DURABLE` returns once the WAL record is on disk
-// (fdatasync); `SA_FAST` once it is handed to the OS (survives a crash, not a power cut).
-#define SA_DURABLE 1
-
-#define SA_FAST 2
-
-// Conflict policies (`int32_t`).
-#define SA_POLICY_LAST_WRITE_WINS 1
-
-#define SA_POLICY_KEEP_LOCAL 2
-
-#define SA_POLICY_KEEP_REMOTE 3
-
-// Outbox statuses of an operation (`int32_t`).
-#define SA_STATUS_PENDING 1
-
-#define SA_STATUS_QUEUED 2
-
-#define SA_STATUS_IN_FLIGHT 3
-
-#define SA_STATUS_ACKNOWLEDGED 4
-
-#define SA_STATUS_FAILED 5
-
-// Outcomes of receiving a remote operation (`int32_t`).
-#define SA_APPLIED 1
-
-#define SA_IGNORED 2
-
-#define SA_DUPLICATE 3
-
-// Outcomes of an ACK (`int32_t`).
-#define SA_ACK_ACKNOWLEDGED 1
-
-#define SA_ACK_ALREADY_ACKNOWLEDGED 2
-
 // Longest node id, in bytes (without the terminating NUL).
 #define SA_NODE_ID_MAX 256
 
@@ -92,24 +51,196 @@
 // Library version: patch.
 #define SA_SYNC_VERSION_PATCH 0
 
-// Why a conflict resolution came out as it did (`int32_t`).
-#define SA_REASON_NO_LOCAL_ENTRY 1
+// Result of every fallible function: `SA_OK` (0) or an error code. The detailed message of
+// the last error on the calling thread is returned by `sa_last_error_message()`. Codes never
+// change meaning; a minor version may add codes, so treat an unknown one as an error.
+enum sa_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Success.
+  SA_OK = 0,
+  // A required pointer was NULL, or an argument is out of range.
+  SA_ERR_INVALID_ARGUMENT = 1,
+  // The engine cannot be built from this store and configuration.
+  SA_ERR_INVALID_CONTEXT = 2,
+  // A node id is empty, too long, not UTF-8, or contains whitespace/control characters.
+  SA_ERR_INVALID_NODE_ID = 3,
+  // An operation was refused (invalid key or value, unknown type), whether submitted to the
+  // sync engine or written to the store directly; nothing changed.
+  SA_ERR_INVALID_OPERATION = 4,
+  // A remote operation was refused (empty sync id, bad origin, an origin equal to this
+  // node's own id, version 0, clock skew, invalid key or value); the store is untouched.
+  SA_ERR_INVALID_REMOTE_OPERATION = 5,
+  // No such sync operation (`sync operation not found: <id>`).
+  SA_ERR_NOT_FOUND = 6,
+  // The operation cannot be queued in its current status.
+  SA_ERR_QUEUE_FAILED = 7,
+  // The operation cannot be retried in its current status.
+  SA_ERR_RETRY_FAILED = 8,
+  // Conflict resolution could not decide safely.
+  SA_ERR_CONFLICT = 9,
+  // The store could not take a valid write (its clock cannot issue a later stamp).
+  SA_ERR_STORE_APPLY = 10,
+  // ACK tracking refused the request (e.g. an empty sync id).
+  SA_ERR_ACK_TRACKING = 11,
+  // The outbox is at `max_outbox_operations` or `max_outbox_bytes`; nothing was written.
+  SA_ERR_CAPACITY_EXCEEDED = 12,
+  // A WAL read, write or sync failed.
+  SA_ERR_IO = 13,
+  // The WAL (or a file beside it) holds damaged data that is not a torn tail; nothing was
+  // truncated. The message names the file, the byte offset and the damage.
+  SA_ERR_CORRUPT = 14,
+  // A bug in the library (a caught panic). The handle stays usable.
+  SA_ERR_INTERNAL = 15,
+  // The WAL is open in another store handle (this process or another); only one handle may
+  // hold a WAL at a time. Nothing was opened.
+  SA_ERR_IN_USE = 16,
+  // Bytes received from another node do not form a valid frame (truncated, bad magic,
+  // unknown format version, bad tag or length, trailing bytes, invalid UTF-8, a field over
+  // its limit); the message names the problem. Nothing was applied.
+  SA_ERR_MALFORMED_FRAME = 17,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sa_status sa_status;
+#else
+typedef int32_t sa_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
-#define SA_REASON_SAME_WRITE 2
+// Store operation types (`int32_t` fields and arguments).
+enum sa_op_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  SA_OP_PUT = 1,
+  SA_OP_DELETE = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sa_op_type sa_op_type;
+#else
+typedef int32_t sa_op_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
-#define SA_REASON_CAUSAL_SUCCESSOR 3
+// Durability modes (`int32_t`): `SA_DURABLE` returns once the WAL record is on disk
+// (fdatasync); `SA_FAST` once it is handed to the OS (survives a crash, not a power cut).
+enum sa_durability
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  SA_DURABLE = 1,
+  SA_FAST = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sa_durability sa_durability;
+#else
+typedef int32_t sa_durability;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
-#define SA_REASON_SAME_ORIGIN_NEWER 4
+// Conflict policies (`int32_t`).
+enum sa_conflict_policy
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  SA_POLICY_LAST_WRITE_WINS = 1,
+  SA_POLICY_KEEP_LOCAL = 2,
+  SA_POLICY_KEEP_REMOTE = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sa_conflict_policy sa_conflict_policy;
+#else
+typedef int32_t sa_conflict_policy;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
-#define SA_REASON_SAME_ORIGIN_OLDER 5
+// Outbox statuses of an operation (`int32_t`).
+enum sa_outbox_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  SA_STATUS_PENDING = 1,
+  SA_STATUS_QUEUED = 2,
+  SA_STATUS_IN_FLIGHT = 3,
+  SA_STATUS_ACKNOWLEDGED = 4,
+  SA_STATUS_FAILED = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sa_outbox_status sa_outbox_status;
+#else
+typedef int32_t sa_outbox_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
-#define SA_REASON_REMOTE_WINS 6
+// Outcomes of receiving a remote operation (`int32_t`).
+enum sa_outcome
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  SA_APPLIED = 1,
+  SA_IGNORED = 2,
+  SA_DUPLICATE = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sa_outcome sa_outcome;
+#else
+typedef int32_t sa_outcome;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
-#define SA_REASON_LOCAL_WINS 7
+// Outcomes of an ACK (`int32_t`).
+enum sa_ack_outcome
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  SA_ACK_ACKNOWLEDGED = 1,
+  SA_ACK_ALREADY_ACKNOWLEDGED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sa_ack_outcome sa_ack_outcome;
+#else
+typedef int32_t sa_ack_outcome;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
-#define SA_REASON_POLICY_KEEP_LOCAL 8
-
-#define SA_REASON_POLICY_KEEP_REMOTE 9
+// Why a conflict resolution came out as it did (`int32_t`; 0 where no resolution ran).
+enum sa_reason
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  SA_REASON_NO_LOCAL_ENTRY = 1,
+  SA_REASON_SAME_WRITE = 2,
+  SA_REASON_CAUSAL_SUCCESSOR = 3,
+  SA_REASON_SAME_ORIGIN_NEWER = 4,
+  SA_REASON_SAME_ORIGIN_OLDER = 5,
+  SA_REASON_REMOTE_WINS = 6,
+  SA_REASON_LOCAL_WINS = 7,
+  SA_REASON_POLICY_KEEP_LOCAL = 8,
+  SA_REASON_POLICY_KEEP_REMOTE = 9,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sa_reason sa_reason;
+#else
+typedef int32_t sa_reason;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
 // Tracks sync ids waiting for an ACK, each with a deadline. Thread-safe (internally locked).
 typedef struct sa_ack_tracker sa_ack_tracker;
@@ -133,10 +264,6 @@ typedef struct sa_store sa_store;
 // The sync engine. Thread-safe: any number of threads may call functions on one engine; each
 // call is atomic. It keeps its store alive.
 typedef struct sa_sync sa_sync;
-
-// Result of every fallible function: `SA_OK` (0) or an error code. The detailed message of
-// the last error on the calling thread is returned by `sa_last_error_message()`.
-typedef int32_t sa_status;
 
 // A borrowed UTF-8 string: `len` bytes at `ptr`, followed by a NUL (so `ptr` can also be
 // printed as a C string). Valid as long as the handle it came from.
@@ -332,65 +459,6 @@ typedef struct sa_operation_error {
 } sa_operation_error;
 
 
-
-// Success.
-#define SA_OK 0
-
-// A required pointer was NULL, or an argument is out of range.
-#define SA_ERR_INVALID_ARGUMENT 1
-
-// The engine cannot be built from this store and configuration.
-#define SA_ERR_INVALID_CONTEXT 2
-
-// A node id is empty, too long, not UTF-8, or contains whitespace/control characters.
-#define SA_ERR_INVALID_NODE_ID 3
-
-// A local operation was refused (invalid key or value, unknown type); nothing changed.
-#define SA_ERR_INVALID_OPERATION 4
-
-// A remote operation was refused (empty sync id, bad origin, an origin equal to this node's
-// own id, version 0, clock skew, invalid key or value); the store is untouched.
-#define SA_ERR_INVALID_REMOTE_OPERATION 5
-
-// No such sync operation (`sync operation not found: <id>`).
-#define SA_ERR_NOT_FOUND 6
-
-// The operation cannot be queued in its current status.
-#define SA_ERR_QUEUE_FAILED 7
-
-// The operation cannot be retried in its current status.
-#define SA_ERR_RETRY_FAILED 8
-
-// Conflict resolution could not decide safely.
-#define SA_ERR_CONFLICT 9
-
-// The store rejected a write.
-#define SA_ERR_STORE_APPLY 10
-
-// ACK tracking refused the request (e.g. an empty sync id).
-#define SA_ERR_ACK_TRACKING 11
-
-// The outbox is at `max_outbox_operations` or `max_outbox_bytes`; nothing was written.
-#define SA_ERR_CAPACITY_EXCEEDED 12
-
-// A WAL read, write or sync failed.
-#define SA_ERR_IO 13
-
-// The WAL (or a file beside it) holds damaged data that is not a torn tail; nothing was
-// truncated. The message names the file, the byte offset and the damage.
-#define SA_ERR_CORRUPT 14
-
-// A bug in the library (a caught panic). The handle stays usable.
-#define SA_ERR_INTERNAL 15
-
-// The WAL is open in another store handle (this process or another); only one handle may
-// hold a WAL at a time. Nothing was opened.
-#define SA_ERR_IN_USE 16
-
-// Bytes received from another node do not form a valid frame (truncated, bad magic, unknown
-// format version, bad tag or length, trailing bytes, invalid UTF-8, a field over its limit);
-// the message names the problem. Nothing was applied.
-#define SA_ERR_MALFORMED_FRAME 17
 
 #ifdef __cplusplus
 extern "C" {

@@ -7,7 +7,6 @@ use super::args::{c_str, copy_to_buffer, out};
 use super::error::{guard, Failure};
 use super::store::durability;
 use super::types::*;
-use crate::store::Durability;
 use crate::sync::{ConflictPolicy, SyncConfig};
 
 /// Sync settings. Fill with `sa_sync_config_durable` or `sa_sync_config_fast`, then change
@@ -47,16 +46,13 @@ fn to_c(config: &SyncConfig) -> sa_sync_config {
     let mut c = sa_sync_config {
         struct_size: std::mem::size_of::<sa_sync_config>() as u32,
         node_id: [0; SA_NODE_ID_BUFFER],
-        durability: match config.durability {
-            Durability::Durable => SA_DURABLE,
-            Durability::Fast => SA_FAST,
-        },
+        durability: c_value::<sa_durability, _>(config.durability),
         auto_queue: config.auto_queue,
         require_ack: config.require_ack,
         ack_timeout_ms: crate::clock::millis(config.ack_timeout),
         retry_interval_ms: crate::clock::millis(config.retry_interval),
         max_retries: config.max_retries,
-        conflict_policy: config.conflict_policy as i32,
+        conflict_policy: c_value::<sa_conflict_policy, _>(config.conflict_policy),
         batch_size: config.batch_size as u32,
         max_outbox_operations: config.max_outbox_operations as u64,
         max_outbox_bytes: config.max_outbox_bytes,
@@ -70,15 +66,8 @@ fn to_c(config: &SyncConfig) -> sa_sync_config {
 /// The conflict policy `code`; `status` (with `what` naming the argument or field) if it is
 /// not an `SA_POLICY_*` value.
 pub(crate) fn policy(code: i32, what: &str, status: sa_status) -> Result<ConflictPolicy, Failure> {
-    match code {
-        SA_POLICY_LAST_WRITE_WINS => Ok(ConflictPolicy::LastWriteWins),
-        SA_POLICY_KEEP_LOCAL => Ok(ConflictPolicy::KeepLocal),
-        SA_POLICY_KEEP_REMOTE => Ok(ConflictPolicy::KeepRemote),
-        other => Err(Failure::new(
-            status,
-            format!("{what} {other} is not an SA_POLICY_* value"),
-        )),
-    }
+    engine_value::<sa_conflict_policy, _>(code)
+        .ok_or_else(|| Failure::new(status, format!("{what} {code} is not an SA_POLICY_* value")))
 }
 
 /// Converts a C config to the engine's, checking the size field and the enum fields.

@@ -65,7 +65,7 @@ pub extern "C" fn sa_conflict_resolve(
             conflict_detected: r.conflict_detected,
             apply_remote: r.apply_remote,
             keep_local: r.keep_local,
-            reason: r.reason as i32,
+            reason: c_value::<sa_reason, _>(r.reason),
         };
         Ok(())
     })

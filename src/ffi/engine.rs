@@ -12,9 +12,7 @@ use super::types::*;
 use crate::clock::Stamp;
 use crate::node::NodeId;
 use crate::store::{Key, Operation, OperationKind, Value, WriteId};
-use crate::sync::{
-    AckOutcome, RemoteOutcome, SyncContext, SyncEngine, SyncOperation, SyncScheduler, SyncState,
-};
+use crate::sync::{SyncContext, SyncEngine, SyncOperation, SyncScheduler, SyncState};
 
 /// The sync engine. Thread-safe: any number of threads may call functions on one engine; each
 /// call is atomic. It keeps its store alive.
@@ -111,14 +109,12 @@ pub struct sa_tick_result {
 }
 
 fn op_kind(op_type: i32, invalid: sa_status) -> Result<OperationKind, Failure> {
-    match op_type {
-        SA_OP_PUT => Ok(OperationKind::Put),
-        SA_OP_DELETE => Ok(OperationKind::Delete),
-        other => Err(Failure::new(
+    engine_value::<sa_op_type, _>(op_type).ok_or_else(|| {
+        Failure::new(
             invalid,
-            format!("operation type {other} is neither SA_OP_PUT (1) nor SA_OP_DELETE (2)"),
-        )),
-    }
+            format!("operation type {op_type} is neither SA_OP_PUT (1) nor SA_OP_DELETE (2)"),
+        )
+    })
 }
 
 /// Builds an engine on `store` with `config`, recovering the outbox from the store's WAL.
@@ -260,10 +256,7 @@ pub extern "C" fn sa_sync_ack(
     guard(|| {
         // SAFETY: `sync` is NULL (rejected) or a live handle.
         let sync = unsafe { handle(sync, "sync") }?;
-        let outcome = match sync.engine.receive_ack(sync_id_arg(sync_id)?)? {
-            AckOutcome::Acknowledged => SA_ACK_ACKNOWLEDGED,
-            AckOutcome::AlreadyAcknowledged => SA_ACK_ALREADY_ACKNOWLEDGED,
-        };
+        let outcome = c_value::<sa_ack_outcome, _>(sync.engine.receive_ack(sync_id_arg(sync_id)?)?);
         // SAFETY: `out_outcome` is NULL (allowed) or writable.
         if let Some(slot) = unsafe { out_outcome.as_mut() } {
             *slot = outcome;
@@ -438,13 +431,9 @@ pub extern "C" fn sa_sync_receive_remote(
         let slot = unsafe { out(out_result, "out_result") }?;
         let result = sync.engine.receive_remote_operation(&remote)?;
         *slot = sa_apply_result {
-            outcome: match result.outcome {
-                RemoteOutcome::Applied => SA_APPLIED,
-                RemoteOutcome::Ignored => SA_IGNORED,
-                RemoteOutcome::Duplicate => SA_DUPLICATE,
-            },
+            outcome: c_value::<sa_outcome, _>(result.outcome),
             conflict_detected: result.conflict_detected,
-            reason: result.reason.map_or(0, |r| r as i32),
+            reason: result.reason.map_or(0, c_value::<sa_reason, _>),
             store_version: result.store_version.unwrap_or(0),
         };
         Ok(())

@@ -11,6 +11,7 @@ mod ack_tracker;
 mod args;
 mod batch;
 mod clock;
+mod codes;
 mod config;
 mod conflict;
 mod engine;

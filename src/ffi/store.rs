@@ -33,14 +33,12 @@ pub struct sa_replay_report {
 /// The durability mode `mode`; `status` (with `what` naming the argument or field) if it is
 /// not one.
 pub(crate) fn durability(mode: i32, what: &str, status: sa_status) -> Result<Durability, Failure> {
-    match mode {
-        SA_DURABLE => Ok(Durability::Durable),
-        SA_FAST => Ok(Durability::Fast),
-        other => Err(Failure::new(
+    engine_value::<sa_durability, _>(mode).ok_or_else(|| {
+        Failure::new(
             status,
-            format!("{what} {other} is neither SA_DURABLE (1) nor SA_FAST (2)"),
-        )),
-    }
+            format!("{what} {mode} is neither SA_DURABLE (1) nor SA_FAST (2)"),
+        )
+    })
 }
 
 /// Opens a store. `wal_path` (NUL-terminated) is the write-ahead log, created if missing and

@@ -287,15 +287,12 @@ unsafe fn view_str<'a>(s: sa_str, what: &str) -> Result<&'a str, Failure> {
 
 fn operation_of_view(v: &sa_envelope_view) -> Result<SyncOperation, Failure> {
     let invalid = |m: String| Failure::new(SA_ERR_INVALID_ARGUMENT, m);
-    let kind = match v.op_type {
-        SA_OP_PUT => OperationKind::Put,
-        SA_OP_DELETE => OperationKind::Delete,
-        other => {
-            return Err(invalid(format!(
-                "envelope op_type {other} is not SA_OP_PUT or SA_OP_DELETE"
-            )))
-        }
-    };
+    let kind: OperationKind = engine_value::<sa_op_type, _>(v.op_type).ok_or_else(|| {
+        invalid(format!(
+            "envelope op_type {} is not SA_OP_PUT or SA_OP_DELETE",
+            v.op_type
+        ))
+    })?;
     // SAFETY: the view's strings and bytes are valid per the header contract.
     let key = Key::new(unsafe { view_str(v.key, "envelope key") }?)
         .map_err(|e| invalid(format!("envelope: {e}")))?;
