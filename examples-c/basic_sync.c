@@ -37,7 +37,7 @@ int main(void)
 
     /* The durable preset: writes are on disk before they return, and sent operations wait
      * for an ACK. The node id is the origin of every operation and the prefix of its ids. */
-    sa_sync_config config;
+    sa_sync_config config = {.struct_size = sizeof config};
     CHECK(sa_sync_config_durable("node-a", &config));
 
     /* Building the engine validates the store and config (the C++ SyncContext step). */

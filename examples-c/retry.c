@@ -37,7 +37,7 @@ int main(void)
 
     /* The fast preset does not wait for ACKs; turn them on, with a tiny timeout so that the
      * example does not wait. */
-    sa_sync_config config;
+    sa_sync_config config = {.struct_size = sizeof config};
     CHECK(sa_sync_config_fast("node-a", &config));
     config.require_ack = true;
     config.max_retries = 3;

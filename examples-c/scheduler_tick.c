@@ -35,7 +35,7 @@ int main(void)
     sa_store *store = NULL;
     CHECK(sa_store_open(wal_path, SA_DURABLE, &store));
 
-    sa_sync_config config;
+    sa_sync_config config = {.struct_size = sizeof config};
     CHECK(sa_sync_config_durable("node-a", &config));
 
     sa_sync *engine = NULL;

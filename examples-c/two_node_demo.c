@@ -54,7 +54,7 @@ static void node_open(node *n, const char *name, const char *wal_path, uint64_t 
 
     /* Durable preset: writes on disk before they return, sent operations wait for an ACK
      * (timeout 10 s, first re-send after at most 5 s), last-write-wins conflicts. */
-    sa_sync_config config;
+    sa_sync_config config = {.struct_size = sizeof config};
     CHECK(sa_sync_config_durable(name, &config));
     CHECK(sa_sync_new(n->store, &config, &n->engine));
 

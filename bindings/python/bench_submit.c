@@ -67,7 +67,7 @@ int main(int argc, char **argv)
     uint8_t value[32];
     memset(value, 'v', sizeof value);
 
-    sa_sync_config config;
+    sa_sync_config config = {.struct_size = sizeof config};
     CHECK(sa_sync_config_fast("bench", &config));
 
     for (long run = 0; run < runs; run++) {

@@ -11,6 +11,28 @@
  * threads at once, except that no call may be in flight on a handle being freed. Strings
  * passed in are NUL-terminated UTF-8; views handed out (sa_str, sa_bytes) are borrowed from
  * the handle they came from. No function returns memory to free with the C allocator.
+ *
+ * Structs that can grow (struct_size). A struct whose first field is `uint32_t struct_size`
+ * may gain fields in later versions. The caller sets struct_size to sizeof(the struct) as it
+ * was compiled, before the call, for structs it passes in AND structs it receives; the library
+ * reads and writes no more than struct_size bytes of it: fields the caller's struct lacks take
+ * their documented defaults on input and are not written on output (the bytes after
+ * struct_size are untouched), and the library writes struct_size back unchanged. A size below
+ * the struct's smallest accepted size, inside a field, or larger than this library's sizeof
+ * (a program built against a newer header) is refused with SA_ERR_INVALID_ARGUMENT and
+ * nothing is read or written. Structs without struct_size (sa_str, sa_bytes, sa_buf, ...)
+ * never change.
+ *
+ * ABI rules. Within a major version (SA_SYNC_VERSION_MAJOR), a program built against an older
+ * header keeps building and working against every newer library. A minor version may only:
+ * add functions; add status codes and enum values (treat unknown ones as errors or ignore
+ * them); append fields at the end of a struct with struct_size, starting at or after the
+ * previous version's sizeof (padding included), whose defaults keep the old behaviour; add
+ * constants; tune preset values (read them from the presets, never copy them). Only a major
+ * version may: remove or rename anything; change a function's signature, a field's type,
+ * offset or meaning, a code's or enum value's number or meaning; change a struct without
+ * struct_size; shorten a struct's smallest accepted size's fields. tests/abi/ keeps a frozen
+ * copy of this header and a program built against it, run against every later library.
  */
 
 #ifndef SOFTADASTRA_SYNC_H
@@ -302,9 +324,11 @@ typedef struct sa_envelope_view {
   struct sa_str replaces_origin;
 } sa_envelope_view;
 
-// Sync settings. Fill with `sa_sync_config_durable` or `sa_sync_config_fast`, then change
-// fields. `struct_size` comes first and must stay `sizeof(sa_sync_config)`, so that fields can
-// be added in later versions without breaking callers. Durations are milliseconds.
+// Sync settings. Set `struct_size = sizeof(sa_sync_config)`, fill with
+// `sa_sync_config_durable` or `sa_sync_config_fast`, then change fields. Durations are
+// milliseconds. As every growable struct (see the top of this header): the library reads only
+// the caller's `struct_size` bytes and gives the fields after them the durable preset's
+// values; the smallest size accepted ends with `node_id`.
 typedef struct sa_sync_config {
   uint32_t struct_size;
   // This node's id, NUL-terminated UTF-8 (1–256 bytes, no whitespace or control chars).
@@ -546,11 +570,13 @@ uint64_t sa_clock_now(const struct sa_clock *clock);
 // No other call on this handle may be in flight.
 void sa_clock_free(struct sa_clock *clock);
 
-// Fills `*out_config` with the durable preset for `node_id` (NUL-terminated): writes on disk
+// Fills `*out_config` with the durable preset for `node_id` (NUL-terminated), writing only the
+// `out_config->struct_size` bytes the caller set (see the top of this header): writes on disk
 // before they return, ACKs required, last-write-wins. This function is where the preset's
 // values (batch size, retries, timeouts, outbox caps, clock skew) come from: read them from
 // the struct it fills, never copy them; a minor version may tune them.
-// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_INVALID_NODE_ID`.
+// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL, bad `struct_size`: nothing written),
+// `SA_ERR_INVALID_NODE_ID`.
 sa_status sa_sync_config_durable(const char *node_id, struct sa_sync_config *out_config);
 
 // Checks every field of `config` as `sa_sync_new` would, without building an engine.

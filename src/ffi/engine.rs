@@ -5,7 +5,7 @@ use std::os::raw::c_char;
 use super::args::{c_bytes, c_str, copy_to_buffer, handle, out, value_bytes};
 use super::batch::{sa_batch, sa_envelope_view};
 use super::clock::sa_clock;
-use super::config::{from_c, sa_sync_config};
+use super::config::{read_config, sa_sync_config};
 use super::error::{guard, Failure};
 use super::store::sa_store;
 use super::types::*;
@@ -132,7 +132,7 @@ pub extern "C" fn sa_sync_new(
         // SAFETY: each pointer is NULL (rejected) or valid per the header contract.
         let store = unsafe { handle(store, "store") }?;
         // SAFETY: as above.
-        let config = from_c(unsafe { handle(config, "config") }?)?;
+        let config = unsafe { read_config(config) }?;
         // SAFETY: as above.
         let slot = unsafe { out(out_sync, "out_sync") }?;
         let engine = SyncEngine::new(&SyncContext::new(&store.inner, config))?;

@@ -17,6 +17,7 @@ mod conflict;
 mod engine;
 mod error;
 mod meta;
+mod sized;
 mod store;
 mod types;
 mod wire;

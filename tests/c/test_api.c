@@ -155,8 +155,7 @@ static sa_store *open_memory_store(void)
 /* The fast preset for `node`, ACKs on or off. */
 static sa_sync_config config_for(const char *node, bool require_ack)
 {
-    sa_sync_config config;
-    memset(&config, 0, sizeof config);
+    sa_sync_config config = {.struct_size = sizeof config};
     OK(sa_sync_config_fast(node, &config));
     config.require_ack = require_ack;
     return config;
@@ -359,10 +358,12 @@ static void test_clock(void)
 
 static void test_config_presets(void)
 {
-    sa_sync_config d;
-    sa_sync_config f;
+    sa_sync_config d = {.struct_size = sizeof d};
+    sa_sync_config f = {.struct_size = sizeof f};
     POISON(d);
     POISON(f);
+    d.struct_size = sizeof d;
+    f.struct_size = sizeof f;
     if (!OK(sa_sync_config_durable("node-a", &d)) || !OK(sa_sync_config_fast("node-a", &f))) {
         return;
     }
@@ -394,7 +395,7 @@ static void test_config_presets(void)
     CHECK(f.max_clock_skew_ms == d.max_clock_skew_ms);
 
     /* NULL arguments. */
-    sa_sync_config c;
+    sa_sync_config c = {.struct_size = sizeof c};
     POISON(c);
     EXPECT_NULL_ARG(sa_sync_config_durable(NULL, &c), "node_id");
     CHECK(UNTOUCHED(c));
@@ -419,6 +420,7 @@ static void test_config_presets(void)
 
     /* The longest id (256 bytes) and a non-ASCII one are fine. */
     long_id[SA_NODE_ID_MAX] = '\0';
+    c.struct_size = sizeof c;
     if (OK(sa_sync_config_durable(long_id, &c))) {
         CHECK(strlen(c.node_id) == SA_NODE_ID_MAX && strcmp(c.node_id, long_id) == 0);
     }
@@ -443,7 +445,7 @@ static void test_sync_new_validation(void)
     CHECK(UNTOUCHED(engine));
     EXPECT_NULL_ARG(sa_sync_new(store, &good, NULL), "out_sync");
 
-    sa_sync_config c;
+    sa_sync_config c = {.struct_size = sizeof c};
 
     /* sa_sync_config_validate applies the engine's rules without building an engine. */
     OK(sa_sync_config_validate(&good));
@@ -458,8 +460,10 @@ static void test_sync_new_validation(void)
     c.durability = 9;
     EXPECT(sa_sync_config_validate(&c), SA_ERR_INVALID_CONTEXT, "durability");
 
-    /* struct_size must be sizeof(sa_sync_config). */
-    const uint32_t bad_sizes[] = {0, (uint32_t)sizeof(sa_sync_config) - 8,
+    /* struct_size: at least through node_id, at most this library's sizeof, never inside a
+     * field. */
+    const uint32_t bad_sizes[] = {0, 4, (uint32_t)offsetof(sa_sync_config, node_id) + 10,
+                                  (uint32_t)offsetof(sa_sync_config, max_clock_skew_ms) + 4,
                                   (uint32_t)sizeof(sa_sync_config) + 8};
     for (size_t i = 0; i < sizeof bad_sizes / sizeof bad_sizes[0]; i++) {
         c = good;
@@ -467,6 +471,44 @@ static void test_sync_new_validation(void)
         POISON(engine);
         EXPECT(sa_sync_new(store, &c, &engine), SA_ERR_INVALID_ARGUMENT, "struct_size");
         CHECK(UNTOUCHED(engine));
+    }
+
+    /* A program built against a header whose config ended before retry_backoff_max_ms: the
+     * presets write only its bytes, and the library gives the missing field its default. */
+    {
+        const uint32_t old_size = (uint32_t)offsetof(sa_sync_config, retry_backoff_max_ms);
+        sa_sync_config full = {.struct_size = sizeof full};
+        sa_sync_config cut;
+        poison(&cut, sizeof cut);
+        cut.struct_size = old_size;
+        if (OK(sa_sync_config_fast("node-a", &full)) && OK(sa_sync_config_fast("node-a", &cut))) {
+            CHECK(cut.struct_size == old_size);
+            CHECK(memcmp((const char *)&cut + 4, (const char *)&full + 4, old_size - 4) == 0);
+            CHECK(poisoned((const char *)&cut + old_size, sizeof cut - old_size));
+            /* The field after struct_size is never read: a wild value there is ignored. */
+            cut.retry_backoff_max_ms = 0;
+            cut.max_clock_skew_ms = full.max_clock_skew_ms;
+            OK(sa_sync_config_validate(&cut));
+            cut.batch_size = 0; /* fields inside the size are read */
+            EXPECT(sa_sync_config_validate(&cut), SA_ERR_INVALID_CONTEXT, "batch_size");
+        }
+        /* A size ending just after node_id: every other field takes the durable preset. */
+        sa_sync_config tiny;
+        poison(&tiny, sizeof tiny);
+        tiny.struct_size = (uint32_t)(offsetof(sa_sync_config, node_id) + sizeof tiny.node_id);
+        memset(tiny.node_id, 0, sizeof tiny.node_id);
+        strcpy(tiny.node_id, "node-tiny");
+        OK(sa_sync_config_validate(&tiny));
+        sa_sync *tiny_engine = NULL;
+        if (OK(sa_sync_new(store, &tiny, &tiny_engine))) {
+            sa_sync_free(tiny_engine);
+        }
+        /* Presets refuse a size they cannot honour and write nothing. */
+        sa_sync_config small;
+        poison(&small, sizeof small);
+        small.struct_size = 8;
+        EXPECT(sa_sync_config_durable("node-a", &small), SA_ERR_INVALID_ARGUMENT, "struct_size");
+        CHECK(small.struct_size == 8 && poisoned((const char *)&small + 4, sizeof small - 4));
     }
 
     /* Node id in the config: invalid UTF-8, empty, whitespace, not NUL-terminated. */
@@ -559,7 +601,7 @@ static void test_sync_new_validation(void)
     char long_id[SA_NODE_ID_MAX + 1];
     memset(long_id, 'n', SA_NODE_ID_MAX);
     long_id[SA_NODE_ID_MAX] = '\0';
-    sa_sync_config lc;
+    sa_sync_config lc = {.struct_size = sizeof lc};
     if (OK(sa_sync_config_fast(long_id, &lc))) {
         engine = new_engine(store, &lc);
         sa_submitted s;
@@ -1985,7 +2027,7 @@ static void test_wal_reopen(void)
     if (!OK(sa_clock_new_manual(T0, &clock))) {
         return;
     }
-    sa_sync_config config;
+    sa_sync_config config = {.struct_size = sizeof config};
     if (!OK(sa_sync_config_durable("node-a", &config))) {
         sa_clock_free(clock);
         return;
@@ -2302,14 +2344,14 @@ static void test_wal_second_engine(void)
     if (!OK(sa_store_open(path, SA_DURABLE, &store))) {
         return;
     }
-    sa_sync_config config;
+    sa_sync_config config = {.struct_size = sizeof config};
     OK(sa_sync_config_durable("node-a", &config));
     sa_sync *first = new_engine(store, &config);
     sa_sync *second;
     POISON(second);
     EXPECT(sa_sync_new(store, &config, &second), SA_ERR_INVALID_CONTEXT, NULL);
     CHECK(UNTOUCHED(second));
-    sa_sync_config other;
+    sa_sync_config other = {.struct_size = sizeof other};
     OK(sa_sync_config_fast("node-z", &other));
     EXPECT(sa_sync_new(store, &other, &second), SA_ERR_INVALID_CONTEXT, NULL);
     CHECK(UNTOUCHED(second));

@@ -209,7 +209,7 @@ int main(void)
         printf("%lu passed, %lu failed\n", atomic_load(&g_passed), atomic_load(&g_failed));
         return 1;
     }
-    sa_sync_config config;
+    sa_sync_config config = {.struct_size = sizeof config};
     OK(sa_sync_config_fast(NODE, &config));
     config.require_ack = true;
     config.ack_timeout_ms = 3600000; /* nothing expires, even under valgrind */

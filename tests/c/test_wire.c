@@ -137,7 +137,7 @@ typedef struct {
 static node node_new(const char *id)
 {
     node n = {NULL, NULL, NULL};
-    sa_sync_config config;
+    sa_sync_config config = {.struct_size = sizeof config};
     OK(sa_sync_config_durable(id, &config));
     OK(sa_store_open(NULL, SA_DURABLE, &n.store));
     OK(sa_sync_new(n.store, &config, &n.sync));

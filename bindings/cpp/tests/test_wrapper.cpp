@@ -199,7 +199,9 @@ namespace
   {
     current_test = "config presets";
     sa_sync_config durable_c{};
+    durable_c.struct_size = sizeof durable_c;
     sa_sync_config fast_c{};
+    fast_c.struct_size = sizeof fast_c;
     CHECK(sa_sync_config_durable("node-a", &durable_c) == SA_OK);
     CHECK(sa_sync_config_fast("node-a", &fast_c) == SA_OK);
     auto d = SyncConfig::durable("node-a");
@@ -216,6 +218,7 @@ namespace
     CHECK(f.is_valid());
     // The C++ module's constructors: the durable preset, node "node-1" by default.
     sa_sync_config node_1{};
+    node_1.struct_size = sizeof node_1;
     CHECK(sa_sync_config_durable("node-1", &node_1) == SA_OK);
     CHECK(same_settings(c_of(SyncConfig()), node_1));
     CHECK(same_settings(c_of(SyncConfig("node-a")), durable_c));

@@ -163,7 +163,7 @@ class sa_envelope_view(Structure):
 
 
 class sa_sync_config(Structure):
-    """``struct sa_sync_config``; ``struct_size`` must stay ``sizeof(sa_sync_config)``."""
+    """``struct sa_sync_config``; ``struct_size`` is set to ``sizeof(sa_sync_config)``."""
 
     _fields_ = [
         ("struct_size", c_uint32),
@@ -590,16 +590,13 @@ def _check_abi(cdll: Any, path: str) -> None:
             f"softadastra_sync: {path} is version {version!r}, these bindings need {expected}.x",
             [path],
         )
-    config = sa_sync_config()
+    # A library older than these bindings refuses their larger struct_size.
+    config = sa_sync_config(struct_size=ctypes.sizeof(sa_sync_config))
     if cdll.sa_sync_config_durable(b"abi-check", ctypes.byref(config)) != SA_OK:
+        message = cdll.sa_last_error_message()
         raise LibraryNotFoundError(
-            f"softadastra_sync: {path}: sa_sync_config_durable failed during the ABI check",
-            [path],
-        )
-    if config.struct_size != ctypes.sizeof(sa_sync_config):
-        raise LibraryNotFoundError(
-            f"softadastra_sync: {path} has sizeof(sa_sync_config) = {config.struct_size}, "
-            f"these bindings {ctypes.sizeof(sa_sync_config)}: header and library differ",
+            f"softadastra_sync: {path}: sa_sync_config_durable failed during the ABI check "
+            f"(header and library differ?): {message.decode('utf-8', 'replace') if message else ''}",
             [path],
         )
 

@@ -559,7 +559,7 @@ class SyncConfig:
     def _preset(cls, node_id: str, function: str) -> "SyncConfig":
         c_node = _node_id(node_id)
         lib = _lib()
-        out = N.sa_sync_config()
+        out = N.sa_sync_config(struct_size=ctypes.sizeof(N.sa_sync_config))
         status = getattr(lib, function)(c_node, byref(out))
         if status:
             raise _error(lib, status)

@@ -251,6 +251,7 @@ namespace softadastra::sync::core
         return R::err(detail::nul_error(detail::ErrorCode::InvalidNodeId, "node id", node_id));
       }
       sa_sync_config c{};
+      c.struct_size = sizeof c; // the size this wrapper was compiled with
       const sa_status status = sa_sync_config_durable(node_id.c_str(), &c);
       if (status != SA_OK)
       {
@@ -329,6 +330,7 @@ namespace softadastra::sync::core
       // later by validate / the engine) gets the preset's values. The call cannot fail (a
       // valid id, a non-NULL struct); if it did, the zeroed struct fails validate().
       sa_sync_config c{};
+      c.struct_size = sizeof c; // the size this wrapper was compiled with
       if (fill("node", &c) != SA_OK)
       {
         c = sa_sync_config{};
