@@ -51,7 +51,7 @@ int main(void)
 
     /* The local write is applied to the store first, then tracked for propagation. */
     const char *value = "Gaspard";
-    sa_submitted submitted;
+    sa_submitted submitted = {.struct_size = sizeof submitted};
     CHECK(sa_sync_submit(engine, SA_OP_PUT, "user:1", (const uint8_t *)value, strlen(value),
                          &submitted));
 

@@ -66,7 +66,7 @@ int main(void)
     };
 
     /* An invalid operation would be an error here, and leave the store untouched. */
-    sa_apply_result result;
+    sa_apply_result result = {.struct_size = sizeof result};
     CHECK(sa_sync_receive_remote(engine, &remote_operation, &result));
 
     if (result.outcome == SA_APPLIED) {

@@ -48,12 +48,12 @@ int main(void)
     CHECK(sa_sync_set_clock(engine, clock));
 
     const char *value = "sync-me";
-    sa_submitted submitted;
+    sa_submitted submitted = {.struct_size = sizeof submitted};
     CHECK(sa_sync_submit(engine, SA_OP_PUT, "task:1", (const uint8_t *)value, strlen(value),
                          &submitted));
 
     /* prune = false: keep acknowledged operations in the outbox for inspection. */
-    sa_tick_result tick;
+    sa_tick_result tick = {.struct_size = sizeof tick};
     CHECK(sa_sync_tick(engine, false, &tick));
 
     size_t batch_size = sa_batch_len(tick.batch);

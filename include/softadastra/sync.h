@@ -368,6 +368,8 @@ typedef struct sa_resolution {
 
 // What `sa_sync_submit` assigned.
 typedef struct sa_submitted {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
   // The operation's version (never reused, even across restarts).
   uint64_t version;
   // Its hybrid-clock stamp.
@@ -404,6 +406,8 @@ typedef struct sa_remote_op {
 
 // What `sa_sync_receive_remote` did.
 typedef struct sa_apply_result {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
   // `SA_APPLIED`, `SA_IGNORED` or `SA_DUPLICATE`.
   int32_t outcome;
   bool conflict_detected;
@@ -416,6 +420,8 @@ typedef struct sa_apply_result {
 // Every counter of the engine (see the module doc's "Sync state"), filled by
 // `sa_sync_state`.
 typedef struct sa_sync_state_info {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
   uint64_t outbox_size;
   uint64_t pending_count;
   uint64_t queued_count;
@@ -440,6 +446,8 @@ typedef struct sa_sync_state_info {
 // What one `sa_sync_tick` did. `batch` is owned by the caller: free it with `sa_batch_free`;
 // the tick has work when `sa_batch_len(batch) > 0`.
 typedef struct sa_tick_result {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
   uint64_t retried_count;
   uint64_t pruned_count;
   struct sa_batch *batch;
@@ -447,6 +455,8 @@ typedef struct sa_tick_result {
 
 // What opening a WAL found.
 typedef struct sa_replay_report {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
   // Records replayed.
   uint64_t records;
   // Bytes of torn tail cut off the end of the WAL (0 after a clean shutdown).
@@ -462,6 +472,8 @@ typedef struct sa_buf {
 
 // What `sa_sync_receive_frame` did with the operations of a frame.
 typedef struct sa_receive_report {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
   size_t applied;
   // Evaluated and not applied (older, or lost a conflict).
   size_t ignored;

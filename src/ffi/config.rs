@@ -148,7 +148,7 @@ fn fill(
         crate::node::NodeId::new(node)?;
         let preset = to_c(&preset(node));
         // SAFETY: as above.
-        unsafe { SizedOut::new(out_config, "out_config", &preset) }?.write(preset);
+        unsafe { SizedOut::new(out_config, "out_config") }?.write(preset);
         Ok(())
     })
 }

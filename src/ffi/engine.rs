@@ -7,6 +7,7 @@ use super::batch::{sa_batch, sa_envelope_view};
 use super::clock::sa_clock;
 use super::config::{read_config, sa_sync_config};
 use super::error::{guard, Failure};
+use super::sized::{growable, SizedOut};
 use super::store::sa_store;
 use super::types::*;
 use crate::clock::Stamp;
@@ -24,6 +25,8 @@ pub struct sa_sync {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct sa_submitted {
+    /// Set by the caller to `sizeof` this struct before the call (see the top of this header).
+    pub struct_size: u32,
     /// The operation's version (never reused, even across restarts).
     pub version: u64,
     /// Its hybrid-clock stamp.
@@ -64,6 +67,8 @@ pub struct sa_remote_op {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct sa_apply_result {
+    /// Set by the caller to `sizeof` this struct before the call (see the top of this header).
+    pub struct_size: u32,
     /// `SA_APPLIED`, `SA_IGNORED` or `SA_DUPLICATE`.
     pub outcome: i32,
     pub conflict_detected: bool,
@@ -78,6 +83,8 @@ pub struct sa_apply_result {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct sa_sync_state_info {
+    /// Set by the caller to `sizeof` this struct before the call (see the top of this header).
+    pub struct_size: u32,
     pub outbox_size: u64,
     pub pending_count: u64,
     pub queued_count: u64,
@@ -102,7 +109,10 @@ pub struct sa_sync_state_info {
 /// What one `sa_sync_tick` did. `batch` is owned by the caller: free it with `sa_batch_free`;
 /// the tick has work when `sa_batch_len(batch) > 0`.
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct sa_tick_result {
+    /// Set by the caller to `sizeof` this struct before the call (see the top of this header).
+    pub struct_size: u32,
     pub retried_count: u64,
     pub pruned_count: u64,
     pub batch: *mut sa_batch,
@@ -167,12 +177,13 @@ pub extern "C" fn sa_sync_submit(
             value_bytes(value, value_len, "value", SA_ERR_INVALID_OPERATION)
         }?)?;
         // SAFETY: as above.
-        let slot = unsafe { out(out_submitted, "out_submitted") }?;
+        let slot = unsafe { SizedOut::new(out_submitted, "out_submitted") }?;
         let mut operation = Operation::put(key, value);
         operation.kind = kind;
         let submitted = sync.engine.submit_local_operation(operation)?;
         let replaced = submitted.replaces.as_ref();
         let mut result = sa_submitted {
+            struct_size: 0,
             version: submitted.version,
             stamp: submitted.operation.timestamp.raw(),
             sync_id: [0; SA_SYNC_ID_MAX],
@@ -186,7 +197,7 @@ pub extern "C" fn sa_sync_submit(
             origin.map_or("", |o| o.as_str()),
             &mut result.replaces_origin,
         );
-        *slot = result;
+        slot.write(result);
         Ok(())
     })
 }
@@ -428,20 +439,32 @@ pub extern "C" fn sa_sync_receive_remote(
         // SAFETY: as above.
         let remote = remote_operation(unsafe { handle(op, "op") }?)?;
         // SAFETY: as above.
-        let slot = unsafe { out(out_result, "out_result") }?;
+        let slot = unsafe { SizedOut::new(out_result, "out_result") }?;
         let result = sync.engine.receive_remote_operation(&remote)?;
-        *slot = sa_apply_result {
+        slot.write(sa_apply_result {
+            struct_size: 0,
             outcome: c_value::<sa_outcome, _>(result.outcome),
             conflict_detected: result.conflict_detected,
             reason: result.reason.map_or(0, c_value::<sa_reason, _>),
             store_version: result.store_version.unwrap_or(0),
-        };
+        });
         Ok(())
     })
 }
 
+// Output structs: any size from struct_size itself up; the tick's batch must fit (it is owned
+// by the caller, who must be able to free it).
+growable!(sa_submitted, min: 4; version, stamp, sync_id, has_replaces, replaces_stamp, replaces_origin);
+growable!(sa_apply_result, min: 4; outcome, conflict_detected, reason, store_version);
+growable!(sa_sync_state_info, min: 4; outbox_size, pending_count, queued_count, in_flight_count,
+    acknowledged_count, failed_count, outbox_bytes, last_submitted_version,
+    last_applied_remote_version, total_retries, remote_applied_count, remote_ignored_count,
+    remote_duplicate_count, conflict_count, unacknowledged_bytes, oldest_unacknowledged_age_ms);
+growable!(sa_tick_result, min: std::mem::size_of::<sa_tick_result>(); retried_count, pruned_count, batch);
+
 fn state_to_c(s: SyncState) -> sa_sync_state_info {
     sa_sync_state_info {
+        struct_size: 0,
         outbox_size: s.outbox_size,
         pending_count: s.pending_count,
         queued_count: s.queued_count,
@@ -471,7 +494,8 @@ pub extern "C" fn sa_sync_state(
         // SAFETY: each pointer is NULL (rejected) or valid.
         let sync = unsafe { handle(sync, "sync") }?;
         // SAFETY: as above.
-        *unsafe { out(out_state, "out_state") }? = state_to_c(sync.engine.state());
+        let slot = unsafe { SizedOut::new(out_state, "out_state") }?;
+        slot.write(state_to_c(sync.engine.state()));
         Ok(())
     })
 }
@@ -489,13 +513,14 @@ pub extern "C" fn sa_sync_tick(
         // SAFETY: each pointer is NULL (rejected) or valid.
         let sync = unsafe { handle(sync, "sync") }?;
         // SAFETY: as above.
-        let slot = unsafe { out(out_tick, "out_tick") }?;
+        let slot = unsafe { SizedOut::new(out_tick, "out_tick") }?;
         let tick = SyncScheduler::new(&sync.engine).tick(prune)?;
-        *slot = sa_tick_result {
+        slot.write(sa_tick_result {
+            struct_size: 0,
             retried_count: tick.retried_count as u64,
             pruned_count: tick.pruned_count as u64,
             batch: Box::into_raw(Box::new(sa_batch::new(tick.batch))),
-        };
+        });
         Ok(())
     })
 }

@@ -16,7 +16,7 @@ use super::types::*;
 /// # Safety
 /// The implementor is `#[repr(C)]`, starts with a `u32` size field, and every byte pattern of
 /// its fields after `struct_size` that C can write is a valid value (integers, arrays of them,
-/// `bool`, pointers).
+/// `bool`, pointers), as is the all-zero pattern.
 pub(crate) unsafe trait Growable: Copy {
     /// The C name, for messages.
     const NAME: &'static str;
@@ -27,6 +27,26 @@ pub(crate) unsafe trait Growable: Copy {
     /// Sets the `struct_size` field.
     fn set_struct_size(&mut self, size: u32);
 }
+
+/// Implements [`Growable`] for a struct with a leading `struct_size`, listing its other fields.
+macro_rules! growable {
+    ($t:ident, min: $min:expr; $($field:ident),+ $(,)?) => {
+        // SAFETY: the struct is repr(C), starts with `struct_size: u32`, and its fields are
+        // integers, bools, byte/char arrays and pointers (all-zero is valid, C writes valid
+        // values).
+        unsafe impl $crate::ffi::sized::Growable for $t {
+            const NAME: &'static str = stringify!($t);
+            const MIN_SIZE: usize = $min;
+            fn spans(&self) -> Vec<(usize, usize)> {
+                $crate::ffi::sized::spans!(self, $t; $($field),+)
+            }
+            fn set_struct_size(&mut self, size: u32) {
+                self.struct_size = size;
+            }
+        }
+    };
+}
+pub(crate) use growable;
 
 /// `(offset, size)` of each named field of `value` (a `#[repr(C)]` struct).
 macro_rules! spans {
@@ -116,14 +136,17 @@ pub(crate) struct SizedOut<T> {
 }
 
 impl<T: Growable> SizedOut<T> {
-    /// Checks `ptr` (NULL is refused) and its stated size against `layout` (any value of T).
+    /// Checks `ptr` (NULL is refused) and its stated size.
     ///
     /// # Safety
     /// `ptr` is NULL or valid for reads and writes of its stated `struct_size` bytes.
-    pub(crate) unsafe fn new(ptr: *mut T, what: &str, layout: &T) -> Result<SizedOut<T>, Failure> {
+    pub(crate) unsafe fn new(ptr: *mut T, what: &str) -> Result<SizedOut<T>, Failure> {
         if ptr.is_null() {
             return Err(Failure::null(what));
         }
+        // SAFETY: all-zero is a valid T (trait contract); it only serves its field layout.
+        let layout: T = unsafe { std::mem::zeroed() };
+        let layout = &layout;
         // SAFETY: non-NULL and readable per the contract.
         let size = checked_size(unsafe { stated_size(ptr) }, layout, what)?;
         Ok(SizedOut { ptr, size })

@@ -5,6 +5,7 @@ use std::os::raw::c_char;
 use super::args::{bytes_view, c_bytes, handle, out, CText};
 use super::clock::sa_clock;
 use super::error::{guard, guard_value, Failure};
+use super::sized::{growable, SizedOut};
 use super::types::*;
 use crate::store::{Durability, Entry, Key, StoreConfig, StoreEngine};
 
@@ -24,11 +25,15 @@ pub struct sa_entry {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct sa_replay_report {
+    /// Set by the caller to `sizeof` this struct before the call (see the top of this header).
+    pub struct_size: u32,
     /// Records replayed.
     pub records: u64,
     /// Bytes of torn tail cut off the end of the WAL (0 after a clean shutdown).
     pub dropped_bytes: u64,
 }
+
+growable!(sa_replay_report, min: 4; records, dropped_bytes);
 
 /// The durability mode `mode`; `status` (with `what` naming the argument or field) if it is
 /// not one.
@@ -181,10 +186,12 @@ pub extern "C" fn sa_store_replay_report(
         let store = unsafe { handle(store, "store") }?;
         let report = store.inner.replay_report();
         // SAFETY: as above.
-        *unsafe { out(out_report, "out_report") }? = sa_replay_report {
+        let slot = unsafe { SizedOut::new(out_report, "out_report") }?;
+        slot.write(sa_replay_report {
+            struct_size: 0,
             records: report.records,
             dropped_bytes: report.dropped_bytes,
-        };
+        });
         Ok(())
     })
 }

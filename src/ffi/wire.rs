@@ -7,6 +7,7 @@ use super::args::{c_str, handle, out, CText};
 use super::batch::{sa_batch, sa_envelope_view};
 use super::engine::sa_sync;
 use super::error::{guard, Failure};
+use super::sized::{growable, SizedOut};
 use super::types::*;
 use crate::clock::Stamp;
 use crate::node::NodeId;
@@ -90,6 +91,8 @@ pub extern "C" fn sa_batch_encode(batch: *const sa_batch, out_frame: *mut sa_buf
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub struct sa_receive_report {
+    /// Set by the caller to `sizeof` this struct before the call (see the top of this header).
+    pub struct_size: u32,
     pub applied: usize,
     /// Evaluated and not applied (older, or lost a conflict).
     pub ignored: usize,
@@ -99,6 +102,8 @@ pub struct sa_receive_report {
     /// `sa_last_receive_error(i, ...)` for `i < invalid`.
     pub invalid: usize,
 }
+
+growable!(sa_receive_report, min: 4; applied, ignored, duplicate, invalid);
 
 /// Why one operation of a received frame was refused. Strings are borrowed from thread-local
 /// storage: valid until the next `sa_sync_receive_frame` on the same thread.
@@ -161,17 +166,18 @@ pub extern "C" fn sa_sync_receive_frame(
         // SAFETY: as above.
         let bytes = unsafe { frame_bytes(frame, len) }?;
         // SAFETY: as above.
-        let report_slot = unsafe { out(out_report, "out_report") }?;
+        let report_slot = unsafe { SizedOut::new(out_report, "out_report") }?;
         // SAFETY: as above.
         let ack_slot = unsafe { out(out_ack_frame, "out_ack_frame") }?;
         let (report, ack) = sync.engine.receive_frame(bytes).map_err(wire_failure)?;
         store_receive_errors(&report.errors);
-        *report_slot = sa_receive_report {
+        report_slot.write(sa_receive_report {
+            struct_size: 0,
             applied: report.applied,
             ignored: report.ignored,
             duplicate: report.duplicate,
             invalid: report.invalid,
-        };
+        });
         *ack_slot = sa_buf::from_vec(ack);
         Ok(())
     })

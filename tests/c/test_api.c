@@ -104,6 +104,10 @@ static bool poisoned(const void *p, size_t n)
 }
 #define POISON(x) poison(&(x), sizeof(x))
 #define UNTOUCHED(x) poisoned(&(x), sizeof(x))
+/* The same for an output struct with struct_size: poisoned after a correct struct_size. */
+#define POISON_OUT(x) (POISON(x), (x).struct_size = sizeof(x))
+#define UNTOUCHED_OUT(x) \
+    ((x).struct_size == sizeof(x) && poisoned((const char *)&(x) + 4, sizeof(x) - 4))
 
 /* True when `text` holds the decimal number `n` as a whole token. */
 static bool has_number(const char *text, uint64_t n)
@@ -172,15 +176,17 @@ static sa_sync *new_engine(const sa_store *store, const sa_sync_config *config)
 
 static bool put(const sa_sync *engine, const char *key, const char *value, sa_submitted *out)
 {
-    sa_submitted ignored;
+    sa_submitted ignored = {.struct_size = sizeof ignored};
+    if (out != NULL) {
+        out->struct_size = sizeof *out;
+    }
     return OK(sa_sync_submit(engine, SA_OP_PUT, key, (const uint8_t *)value, strlen(value),
                              out != NULL ? out : &ignored));
 }
 
 static sa_sync_state_info state_of(const sa_sync *engine)
 {
-    sa_sync_state_info state;
-    memset(&state, 0, sizeof state);
+    sa_sync_state_info state = {.struct_size = sizeof state};
     OK(sa_sync_state(engine, &state));
     return state;
 }
@@ -604,7 +610,7 @@ static void test_sync_new_validation(void)
     sa_sync_config lc = {.struct_size = sizeof lc};
     if (OK(sa_sync_config_fast(long_id, &lc))) {
         engine = new_engine(store, &lc);
-        sa_submitted s;
+        sa_submitted s = {.struct_size = sizeof s};
         if (engine != NULL && put(engine, "long-node-key", "v", &s)) {
             char expected[SA_SYNC_ID_MAX + 8];
             snprintf(expected, sizeof expected, "%s-%" PRIu64, long_id, s.version);
@@ -663,10 +669,10 @@ static void test_store_basics(void)
     EXPECT_NULL_ARG(sa_store_len(store, NULL), "out_len");
     CHECK(store_len(store) == 0);
 
-    sa_replay_report report;
-    POISON(report);
+    sa_replay_report report = {.struct_size = sizeof report};
+    POISON_OUT(report);
     EXPECT_NULL_ARG(sa_store_replay_report(NULL, &report), "store");
-    CHECK(UNTOUCHED(report));
+    CHECK(UNTOUCHED_OUT(report));
     EXPECT_NULL_ARG(sa_store_replay_report(store, NULL), "out_report");
     if (OK(sa_store_replay_report(store, &report))) {
         CHECK(report.records == 0 && report.dropped_bytes == 0);
@@ -709,7 +715,7 @@ static void test_store_basics(void)
 
     sa_sync_config config = config_for("node-a", true);
     sa_sync *engine = new_engine(store, &config);
-    sa_submitted s1, s2;
+    sa_submitted s1 = {.struct_size = sizeof s1}, s2 = {.struct_size = sizeof s2};
     if (engine != NULL && put(engine, "k", "value-1", &s1) && put(engine, "k2", "v2", &s2)) {
         CHECK(s1.stamp == STAMP(T0));
         CHECK(s2.stamp == STAMP(T0) + 1); /* same millisecond: logical counter */
@@ -734,7 +740,7 @@ static void test_store_basics(void)
         }
         sa_entry_free(entry);
         /* A delete removes the key; get then returns NULL. */
-        sa_submitted d;
+        sa_submitted d = {.struct_size = sizeof d};
         if (OK(sa_sync_submit(engine, SA_OP_DELETE, "k2", NULL, 0, &d))) {
             CHECK(d.version == 4);
             CHECK(store_len(store) == 1);
@@ -759,13 +765,13 @@ static void test_submit_errors(void)
         return;
     }
     const uint8_t small[4] = {1, 2, 3, 4};
-    sa_submitted s;
+    sa_submitted s = {.struct_size = sizeof s};
 
 #define SUBMIT_FAILS(call, code, needle) \
     do {                                  \
-        POISON(s);                        \
+        POISON_OUT(s);                        \
         EXPECT(call, code, needle);       \
-        CHECK(UNTOUCHED(s));              \
+        CHECK(UNTOUCHED_OUT(s));              \
     } while (0)
 
     SUBMIT_FAILS(sa_sync_submit(NULL, SA_OP_PUT, "k", small, 4, &s), SA_ERR_INVALID_ARGUMENT,
@@ -869,7 +875,7 @@ static void test_large_values(void)
     sa_sync_config cb = config_for("node-b", true);
     sa_sync *a = store_a != NULL ? new_engine(store_a, &ca) : NULL;
     sa_sync *b = store_b != NULL ? new_engine(store_b, &cb) : NULL;
-    sa_submitted s;
+    sa_submitted s = {.struct_size = sizeof s};
     if (a != NULL && b != NULL && OK(sa_sync_submit(a, SA_OP_PUT, "big", big, big_len, &s))) {
         CHECK(store_holds(store_a, "big", big, big_len));
         sa_sync_state_info st = state_of(a);
@@ -878,7 +884,7 @@ static void test_large_values(void)
         if (OK(sa_sync_next_batch(a, &batch)) && CHECK(sa_batch_len(batch) == 1)) {
             sa_envelope_view v;
             sa_remote_op op;
-            sa_apply_result r;
+            sa_apply_result r = {.struct_size = sizeof r};
             if (OK(sa_batch_get(batch, 0, &v))) {
                 CHECK(v.value.len == big_len && memcmp(v.value.ptr, big, big_len) == 0);
                 if (OK(sa_remote_op_from_view(&v, &op)) && OK(sa_sync_receive_remote(b, &op, &r))) {
@@ -906,12 +912,12 @@ static void test_capacity(void)
     sa_sync_config config = config_for("node-a", false);
     config.max_outbox_operations = 1;
     sa_sync *engine = new_engine(store, &config);
-    sa_submitted s;
+    sa_submitted s = {.struct_size = sizeof s};
     if (engine != NULL && put(engine, "k1", "v1", &s)) {
-        POISON(s);
+        POISON_OUT(s);
         EXPECT(sa_sync_submit(engine, SA_OP_PUT, "k2", (const uint8_t *)"v2", 2, &s),
                SA_ERR_CAPACITY_EXCEEDED, "max_outbox_operations");
-        CHECK(UNTOUCHED(s));
+        CHECK(UNTOUCHED_OUT(s));
         CHECK(store_holds(store, "k2", NULL, 0)); /* the key was not written */
         CHECK(store_len(store) == 1);
         /* Nor may it be deleted, or k1 overwritten: nothing is written. */
@@ -950,10 +956,10 @@ static void test_capacity(void)
         OK(sa_sync_next_batch(engine, &batch));
         sa_batch_free(batch);
         OK(sa_sync_prune_completed(engine, &pruned));
-        POISON(s);
+        POISON_OUT(s);
         EXPECT(sa_sync_submit(engine, SA_OP_PUT, "kb", (const uint8_t *)"0123456789", 10, &s),
                SA_ERR_CAPACITY_EXCEEDED, "max_outbox_bytes");
-        CHECK(UNTOUCHED(s));
+        CHECK(UNTOUCHED_OUT(s));
         CHECK(store_holds(store, "kb", NULL, 0));
         CHECK(put(engine, "kb", "01234567", &s)); /* 2 + 8 = 10 bytes: fits */
     }
@@ -986,7 +992,7 @@ static void test_queue_batch_ack(void)
     EXPECT_NULL_ARG(sa_sync_set_clock(engine, NULL), "clock");
     OK(sa_sync_set_clock(engine, clock));
 
-    sa_submitted s1, s2, s3;
+    sa_submitted s1 = {.struct_size = sizeof s1}, s2 = {.struct_size = sizeof s2}, s3 = {.struct_size = sizeof s3};
     if (!put(engine, "k1", "one", &s1) || !put(engine, "k2", "two", &s2) ||
         !put(engine, "k1", "uno", &s3)) {
         goto done;
@@ -1006,7 +1012,7 @@ static void test_queue_batch_ack(void)
     CHECK(st.oldest_unacknowledged_age_ms == 250);
 
     /* sa_sync_state errors. */
-    sa_sync_state_info bad;
+    sa_sync_state_info bad = {.struct_size = sizeof bad};
     POISON(bad);
     EXPECT_NULL_ARG(sa_sync_state(NULL, &bad), "sync");
     CHECK(UNTOUCHED(bad));
@@ -1173,7 +1179,7 @@ static void test_queue_batch_ack(void)
     EXPECT(sa_sync_ack(engine, s1.sync_id, NULL), SA_ERR_NOT_FOUND, "node-a-1");
     EXPECT(sa_sync_queue(engine, s2.sync_id), SA_ERR_NOT_FOUND, "node-a-2");
     /* Versions are never reused. */
-    sa_submitted s4;
+    sa_submitted s4 = {.struct_size = sizeof s4};
     if (put(engine, "k4", "four", &s4)) {
         CHECK(s4.version == 4 && strcmp(s4.sync_id, "node-a-4") == 0);
     }
@@ -1277,7 +1283,7 @@ static void test_retry_and_failure(void)
     if (engine == NULL || !OK(sa_sync_set_clock(engine, clock))) {
         goto done;
     }
-    sa_submitted a, b;
+    sa_submitted a = {.struct_size = sizeof a}, b = {.struct_size = sizeof b};
     if (!put(engine, "ka", "A", &a) || !put(engine, "kb", "B", &b)) {
         goto done;
     }
@@ -1411,10 +1417,10 @@ static void test_tick(void)
     if (engine == NULL || !OK(sa_sync_set_clock(engine, clock))) {
         goto done;
     }
-    sa_tick_result tick;
-    POISON(tick);
+    sa_tick_result tick = {.struct_size = sizeof tick};
+    POISON_OUT(tick);
     EXPECT_NULL_ARG(sa_sync_tick(NULL, true, &tick), "sync");
-    CHECK(UNTOUCHED(tick));
+    CHECK(UNTOUCHED_OUT(tick));
     EXPECT_NULL_ARG(sa_sync_tick(engine, true, NULL), "out_tick");
 
     /* Nothing to do: an empty batch, still to be freed. */
@@ -1424,7 +1430,7 @@ static void test_tick(void)
         sa_batch_free(tick.batch);
     }
 
-    sa_submitted s1, s2, s3;
+    sa_submitted s1 = {.struct_size = sizeof s1}, s2 = {.struct_size = sizeof s2}, s3 = {.struct_size = sizeof s3};
     put(engine, "t1", "1", &s1);
     put(engine, "t2", "2", &s2);
     put(engine, "t3", "3", &s3);
@@ -1493,13 +1499,13 @@ static void test_remote_errors(void)
     const uint8_t small[4] = {1, 2, 3, 4};
     sa_remote_op good = remote_put("node-c-1", "node-c", 1, STAMP(T0), "rk", "remote");
     sa_remote_op op;
-    sa_apply_result r;
+    sa_apply_result r = {.struct_size = sizeof r};
 
 #define REMOTE_FAILS(call, code, needle) \
     do {                                  \
-        POISON(r);                        \
+        POISON_OUT(r);                        \
         EXPECT(call, code, needle);       \
-        CHECK(UNTOUCHED(r));              \
+        CHECK(UNTOUCHED_OUT(r));              \
     } while (0)
 
     REMOTE_FAILS(sa_sync_receive_remote(NULL, &good, &r), SA_ERR_INVALID_ARGUMENT,
@@ -1604,7 +1610,7 @@ static void test_remote_errors(void)
     if (OK(sa_sync_receive_remote(engine, &op, &r))) {
         CHECK(r.outcome == SA_APPLIED);
         /* Local stamps now order after it. */
-        sa_submitted s;
+        sa_submitted s = {.struct_size = sizeof s};
         if (put(engine, "after-skew", "x", &s)) {
             CHECK(s.stamp > STAMP(T0 + 60000));
         }
@@ -1638,7 +1644,7 @@ static void test_remote_apply(void)
     if (engine == NULL || !OK(sa_sync_set_clock(engine, clock))) {
         goto done;
     }
-    sa_apply_result r;
+    sa_apply_result r = {.struct_size = sizeof r};
 
     /* A new key: applied, no conflict. */
     sa_remote_op op = remote_put("node-c-1", "node-c", 1, STAMP(T0 - 100), "r1", "first");
@@ -1662,7 +1668,7 @@ static void test_remote_apply(void)
     CHECK(st.outbox_size == 0); /* remote writes are not propagated again */
 
     /* Redelivery: a duplicate that changes nothing. */
-    POISON(r);
+    POISON_OUT(r);
     if (OK(sa_sync_receive_remote(engine, &op, &r))) {
         CHECK(r.outcome == SA_DUPLICATE);
         CHECK(r.conflict_detected == false);
@@ -1705,7 +1711,7 @@ static void test_remote_apply(void)
 
     /* An operation whose origin is this node's own id (our own coming back, or a peer given
      * the same id): refused, naming the id, nothing changed. */
-    sa_submitted own;
+    sa_submitted own = {.struct_size = sizeof own};
     if (put(engine, "mine", "m", &own)) {
         op = remote_put(own.sync_id, "node-b", own.version, own.stamp, "mine", "m");
         EXPECT(sa_sync_receive_remote(engine, &op, &r), SA_ERR_INVALID_REMOTE_OPERATION,
@@ -1765,7 +1771,7 @@ static void conflict_case(int32_t policy, const char *remote_node, int64_t remot
     sa_sync_config config = config_for("node-b", true);
     config.conflict_policy = policy;
     sa_sync *engine = new_engine(store, &config);
-    sa_submitted local;
+    sa_submitted local = {.struct_size = sizeof local};
     if (engine != NULL && OK(sa_sync_set_clock(engine, clock)) && put(engine, "doc", "local", &local)) {
         CHECK(local.stamp == STAMP(T0));
         char sync_id[64];
@@ -1773,7 +1779,7 @@ static void conflict_case(int32_t policy, const char *remote_node, int64_t remot
         sa_remote_op op = remote_put(sync_id, remote_node, 1,
                                      (uint64_t)((int64_t)local.stamp + remote_offset), "doc",
                                      "remote");
-        sa_apply_result r;
+        sa_apply_result r = {.struct_size = sizeof r};
         if (OK(sa_sync_receive_remote(engine, &op, &r))) {
             CHECK(r.conflict_detected == true);
             CHECK(r.outcome == (expect_applied ? SA_APPLIED : SA_IGNORED));
@@ -1835,13 +1841,13 @@ static void test_causal_successor(void)
         !OK(sa_sync_set_clock(b, clock))) {
         goto done;
     }
-    sa_submitted sa1;
+    sa_submitted sa1 = {.struct_size = sizeof sa1};
     if (!put(a, "shared", "v1", &sa1)) {
         goto done;
     }
     sa_envelope_view v;
     sa_remote_op op;
-    sa_apply_result r;
+    sa_apply_result r = {.struct_size = sizeof r};
     if (!OK(sa_sync_next_batch(a, &batch_a)) || !CHECK(sa_batch_len(batch_a) == 1) ||
         !OK(sa_batch_get(batch_a, 0, &v))) {
         goto done;
@@ -1861,7 +1867,7 @@ static void test_causal_successor(void)
     OK(sa_sync_ack(a, sa1.sync_id, NULL));
 
     /* B overwrites A's value: its operation says which write it replaced. */
-    sa_submitted sb1;
+    sa_submitted sb1 = {.struct_size = sizeof sb1};
     if (!put(b, "shared", "v2", &sb1)) {
         goto done;
     }
@@ -1904,7 +1910,7 @@ static void test_causal_successor(void)
         cc.conflict_policy = SA_POLICY_KEEP_LOCAL;
         sa_sync *c = store_c != NULL ? new_engine(store_c, &cc) : NULL;
         if (c != NULL && OK(sa_sync_set_clock(c, clock))) {
-            sa_submitted sc;
+            sa_submitted sc = {.struct_size = sizeof sc};
             put(c, "shared", "c-local", &sc);
             sa_remote_op plain = op;
             plain.has_replaces = false;
@@ -1948,7 +1954,7 @@ static void test_handle_lifetimes(void)
         OK(sa_sync_set_clock(engine, clock));
         sa_clock_free(clock); /* the engine keeps its reference too */
         clock = NULL;
-        sa_submitted s;
+        sa_submitted s = {.struct_size = sizeof s};
         CHECK(put(engine, "k", "v", &s));
         CHECK(s.stamp == STAMP(T0));
         sa_batch *batch = NULL;
@@ -1983,7 +1989,7 @@ static void test_handle_lifetimes(void)
             sa_sync_state_info st = state_of(engine);
             CHECK(st.outbox_size == 2 && st.queued_count == 1 && st.pending_count == 1);
             CHECK(st.last_submitted_version == 2);
-            sa_submitted s;
+            sa_submitted s = {.struct_size = sizeof s};
             if (put(engine, "c", "3", &s)) {
                 CHECK(s.version == 3);
             }
@@ -2039,7 +2045,7 @@ static void test_wal_reopen(void)
         sa_clock_free(clock);
         return;
     }
-    sa_replay_report report;
+    sa_replay_report report = {.struct_size = sizeof report};
     if (OK(sa_store_replay_report(store, &report))) {
         CHECK(report.records == 0 && report.dropped_bytes == 0);
     }
@@ -2059,7 +2065,7 @@ static void test_wal_reopen(void)
         sa_clock_free(clock);
         return;
     }
-    POISON(report);
+    POISON_OUT(report);
     if (OK(sa_store_replay_report(store, &report))) {
         /* 3 writes + 1 ACK annotation. */
         if (!CHECK(report.records == 4)) {
@@ -2098,7 +2104,7 @@ static void test_wal_reopen(void)
             CHECK(outcome == SA_ACK_ALREADY_ACKNOWLEDGED);
         }
         /* Versions continue; stamps stay after the replayed ones. */
-        sa_submitted s4;
+        sa_submitted s4 = {.struct_size = sizeof s4};
         if (put(engine, "k4", "v4", &s4)) {
             CHECK(s4.version == 4 && strcmp(s4.sync_id, "node-a-4") == 0);
             CHECK(s4.stamp > s[2].stamp);
@@ -2274,7 +2280,7 @@ static void test_wal_recovery_rules(void)
         CHECK(append_bytes(zeros, pad, sizeof pad));
         sa_store *store = NULL;
         if (OK(sa_store_open(zeros, SA_FAST, &store))) {
-            sa_replay_report report;
+            sa_replay_report report = {.struct_size = sizeof report};
             if (OK(sa_store_replay_report(store, &report))) {
                 CHECK(report.records == 2);
                 CHECK(report.dropped_bytes == (uint64_t)(starts[3] - starts[2]) + sizeof pad);
@@ -2283,7 +2289,7 @@ static void test_wal_recovery_rules(void)
             CHECK(store_holds_str(store, "k3", NULL));
             sa_sync_config config = config_for("node-a", true);
             sa_sync *engine = new_engine(store, &config);
-            sa_submitted next;
+            sa_submitted next = {.struct_size = sizeof next};
             if (engine != NULL && put(engine, "k4", "value", &next)) {
                 CHECK(next.version == 4 && strcmp(next.sync_id, "node-a-4") == 0);
             }
@@ -2300,7 +2306,7 @@ static void test_wal_recovery_rules(void)
         CHECK(append_bytes(garbage, tail, sizeof tail));
         sa_store *store = NULL;
         if (OK(sa_store_open(garbage, SA_FAST, &store))) {
-            sa_replay_report report;
+            sa_replay_report report = {.struct_size = sizeof report};
             if (OK(sa_store_replay_report(store, &report))) {
                 CHECK(report.records == 1 && report.dropped_bytes == sizeof tail);
             }
@@ -2318,15 +2324,15 @@ static void test_wal_recovery_rules(void)
         OK(sa_sync_set_clock(engine, clock))) {
         const uint64_t top = UINT64_MAX; /* the greatest stamp: wall 2^48-1, logical 65535 */
         sa_remote_op op = remote_put("node-b-1", "node-b", 1, top, "top", "v");
-        sa_apply_result result;
+        sa_apply_result result = {.struct_size = sizeof result};
         if (OK(sa_sync_receive_remote(engine, &op, &result))) {
             CHECK(result.outcome == SA_APPLIED);
         }
-        sa_submitted sub;
-        POISON(sub);
+        sa_submitted sub = {.struct_size = sizeof sub};
+        POISON_OUT(sub);
         EXPECT(sa_sync_submit(engine, SA_OP_PUT, "after", (const uint8_t *)"x", 1, &sub),
                SA_ERR_STORE_APPLY, "clock is exhausted");
-        CHECK(UNTOUCHED(sub));
+        CHECK(UNTOUCHED_OUT(sub));
         CHECK(state_of(engine).outbox_size == 0);
     }
     sa_sync_free(engine);
@@ -2357,7 +2363,7 @@ static void test_wal_second_engine(void)
     CHECK(UNTOUCHED(second));
     sa_store_free(store);
     if (first != NULL) {
-        sa_submitted s;
+        sa_submitted s = {.struct_size = sizeof s};
         CHECK(put(first, "x", "y", &s));
         CHECK(state_of(first).outbox_size == 1);
     }
@@ -2645,6 +2651,60 @@ static void remove_dir(const char *dir)
     CHECK(rmdir(dir) == 0);
 }
 
+/* Output structs: a caller built against a shorter struct gets only its bytes written; a bad
+ * size is refused before any work is done. */
+static void test_output_struct_sizes(void)
+{
+    sa_store *store = open_memory_store();
+    sa_sync_config config = config_for("node-a", true);
+    sa_sync *engine = new_engine(store, &config);
+    if (engine == NULL) {
+        sa_store_free(store);
+        return;
+    }
+    CHECK(put(engine, "k", "v", NULL));
+    /* An older sa_sync_state_info that ended before outbox_bytes. */
+    sa_sync_state_info st;
+    poison(&st, sizeof st);
+    const uint32_t cut = (uint32_t)offsetof(sa_sync_state_info, outbox_bytes);
+    st.struct_size = cut;
+    if (OK(sa_sync_state(engine, &st))) {
+        CHECK(st.struct_size == cut);
+        CHECK(st.outbox_size == 1 && st.queued_count == 1 && st.failed_count == 0);
+        CHECK(poisoned((const char *)&st + cut, sizeof st - cut));
+    }
+    /* An sa_submitted that ends after stamp: the write happens, its sync id is not written. */
+    sa_submitted s;
+    poison(&s, sizeof s);
+    const uint32_t cut_s = (uint32_t)offsetof(sa_submitted, sync_id);
+    s.struct_size = cut_s;
+    if (OK(sa_sync_submit(engine, SA_OP_PUT, "k2", (const uint8_t *)"v", 1, &s))) {
+        CHECK(s.version == 2 && s.stamp != 0);
+        CHECK(poisoned((const char *)&s + cut_s, sizeof s - cut_s));
+    }
+    /* Refused sizes change nothing: too small, inside a field, larger than this library's. */
+    const uint32_t bad[] = {0, (uint32_t)offsetof(sa_submitted, stamp) + 2,
+                            (uint32_t)sizeof s + 8};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        POISON(s);
+        s.struct_size = bad[i];
+        EXPECT(sa_sync_submit(engine, SA_OP_PUT, "never", (const uint8_t *)"v", 1, &s),
+               SA_ERR_INVALID_ARGUMENT, "struct_size");
+        CHECK(poisoned((const char *)&s + 4, sizeof s - 4));
+    }
+    st.struct_size = sizeof st;
+    if (OK(sa_sync_state(engine, &st))) {
+        CHECK(st.outbox_size == 2 && st.last_submitted_version == 2);
+    }
+    /* The tick hands out a batch the caller must free: its struct must hold the pointer. */
+    sa_tick_result tick;
+    POISON(tick);
+    tick.struct_size = (uint32_t)offsetof(sa_tick_result, batch);
+    EXPECT(sa_sync_tick(engine, true, &tick), SA_ERR_INVALID_ARGUMENT, "struct_size");
+    sa_sync_free(engine);
+    sa_store_free(store);
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof g_dir, "/tmp/sa_test_api_XXXXXX");
@@ -2676,6 +2736,7 @@ int main(void)
     test_wal_recovery_rules();
     test_ack_tracker();
     test_conflict_resolve();
+    test_output_struct_sizes();
 
     remove_dir(g_dir);
     printf("%lu passed, %lu failed\n", g_passed, g_failed);

@@ -144,7 +144,7 @@ static void *worker(void *arg)
         char value[32];
         snprintf(key, sizeof key, "t%d-k%d", id, i);
         snprintf(value, sizeof value, "v%d-%d", id, i);
-        sa_submitted s;
+        sa_submitted s = {.struct_size = sizeof s};
         if (OK(sa_sync_submit(g_engine, SA_OP_PUT, key, (const uint8_t *)value, strlen(value),
                               &s))) {
             bool in_range = s.version >= 1 && s.version <= TOTAL;
@@ -162,7 +162,7 @@ static void *worker(void *arg)
             send_and_ack();
         }
         if (i % 10 == 0) {
-            sa_sync_state_info st;
+            sa_sync_state_info st = {.struct_size = sizeof st};
             if (OK(sa_sync_state(g_engine, &st))) {
                 CHECK(state_is_consistent(&st));
             }
@@ -252,8 +252,7 @@ int main(void)
     CHECK(drained > 0);
 
     /* Exact final counters. */
-    sa_sync_state_info st;
-    memset(&st, 0, sizeof st);
+    sa_sync_state_info st = {.struct_size = sizeof st};
     if (OK(sa_sync_state(g_engine, &st))) {
         CHECK(st.outbox_size == TOTAL);
         CHECK(st.acknowledged_count == TOTAL);

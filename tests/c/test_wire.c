@@ -155,7 +155,7 @@ static void node_free(node n)
 
 static bool put(const node *n, const char *key, const char *value)
 {
-    sa_submitted s;
+    sa_submitted s = {.struct_size = sizeof s};
     return sa_sync_submit(n->sync, SA_OP_PUT, key, (const uint8_t *)value, strlen(value), &s) ==
            SA_OK;
 }
@@ -219,7 +219,7 @@ static void test_v1_spec_example(void)
     sa_buf none = {NULL, 0};
     OK(sa_sync_handle_v1_frame(a.sync, reply.ptr, reply.len, &none));
     CHECK(none.ptr == NULL && none.len == 0);
-    sa_sync_state_info st;
+    sa_sync_state_info st = {.struct_size = sizeof st};
     OK(sa_sync_state(a.sync, &st));
     CHECK(st.acknowledged_count == 1);
 
@@ -251,7 +251,7 @@ static void test_v2_round_trip(void)
     CHECK(frame.len > SA_WIRE_HEADER_BYTES && memcmp(frame.ptr, "SASY", 4) == 0);
     CHECK(frame.ptr[4] == SA_WIRE_FORMAT_VERSION);
 
-    sa_receive_report report;
+    sa_receive_report report = {.struct_size = sizeof report};
     sa_buf ack = {NULL, 0};
     OK(sa_sync_receive_frame(b.sync, frame.ptr, frame.len, &report, &ack));
     CHECK(report.applied == 2 && report.ignored == 0 && report.duplicate == 0 &&
@@ -300,7 +300,7 @@ static void test_v2_vectors_and_per_operation_errors(void)
     node b = node_new("node-b");
     uint8_t bytes[512];
     size_t n = vector_bytes("v2_put", bytes, sizeof bytes);
-    sa_receive_report report;
+    sa_receive_report report = {.struct_size = sizeof report};
     sa_buf ack = {NULL, 0};
     OK(sa_sync_receive_frame(b.sync, bytes, n, &report, &ack));
     CHECK(report.applied == 1);
@@ -381,7 +381,7 @@ static void test_own_node_id_is_refused(void)
     node twin = node_new("node-a"); /* the vectors' sender is node-a */
     uint8_t bytes[512];
     size_t n = vector_bytes("v2_put", bytes, sizeof bytes);
-    sa_receive_report report;
+    sa_receive_report report = {.struct_size = sizeof report};
     sa_buf ack = {NULL, 0};
     OK(sa_sync_receive_frame(twin.sync, bytes, n, &report, &ack));
     CHECK(report.applied == 0 && report.duplicate == 0 && report.invalid == 1);
@@ -397,7 +397,7 @@ static void test_own_node_id_is_refused(void)
     EXPECT(sa_sync_handle_v1_frame(twin.sync, bytes, n, &reply),
            SA_ERR_INVALID_REMOTE_OPERATION, "origin node-a is this node's own id");
     CHECK(reply.ptr == NULL && reply.len == 0);
-    sa_sync_state_info st;
+    sa_sync_state_info st = {.struct_size = sizeof st};
     if (OK(sa_sync_state(twin.sync, &st))) {
         CHECK(st.remote_applied_count == 0 && st.remote_duplicate_count == 0);
     }

@@ -194,10 +194,20 @@ class sa_resolution(Structure):
     ]
 
 
-class sa_submitted(Structure):
+class _Sized(Structure):
+    """A struct that can grow: ``struct_size`` (its first field) is set to the size these
+    bindings know, so the library writes no more than that (see the header's top comment)."""
+
+    def __init__(self, *args: Any, **fields: Any) -> None:
+        super().__init__(*args, **fields)
+        self.struct_size = ctypes.sizeof(self)
+
+
+class sa_submitted(_Sized):
     """``struct sa_submitted``."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
         ("version", c_uint64),
         ("stamp", c_uint64),
         ("sync_id", c_char * SA_SYNC_ID_MAX),
@@ -225,10 +235,11 @@ class sa_remote_op(Structure):
     ]
 
 
-class sa_apply_result(Structure):
+class sa_apply_result(_Sized):
     """``struct sa_apply_result``."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
         ("outcome", c_int32),
         ("conflict_detected", c_bool),
         ("reason", c_int32),
@@ -236,10 +247,11 @@ class sa_apply_result(Structure):
     ]
 
 
-class sa_sync_state_info(Structure):
+class sa_sync_state_info(_Sized):
     """``struct sa_sync_state_info`` (filled by ``sa_sync_state``)."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
         ("outbox_size", c_uint64),
         ("pending_count", c_uint64),
         ("queued_count", c_uint64),
@@ -259,20 +271,21 @@ class sa_sync_state_info(Structure):
     ]
 
 
-class sa_tick_result(Structure):
+class sa_tick_result(_Sized):
     """``struct sa_tick_result``; ``batch`` is owned by the caller."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
         ("retried_count", c_uint64),
         ("pruned_count", c_uint64),
         ("batch", POINTER(sa_batch)),
     ]
 
 
-class sa_replay_report(Structure):
+class sa_replay_report(_Sized):
     """``struct sa_replay_report``."""
 
-    _fields_ = [("records", c_uint64), ("dropped_bytes", c_uint64)]
+    _fields_ = [("struct_size", c_uint32), ("records", c_uint64), ("dropped_bytes", c_uint64)]
 
 
 class sa_buf(Structure):
@@ -281,10 +294,11 @@ class sa_buf(Structure):
     _fields_ = [("ptr", POINTER(c_uint8)), ("len", c_size_t)]
 
 
-class sa_receive_report(Structure):
+class sa_receive_report(_Sized):
     """``struct sa_receive_report`` (filled by ``sa_sync_receive_frame``)."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
         ("applied", c_size_t),
         ("ignored", c_size_t),
         ("duplicate", c_size_t),

@@ -870,7 +870,9 @@ class SyncEngine(_Owner):
         """Every counter of the engine, in O(1)."""
         out = N.sa_sync_state_info()
         self._call(self._lib.sa_sync_state, byref(out))
-        return SyncState(*(int(getattr(out, name)) for name, *_ in N.sa_sync_state_info._fields_))
+        return SyncState(
+            *(int(getattr(out, name)) for name, *_ in N.sa_sync_state_info._fields_[1:])
+        )
 
     def tick(self, prune: bool = False) -> TickResult:
         """One scheduler tick: retry expired operations, prune acknowledged ones if ``prune``,

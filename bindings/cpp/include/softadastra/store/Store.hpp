@@ -415,6 +415,7 @@ namespace softadastra::store::engine
         return R::err(closed_error());
       }
       sa_replay_report report{};
+      report.struct_size = sizeof report;
       const sa_status status = sa_store_replay_report(store_.get(), &report);
       if (status != SA_OK)
       {

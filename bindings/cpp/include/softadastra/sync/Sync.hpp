@@ -687,6 +687,7 @@ namespace softadastra::sync::engine
         return SubmitResult::err(detail::nul_error(detail::ErrorCode::InvalidOperation, "key", key));
       }
       sa_submitted submitted{};
+      submitted.struct_size = sizeof submitted;
       const sa_status status = sa_sync_submit(sync_.get(), static_cast<std::int32_t>(operation.type), key.c_str(),
                                               operation.value.data(), operation.value.size(), &submitted);
       if (status != SA_OK)
@@ -825,6 +826,7 @@ namespace softadastra::sync::engine
       op.replaces_stamp = remote.replaces ? remote.replaces->stamp : 0;
       op.replaces_origin = remote.replaces ? remote.replaces->origin.c_str() : nullptr;
       sa_apply_result result{};
+      result.struct_size = sizeof result;
       const sa_status status = sa_sync_receive_remote(sync_.get(), &op, &result);
       if (status != SA_OK)
       {
@@ -844,6 +846,7 @@ namespace softadastra::sync::engine
         return R::err(unusable());
       }
       sa_sync_state_info info{};
+      info.struct_size = sizeof info;
       const sa_status status = sa_sync_state(sync_.get(), &info);
       if (status != SA_OK)
       {
@@ -969,6 +972,7 @@ namespace softadastra::sync::scheduler
         return result;
       }
       sa_tick_result tick{};
+      tick.struct_size = sizeof tick;
       const sa_status status = sa_sync_tick(engine_->handle(), prune_completed, &tick);
       if (status != SA_OK)
       {

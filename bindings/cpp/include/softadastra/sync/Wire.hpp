@@ -127,6 +127,7 @@ namespace softadastra::sync::wire
       return R::err(detail::unusable());
     }
     sa_receive_report report{};
+    report.struct_size = sizeof report;
     sa_buf ack{nullptr, 0};
     const sa_status status = sa_sync_receive_frame(engine.handle(), frame.data(), frame.size(), &report, &ack);
     if (status != SA_OK)
