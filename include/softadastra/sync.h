@@ -359,6 +359,8 @@ typedef struct sa_sync_config {
 
 // A conflict decision: exactly one of `apply_remote` and `keep_local` is true.
 typedef struct sa_resolution {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
   bool conflict_detected;
   bool apply_remote;
   bool keep_local;
@@ -487,6 +489,8 @@ typedef struct sa_receive_report {
 // Why one operation of a received frame was refused. Strings are borrowed from thread-local
 // storage: valid until the next `sa_sync_receive_frame` on the same thread.
 typedef struct sa_operation_error {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
   // Position of the operation in the frame (0-based).
   size_t index;
   struct sa_str sync_id;

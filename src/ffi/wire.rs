@@ -104,12 +104,15 @@ pub struct sa_receive_report {
 }
 
 growable!(sa_receive_report, min: 4; applied, ignored, duplicate, invalid);
+growable!(sa_operation_error, min: 4; index, sync_id, message);
 
 /// Why one operation of a received frame was refused. Strings are borrowed from thread-local
 /// storage: valid until the next `sa_sync_receive_frame` on the same thread.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct sa_operation_error {
+    /// Set by the caller to `sizeof` this struct before the call (see the top of this header).
+    pub struct_size: u32,
     /// Position of the operation in the frame (0-based).
     pub index: usize,
     pub sync_id: sa_str,
@@ -193,7 +196,7 @@ pub extern "C" fn sa_last_receive_error(
 ) -> sa_status {
     guard(|| {
         // SAFETY: NULL (rejected) or writable.
-        let slot = unsafe { out(out_error, "out_error") }?;
+        let slot = unsafe { SizedOut::new(out_error, "out_error") }?;
         RECEIVE_ERRORS.with(|errors| {
             let errors = errors.borrow();
             let e = errors.get(index).ok_or_else(|| {
@@ -206,11 +209,12 @@ pub extern "C" fn sa_last_receive_error(
                     ),
                 )
             })?;
-            *slot = sa_operation_error {
+            slot.write(sa_operation_error {
+                struct_size: 0,
                 index: e.index,
                 sync_id: e.sync_id.view(),
                 message: e.message.view(),
-            };
+            });
             Ok(())
         })
     })

@@ -2528,7 +2528,7 @@ static void expect_resolution(int line, int32_t policy, bool has_local, uint64_t
                               bool apply, int32_t reason)
 {
     sa_resolution r;
-    POISON(r);
+    POISON_OUT(r);
     sa_status st = sa_conflict_resolve(policy, has_local, ls, ln, rs, rn, &r);
     bool ok = expect_status(__FILE__, line, "sa_conflict_resolve(...)", st, SA_OK, NULL);
     if (!ok) {
@@ -2544,7 +2544,7 @@ static void expect_resolution(int line, int32_t policy, bool has_local, uint64_t
                 (int)r.reason, conflict, apply, !apply, (int)reason);
     }
     /* Deterministic. */
-    sa_resolution again;
+    sa_resolution again = {.struct_size = sizeof again};
     if (sa_conflict_resolve(policy, has_local, ls, ln, rs, rn, &again) == SA_OK) {
         record(again.conflict_detected == r.conflict_detected &&
                    again.apply_remote == r.apply_remote && again.keep_local == r.keep_local &&
@@ -2596,24 +2596,24 @@ static void test_conflict_resolve(void)
     }
 
     /* Errors. */
-    sa_resolution r;
+    sa_resolution r = {.struct_size = sizeof r};
     const int32_t bad_policies[] = {0, 4, -1};
     for (size_t i = 0; i < 3; i++) {
-        POISON(r);
+        POISON_OUT(r);
         EXPECT(sa_conflict_resolve(bad_policies[i], true, s10, "node-a", s20, "node-b", &r),
                SA_ERR_INVALID_ARGUMENT, "policy");
-        CHECK(UNTOUCHED(r));
+        CHECK(UNTOUCHED_OUT(r));
     }
     /* Without a local write, local_node is not needed. */
     expect_resolution(__LINE__, SA_POLICY_KEEP_LOCAL, false, 0, NULL, s20, "node-b", false, true,
                       SA_REASON_NO_LOCAL_ENTRY);
-    POISON(r);
+    POISON_OUT(r);
     EXPECT_NULL_ARG(sa_conflict_resolve(SA_POLICY_KEEP_LOCAL, true, s10, NULL, s20, "node-b", &r),
                     "local_node");
-    CHECK(UNTOUCHED(r));
+    CHECK(UNTOUCHED_OUT(r));
     EXPECT_NULL_ARG(sa_conflict_resolve(SA_POLICY_KEEP_LOCAL, true, s10, "node-a", s20, NULL, &r),
                     "remote_node");
-    CHECK(UNTOUCHED(r));
+    CHECK(UNTOUCHED_OUT(r));
     EXPECT_NULL_ARG(
         sa_conflict_resolve(SA_POLICY_KEEP_LOCAL, true, s10, "node-a", s20, "node-b", NULL),
         "out_resolution");
@@ -2622,11 +2622,11 @@ static void test_conflict_resolve(void)
         EXPECT(sa_conflict_resolve(SA_POLICY_LAST_WRITE_WINS, true, s10, bad_ids[i], s20,
                                    "node-b", &r),
                SA_ERR_INVALID_NODE_ID, NULL);
-        CHECK(UNTOUCHED(r));
+        CHECK(UNTOUCHED_OUT(r));
         EXPECT(sa_conflict_resolve(SA_POLICY_LAST_WRITE_WINS, true, s10, "node-a", s20,
                                    bad_ids[i], &r),
                SA_ERR_INVALID_NODE_ID, NULL);
-        CHECK(UNTOUCHED(r));
+        CHECK(UNTOUCHED_OUT(r));
     }
 }
 

@@ -315,7 +315,7 @@ static void test_v2_vectors_and_per_operation_errors(void)
     bytes[SA_WIRE_HEADER_BYTES + 4 + 4 + 7] = '9'; /* sync id node-a-9 */
     OK(sa_sync_receive_frame(b.sync, bytes, n, &report, &ack));
     CHECK(report.applied == 0 && report.invalid == 1);
-    sa_operation_error e;
+    sa_operation_error e = {.struct_size = sizeof e};
     OK(sa_last_receive_error(0, &e));
     CHECK(e.index == 0 && e.sync_id.len == 8 && memcmp(e.sync_id.ptr, "node-a-9", 8) == 0);
     CHECK(strstr(e.message.ptr, "version 0") != NULL);
@@ -385,7 +385,7 @@ static void test_own_node_id_is_refused(void)
     sa_buf ack = {NULL, 0};
     OK(sa_sync_receive_frame(twin.sync, bytes, n, &report, &ack));
     CHECK(report.applied == 0 && report.duplicate == 0 && report.invalid == 1);
-    sa_operation_error e;
+    sa_operation_error e = {.struct_size = sizeof e};
     if (OK(sa_last_receive_error(0, &e))) {
         CHECK(strstr(e.message.ptr, "origin node-a is this node's own id") != NULL);
     }

@@ -183,17 +183,6 @@ class sa_sync_config(Structure):
     ]
 
 
-class sa_resolution(Structure):
-    """``struct sa_resolution``."""
-
-    _fields_ = [
-        ("conflict_detected", c_bool),
-        ("apply_remote", c_bool),
-        ("keep_local", c_bool),
-        ("reason", c_int32),
-    ]
-
-
 class _Sized(Structure):
     """A struct that can grow: ``struct_size`` (its first field) is set to the size these
     bindings know, so the library writes no more than that (see the header's top comment)."""
@@ -201,6 +190,18 @@ class _Sized(Structure):
     def __init__(self, *args: Any, **fields: Any) -> None:
         super().__init__(*args, **fields)
         self.struct_size = ctypes.sizeof(self)
+
+
+class sa_resolution(_Sized):
+    """``struct sa_resolution``."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("conflict_detected", c_bool),
+        ("apply_remote", c_bool),
+        ("keep_local", c_bool),
+        ("reason", c_int32),
+    ]
 
 
 class sa_submitted(_Sized):
@@ -306,10 +307,15 @@ class sa_receive_report(_Sized):
     ]
 
 
-class sa_operation_error(Structure):
+class sa_operation_error(_Sized):
     """``struct sa_operation_error`` (filled by ``sa_last_receive_error``)."""
 
-    _fields_ = [("index", c_size_t), ("sync_id", sa_str), ("message", sa_str)]
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("index", c_size_t),
+        ("sync_id", sa_str),
+        ("message", sa_str),
+    ]
 
 
 class _ConstU8Ptr(POINTER(c_uint8)):  # type: ignore[misc]

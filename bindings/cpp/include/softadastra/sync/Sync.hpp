@@ -1209,6 +1209,7 @@ namespace softadastra::sync::conflict
       }
       const auto c_policy = static_cast<std::int32_t>(policy);
       sa_resolution r{};
+      r.struct_size = sizeof r;
       // Checks both node ids and the policy, whatever the entry says.
       sa_status status = sa_conflict_resolve(c_policy, false, 0, local_node.c_str(), 0, remote_node.c_str(), &r);
       if (status != SA_OK)

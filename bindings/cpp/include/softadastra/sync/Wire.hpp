@@ -143,6 +143,7 @@ namespace softadastra::sync::wire
     for (std::size_t i = 0; i < report.invalid; ++i)
     {
       sa_operation_error e{};
+      e.struct_size = sizeof e;
       if (sa_last_receive_error(i, &e) == SA_OK)
       {
         out.errors.push_back({e.index, ::softadastra::sync::detail::copy(e.sync_id),
