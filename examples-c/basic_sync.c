@@ -64,7 +64,7 @@ int main(void)
     printf("Batch size: %zu\n", sa_batch_len(batch));
 
     for (size_t i = 0; i < sa_batch_len(batch); i++) {
-        sa_envelope_view envelope;
+        sa_envelope_view envelope = {.struct_size = sizeof envelope};
         CHECK(sa_batch_get(batch, i, &envelope));
         /* A transport would send the envelope here. */
         printf("Ready to send: %s version=%" PRIu64 "\n", envelope.sync_id.ptr,

@@ -52,6 +52,7 @@ int main(void)
      * In a real exchange sa_remote_op_from_view fills this from the sender's batch. */
     const char *value = "Remote value";
     sa_remote_op remote_operation = {
+        .struct_size = sizeof remote_operation,
         .sync_id = "node-remote-1",
         .origin = "node-remote",
         .version = 1,

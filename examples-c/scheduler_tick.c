@@ -65,7 +65,7 @@ int main(void)
     printf("Tick has work: %d\n", has_work);
 
     for (size_t i = 0; i < batch_size; i++) {
-        sa_envelope_view envelope;
+        sa_envelope_view envelope = {.struct_size = sizeof envelope};
         CHECK(sa_batch_get(tick.batch, i, &envelope));
         printf("Transport should send: %s\n", envelope.sync_id.ptr);
     }

@@ -142,12 +142,12 @@ static size_t sync_step(const node *from, const node *to, const char *lost_ack)
     printf("batch of %zu\n", sent);
 
     for (size_t i = 0; i < sent; i++) {
-        sa_envelope_view envelope;
+        sa_envelope_view envelope = {.struct_size = sizeof envelope};
         CHECK(sa_batch_get(tick.batch, i, &envelope));
 
         /* The envelope is what a transport would serialise; on the receiving side it becomes
          * an sa_remote_op. Its pointers borrow the batch, which is still alive here. */
-        sa_remote_op op;
+        sa_remote_op op = {.struct_size = sizeof op};
         CHECK(sa_remote_op_from_view(&envelope, &op));
 
         sa_apply_result result = {.struct_size = sizeof result};

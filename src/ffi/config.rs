@@ -91,7 +91,7 @@ unsafe impl Growable for sa_sync_config {
 pub(crate) unsafe fn read_config(ptr: *const sa_sync_config) -> Result<SyncConfig, Failure> {
     let defaults = to_c(&SyncConfig::durable(""));
     // SAFETY: forwarded contract.
-    from_c(&unsafe { read_in(ptr, "config", defaults) }?)
+    from_c(&unsafe { read_in(ptr, "config", defaults, sa_sync_config::MIN_SIZE) }?)
 }
 
 /// The conflict policy `code`; `status` (with `what` naming the argument or field) if it is

@@ -3,11 +3,11 @@
 use std::os::raw::c_char;
 
 use super::args::{c_bytes, c_str, copy_to_buffer, handle, out, value_bytes};
-use super::batch::{sa_batch, sa_envelope_view};
+use super::batch::{sa_batch, sa_envelope_view, ENVELOPE_VIEW_MIN_INPUT};
 use super::clock::sa_clock;
 use super::config::{read_config, sa_sync_config};
 use super::error::{guard, Failure};
-use super::sized::{growable, SizedOut};
+use super::sized::{growable, read_in_zeroed, SizedOut};
 use super::store::sa_store;
 use super::types::*;
 use crate::clock::Stamp;
@@ -46,6 +46,9 @@ pub struct sa_submitted {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct sa_remote_op {
+    /// Set by the caller to `sizeof` this struct, before the call that fills it and in a
+    /// struct it passes in (see the top of this header).
+    pub struct_size: u32,
     pub sync_id: *const c_char,
     pub origin: *const c_char,
     pub version: u64,
@@ -359,10 +362,11 @@ pub extern "C" fn sa_remote_op_from_view(
 ) -> sa_status {
     guard(|| {
         // SAFETY: each pointer is NULL (rejected) or valid.
-        let v = unsafe { handle(view, "view") }?;
+        let v = unsafe { read_in_zeroed(view, "view", ENVELOPE_VIEW_MIN_INPUT) }?;
         // SAFETY: as above.
-        let slot = unsafe { out(out_op, "out_op") }?;
-        *slot = sa_remote_op {
+        let slot = unsafe { SizedOut::new(out_op, "out_op") }?;
+        slot.write(sa_remote_op {
+            struct_size: 0,
             sync_id: v.sync_id.ptr,
             origin: v.origin.ptr,
             version: v.version,
@@ -374,7 +378,7 @@ pub extern "C" fn sa_remote_op_from_view(
             has_replaces: v.has_replaces,
             replaces_stamp: v.replaces_stamp,
             replaces_origin: v.replaces_origin.ptr,
-        };
+        });
         Ok(())
     })
 }
@@ -437,7 +441,7 @@ pub extern "C" fn sa_sync_receive_remote(
         // SAFETY: each pointer is NULL (rejected) or valid.
         let sync = unsafe { handle(sync, "sync") }?;
         // SAFETY: as above.
-        let remote = remote_operation(unsafe { handle(op, "op") }?)?;
+        let remote = remote_operation(&unsafe { read_in_zeroed(op, "op", REMOTE_OP_MIN_INPUT) }?)?;
         // SAFETY: as above.
         let slot = unsafe { SizedOut::new(out_result, "out_result") }?;
         let result = sync.engine.receive_remote_operation(&remote)?;
@@ -460,6 +464,12 @@ growable!(sa_sync_state_info, min: 4; outbox_size, pending_count, queued_count, 
     acknowledged_count, failed_count, outbox_bytes, last_submitted_version,
     last_applied_remote_version, total_retries, remote_applied_count, remote_ignored_count,
     remote_duplicate_count, conflict_count, unacknowledged_bytes, oldest_unacknowledged_age_ms);
+growable!(sa_remote_op, min: 4; sync_id, origin, version, stamp, op_type, key, value, value_len,
+    has_replaces, replaces_stamp, replaces_origin);
+/// The fields `sa_sync_receive_remote` needs: through `value_len` (the replaced write is
+/// optional: none when the caller's struct ends before it).
+const REMOTE_OP_MIN_INPUT: usize =
+    std::mem::offset_of!(sa_remote_op, value_len) + std::mem::size_of::<usize>();
 growable!(sa_tick_result, min: std::mem::size_of::<sa_tick_result>(); retried_count, pruned_count, batch);
 
 fn state_to_c(s: SyncState) -> sa_sync_state_info {

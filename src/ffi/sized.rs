@@ -59,7 +59,12 @@ pub(crate) use spans;
 /// The size stated by the caller, checked: at least `T::MIN_SIZE`, at most this library's
 /// `sizeof(T)` (a larger struct comes from a newer header than this library), and not cutting
 /// a field.
-fn checked_size<T: Growable>(stated: u32, layout: &T, what: &str) -> Result<usize, Failure> {
+fn checked_size<T: Growable>(
+    stated: u32,
+    layout: &T,
+    what: &str,
+    min: usize,
+) -> Result<usize, Failure> {
     let size = stated as usize;
     let max = size_of::<T>();
     let refuse = |why: String| {
@@ -71,11 +76,10 @@ fn checked_size<T: Growable>(stated: u32, layout: &T, what: &str) -> Result<usiz
             ),
         )
     };
-    if size < T::MIN_SIZE {
+    if size < min {
         return Err(refuse(format!(
-            "the smallest {} this library accepts is {} bytes",
-            T::NAME,
-            T::MIN_SIZE
+            "the smallest {} this library accepts here is {min} bytes",
+            T::NAME
         )));
     }
     if size > max {
@@ -104,7 +108,8 @@ unsafe fn stated_size<T>(ptr: *const T) -> u32 {
 }
 
 /// Reads a struct from C: the caller's `struct_size` bytes over `defaults` (so fields beyond
-/// them keep their default). The result's `struct_size` is the caller's.
+/// them keep their default), refusing a size below `min` (the fields it needs). The result's
+/// `struct_size` is the caller's.
 ///
 /// # Safety
 /// `ptr` is NULL (rejected) or valid for reads of its stated `struct_size` bytes.
@@ -112,13 +117,14 @@ pub(crate) unsafe fn read_in<T: Growable>(
     ptr: *const T,
     what: &str,
     defaults: T,
+    min: usize,
 ) -> Result<T, Failure> {
     if ptr.is_null() {
         return Err(Failure::null(what));
     }
     // SAFETY: non-NULL and readable per the contract.
     let stated = unsafe { stated_size(ptr) };
-    let size = checked_size(stated, &defaults, what)?;
+    let size = checked_size(stated, &defaults, what, min)?;
     let mut value = defaults;
     // SAFETY: `size` <= size_of::<T>() (checked), the caller's struct holds `size` bytes, the
     // two do not overlap, and every byte pattern C writes is valid for T (trait contract).
@@ -126,6 +132,21 @@ pub(crate) unsafe fn read_in<T: Growable>(
         std::ptr::copy_nonoverlapping(ptr.cast::<u8>(), (&mut value as *mut T).cast::<u8>(), size)
     };
     Ok(value)
+}
+
+/// Reads a struct from C whose fields after `struct_size` default to zero (false, NULL, 0).
+///
+/// # Safety
+/// As [`read_in`].
+pub(crate) unsafe fn read_in_zeroed<T: Growable>(
+    ptr: *const T,
+    what: &str,
+    min: usize,
+) -> Result<T, Failure> {
+    // SAFETY: all-zero is a valid T (trait contract).
+    let zero: T = unsafe { std::mem::zeroed() };
+    // SAFETY: forwarded contract.
+    unsafe { read_in(ptr, what, zero, min) }
 }
 
 /// An out-pointer to a growable struct, checked before any work is done so that a bad size
@@ -148,7 +169,7 @@ impl<T: Growable> SizedOut<T> {
         let layout: T = unsafe { std::mem::zeroed() };
         let layout = &layout;
         // SAFETY: non-NULL and readable per the contract.
-        let size = checked_size(unsafe { stated_size(ptr) }, layout, what)?;
+        let size = checked_size(unsafe { stated_size(ptr) }, layout, what, T::MIN_SIZE)?;
         Ok(SizedOut { ptr, size })
     }
 

@@ -4,10 +4,10 @@ use std::cell::RefCell;
 use std::os::raw::c_char;
 
 use super::args::{c_str, handle, out, CText};
-use super::batch::{sa_batch, sa_envelope_view};
+use super::batch::{sa_batch, sa_envelope_view, ENVELOPE_VIEW_MIN_INPUT};
 use super::engine::sa_sync;
 use super::error::{guard, Failure};
-use super::sized::{growable, SizedOut};
+use super::sized::{growable, read_in_zeroed, SizedOut};
 use super::types::*;
 use crate::clock::Stamp;
 use crate::node::NodeId;
@@ -337,12 +337,12 @@ pub extern "C" fn sa_v1_frame_for_envelope(
 ) -> sa_status {
     guard(|| {
         // SAFETY: each pointer is NULL (rejected) or valid per the header contract.
-        let view = unsafe { handle(envelope, "envelope") }?;
+        let view = unsafe { read_in_zeroed(envelope, "envelope", ENVELOPE_VIEW_MIN_INPUT) }?;
         // SAFETY: as above.
         let to = unsafe { c_str(to_node_id, "to_node_id", SA_ERR_INVALID_NODE_ID) }?;
         // SAFETY: as above.
         let slot = unsafe { out(out_frame, "out_frame") }?;
-        let op = operation_of_view(view)?;
+        let op = operation_of_view(&view)?;
         *slot = sa_buf::from_vec(v1_frame_for_operation(&op, to).map_err(wire_failure)?);
         Ok(())
     })

@@ -90,12 +90,19 @@ static void exchange(void)
 
     sa_batch *batch = NULL;
     CHECK(sa_sync_next_batch(a, &batch) == SA_OK && sa_batch_len(batch) == 1);
+    sa_envelope_view view = {.struct_size = sizeof view};
+    sa_remote_op op = {.struct_size = sizeof op};
+    sa_apply_result applied = {.struct_size = sizeof applied};
+    CHECK(sa_batch_get(batch, 0, &view) == SA_OK && view.op_type == SA_OP_PUT);
+    CHECK(view.status == SA_STATUS_IN_FLIGHT && view.version == 1);
+    CHECK(sa_remote_op_from_view(&view, &op) == SA_OK);
+    CHECK(sa_sync_receive_remote(b, &op, &applied) == SA_OK && applied.outcome == SA_APPLIED);
     sa_buf frame = {NULL, 0};
     CHECK(sa_batch_encode(batch, &frame) == SA_OK);
     sa_receive_report report = {.struct_size = sizeof report};
     sa_buf ack = {NULL, 0};
     CHECK(sa_sync_receive_frame(b, frame.ptr, frame.len, &report, &ack) == SA_OK);
-    CHECK(report.applied == 1 && report.invalid == 0);
+    CHECK(report.duplicate == 1 && report.invalid == 0); /* already applied above */
     size_t acknowledged = 0;
     CHECK(sa_sync_ack_frame(a, ack.ptr, ack.len, &acknowledged) == SA_OK && acknowledged == 1);
     sa_buf_free(&frame);
@@ -106,6 +113,7 @@ static void exchange(void)
     CHECK(sa_sync_state(a, &state) == SA_OK);
     CHECK(state.acknowledged_count == 1 && state.last_submitted_version == 1);
     CHECK(sa_sync_state(b, &state) == SA_OK && state.remote_applied_count == 1);
+    CHECK(state.remote_duplicate_count == 1);
 
     sa_tick_result tick = {.struct_size = sizeof tick};
     CHECK(sa_sync_tick(a, true, &tick) == SA_OK && tick.pruned_count == 1);

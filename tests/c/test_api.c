@@ -225,8 +225,7 @@ static bool store_holds_str(const sa_store *store, const char *key, const char *
 static sa_remote_op remote_put(const char *sync_id, const char *origin, uint64_t version,
                                uint64_t stamp, const char *key, const char *value)
 {
-    sa_remote_op op;
-    memset(&op, 0, sizeof op);
+    sa_remote_op op = {.struct_size = sizeof op};
     op.sync_id = sync_id;
     op.origin = origin;
     op.version = version;
@@ -246,7 +245,7 @@ static size_t ack_all(const sa_sync *engine, const sa_batch *batch)
 {
     size_t acked = 0;
     for (size_t i = 0; i < sa_batch_len(batch); i++) {
-        sa_envelope_view view;
+        sa_envelope_view view = {.struct_size = sizeof view};
         if (!OK(sa_batch_get(batch, i, &view))) {
             continue;
         }
@@ -882,8 +881,8 @@ static void test_large_values(void)
         CHECK(st.outbox_bytes == 3 + big_len);
         sa_batch *batch = NULL;
         if (OK(sa_sync_next_batch(a, &batch)) && CHECK(sa_batch_len(batch) == 1)) {
-            sa_envelope_view v;
-            sa_remote_op op;
+            sa_envelope_view v = {.struct_size = sizeof v};
+            sa_remote_op op = {.struct_size = sizeof op};
             sa_apply_result r = {.struct_size = sizeof r};
             if (OK(sa_batch_get(batch, 0, &v))) {
                 CHECK(v.value.len == big_len && memcmp(v.value.ptr, big, big_len) == 0);
@@ -1028,11 +1027,11 @@ static void test_queue_batch_ack(void)
     if (OK(sa_sync_next_batch(engine, &batch))) {
         CHECK(batch != NULL);
         CHECK(sa_batch_len(batch) == 0);
-        sa_envelope_view v;
-        POISON(v);
+        sa_envelope_view v = {.struct_size = sizeof v};
+        POISON_OUT(v);
         EXPECT(sa_batch_get(batch, 0, &v), SA_ERR_INVALID_ARGUMENT, NULL);
         CHECK(has_number(g_msg, 0));
-        CHECK(UNTOUCHED(v));
+        CHECK(UNTOUCHED_OUT(v));
     }
     sa_batch_free(batch);
 
@@ -1056,16 +1055,16 @@ static void test_queue_batch_ack(void)
 
     batch = NULL;
     if (OK(sa_sync_next_batch(engine, &batch)) && CHECK(sa_batch_len(batch) == 2)) {
-        sa_envelope_view v;
+        sa_envelope_view v = {.struct_size = sizeof v};
         EXPECT_NULL_ARG(sa_batch_get(NULL, 0, &v), "batch");
         EXPECT_NULL_ARG(sa_batch_get(batch, 0, NULL), "out_view");
-        POISON(v);
+        POISON_OUT(v);
         EXPECT(sa_batch_get(batch, 2, &v), SA_ERR_INVALID_ARGUMENT, NULL);
         CHECK(has_number(g_msg, 2)); /* the batch length */
-        CHECK(UNTOUCHED(v));
+        CHECK(UNTOUCHED_OUT(v));
         EXPECT(sa_batch_get(batch, 7, &v), SA_ERR_INVALID_ARGUMENT, NULL);
         CHECK(has_number(g_msg, 2));
-        CHECK(UNTOUCHED(v));
+        CHECK(UNTOUCHED_OUT(v));
         EXPECT(sa_batch_get(batch, SIZE_MAX, &v), SA_ERR_INVALID_ARGUMENT, NULL);
         CHECK(has_number(g_msg, 2));
 
@@ -1151,7 +1150,7 @@ static void test_queue_batch_ack(void)
     outbox = NULL;
     if (OK(sa_sync_outbox(engine, &outbox)) && CHECK(sa_batch_len(outbox) == 3)) {
         for (size_t i = 0; i < 3; i++) {
-            sa_envelope_view v;
+            sa_envelope_view v = {.struct_size = sizeof v};
             if (OK(sa_batch_get(outbox, i, &v))) {
                 CHECK(v.version == i + 1);
                 CHECK(v.status == SA_STATUS_ACKNOWLEDGED);
@@ -1208,7 +1207,7 @@ static void test_no_ack_batches(void)
             sa_batch *batch = NULL;
             if (OK(sa_sync_next_batch(engine, &batch))) {
                 sizes[i] = sa_batch_len(batch);
-                sa_envelope_view v;
+                sa_envelope_view v = {.struct_size = sizeof v};
                 if (sizes[i] > 0 && OK(sa_batch_get(batch, 0, &v))) {
                     CHECK(v.status == SA_STATUS_ACKNOWLEDGED);
                     CHECK(v.version == (uint64_t)(2 * i + 1)); /* oldest first */
@@ -1252,7 +1251,7 @@ static int32_t outbox_status(const sa_sync *engine, uint64_t version, uint32_t *
     int32_t status = -1;
     if (OK(sa_sync_outbox(engine, &outbox))) {
         for (size_t i = 0; i < sa_batch_len(outbox); i++) {
-            sa_envelope_view v;
+            sa_envelope_view v = {.struct_size = sizeof v};
             if (sa_batch_get(outbox, i, &v) == SA_OK && v.version == version) {
                 status = v.status;
                 if (retry_count != NULL) {
@@ -1308,7 +1307,7 @@ static void test_retry_and_failure(void)
     OK(sa_clock_advance(clock, INTERVAL));
     sa_batch *batch = NULL;
     if (OK(sa_sync_next_batch(engine, &batch)) && CHECK(sa_batch_len(batch) == 2)) {
-        sa_envelope_view v;
+        sa_envelope_view v = {.struct_size = sizeof v};
         if (OK(sa_batch_get(batch, 0, &v))) {
             CHECK(v.retry_count == 1 && v.status == SA_STATUS_IN_FLIGHT);
             CHECK(str_is(v.sync_id, a.sync_id));
@@ -1457,7 +1456,7 @@ static void test_tick(void)
     if (OK(sa_sync_tick(engine, true, &tick))) {
         CHECK(tick.retried_count == 0 && tick.pruned_count == 0);
         if (CHECK(sa_batch_len(tick.batch) == 1)) {
-            sa_envelope_view v;
+            sa_envelope_view v = {.struct_size = sizeof v};
             if (OK(sa_batch_get(tick.batch, 0, &v))) {
                 CHECK(str_is(v.sync_id, s3.sync_id) && v.retry_count == 1);
             }
@@ -1498,7 +1497,7 @@ static void test_remote_errors(void)
     put(engine, "local", "x", NULL);
     const uint8_t small[4] = {1, 2, 3, 4};
     sa_remote_op good = remote_put("node-c-1", "node-c", 1, STAMP(T0), "rk", "remote");
-    sa_remote_op op;
+    sa_remote_op op = {.struct_size = sizeof op};
     sa_apply_result r = {.struct_size = sizeof r};
 
 #define REMOTE_FAILS(call, code, needle) \
@@ -1617,11 +1616,10 @@ static void test_remote_errors(void)
     }
 
     /* sa_remote_op_from_view errors. */
-    sa_envelope_view view;
-    memset(&view, 0, sizeof view);
-    POISON(op);
+    sa_envelope_view view = {.struct_size = sizeof view};
+    POISON_OUT(op);
     EXPECT_NULL_ARG(sa_remote_op_from_view(NULL, &op), "view");
-    CHECK(UNTOUCHED(op));
+    CHECK(UNTOUCHED_OUT(op));
     EXPECT_NULL_ARG(sa_remote_op_from_view(&view, NULL), "out_op");
 #undef REMOTE_FAILS
 
@@ -1845,14 +1843,14 @@ static void test_causal_successor(void)
     if (!put(a, "shared", "v1", &sa1)) {
         goto done;
     }
-    sa_envelope_view v;
-    sa_remote_op op;
+    sa_envelope_view v = {.struct_size = sizeof v};
+    sa_remote_op op = {.struct_size = sizeof op};
     sa_apply_result r = {.struct_size = sizeof r};
     if (!OK(sa_sync_next_batch(a, &batch_a)) || !CHECK(sa_batch_len(batch_a) == 1) ||
         !OK(sa_batch_get(batch_a, 0, &v))) {
         goto done;
     }
-    POISON(op);
+    POISON_OUT(op);
     if (OK(sa_remote_op_from_view(&v, &op))) {
         /* The remote op points into the batch. */
         CHECK(op.sync_id == v.sync_id.ptr && op.origin == v.origin.ptr && op.key == v.key.ptr);
@@ -1964,7 +1962,7 @@ static void test_handle_lifetimes(void)
         }
         sa_sync_free(engine); /* freed before the batch: the batch stays readable */
         engine = NULL;
-        sa_envelope_view v;
+        sa_envelope_view v = {.struct_size = sizeof v};
         if (OK(sa_batch_get(batch, 0, &v))) {
             CHECK(str_is(v.key, "k") && v.value.len == 1 && v.value.ptr[0] == 'v');
         }
@@ -2087,7 +2085,7 @@ static void test_wal_reopen(void)
         /* The acknowledged one is not sent again; the two in flight are. */
         sa_batch *batch = NULL;
         if (OK(sa_sync_next_batch(engine, &batch)) && CHECK(sa_batch_len(batch) == 2)) {
-            sa_envelope_view v;
+            sa_envelope_view v = {.struct_size = sizeof v};
             if (OK(sa_batch_get(batch, 0, &v))) {
                 CHECK(str_is(v.sync_id, "node-a-2") && str_is(v.key, "k2"));
                 CHECK(v.value.len == 2 && memcmp(v.value.ptr, "v2", 2) == 0);
@@ -2696,6 +2694,25 @@ static void test_output_struct_sizes(void)
     if (OK(sa_sync_state(engine, &st))) {
         CHECK(st.outbox_size == 2 && st.last_submitted_version == 2);
     }
+    /* An input struct from a caller built before the replaced-write fields: they are not read
+     * (poison there would be an invalid bool and a wild pointer), and mean "none". */
+    sa_remote_op op;
+    poison(&op, sizeof op);
+    op.struct_size = (uint32_t)offsetof(sa_remote_op, has_replaces);
+    op.sync_id = "node-c-1";
+    op.origin = "node-c";
+    op.version = 1;
+    op.stamp = STAMP(T0);
+    op.op_type = SA_OP_PUT;
+    op.key = "from-c";
+    op.value = (const uint8_t *)"c";
+    op.value_len = 1;
+    sa_apply_result r = {.struct_size = sizeof r};
+    if (OK(sa_sync_receive_remote(engine, &op, &r))) {
+        CHECK(r.outcome == SA_APPLIED && r.reason == SA_REASON_NO_LOCAL_ENTRY);
+    }
+    op.struct_size = (uint32_t)offsetof(sa_remote_op, value_len); /* without a needed field */
+    EXPECT(sa_sync_receive_remote(engine, &op, &r), SA_ERR_INVALID_ARGUMENT, "struct_size");
     /* The tick hands out a batch the caller must free: its struct must hold the pointer. */
     sa_tick_result tick;
     POISON(tick);

@@ -95,7 +95,7 @@ static size_t send_and_ack(void)
     }
     size_t len = sa_batch_len(batch);
     for (size_t i = 0; i < len; i++) {
-        sa_envelope_view v;
+        sa_envelope_view v = {.struct_size = sizeof v};
         if (!OK(sa_batch_get(batch, i, &v))) {
             continue;
         }
@@ -187,7 +187,7 @@ static void *worker(void *arg)
                 uint64_t previous = 0;
                 bool ordered = true;
                 for (size_t j = 0; j < n; j++) {
-                    sa_envelope_view v;
+                    sa_envelope_view v = {.struct_size = sizeof v};
                     if (sa_batch_get(outbox, j, &v) != SA_OK || v.version <= previous) {
                         ordered = false;
                         break;
@@ -310,7 +310,7 @@ int main(void)
     if (OK(sa_sync_outbox(g_engine, &outbox)) && CHECK(sa_batch_len(outbox) == TOTAL)) {
         size_t bad = 0;
         for (size_t j = 0; j < TOTAL; j++) {
-            sa_envelope_view v;
+            sa_envelope_view v = {.struct_size = sizeof v};
             if (sa_batch_get(outbox, j, &v) != SA_OK || v.version != j + 1 ||
                 v.status != SA_STATUS_ACKNOWLEDGED) {
                 bad++;

@@ -200,7 +200,7 @@ static void test_v1_spec_example(void)
     CHECK(put(&a, field("v1_sync_batch", "key"), field("v1_sync_batch", "value")));
     sa_batch *batch = NULL;
     OK(sa_sync_next_batch(a.sync, &batch));
-    sa_envelope_view view;
+    sa_envelope_view view = {.struct_size = sizeof view};
     OK(sa_batch_get(batch, 0, &view));
     sa_buf frame = {NULL, 0};
     OK(sa_v1_frame_for_envelope(&view, field("v1_sync_batch", "to"), &frame));

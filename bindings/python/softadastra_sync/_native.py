@@ -143,10 +143,20 @@ class sa_bytes(Structure):
     _fields_ = [("ptr", POINTER(c_uint8)), ("len", c_size_t)]
 
 
-class sa_envelope_view(Structure):
+class _Sized(Structure):
+    """A struct that can grow: ``struct_size`` (its first field) is set to the size these
+    bindings know, so the library writes no more than that (see the header's top comment)."""
+
+    def __init__(self, *args: Any, **fields: Any) -> None:
+        super().__init__(*args, **fields)
+        self.struct_size = ctypes.sizeof(self)
+
+
+class sa_envelope_view(_Sized):
     """``struct sa_envelope_view``: one envelope of a batch, borrowed from it."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
         ("sync_id", sa_str),
         ("origin", sa_str),
         ("version", c_uint64),
@@ -183,15 +193,6 @@ class sa_sync_config(Structure):
     ]
 
 
-class _Sized(Structure):
-    """A struct that can grow: ``struct_size`` (its first field) is set to the size these
-    bindings know, so the library writes no more than that (see the header's top comment)."""
-
-    def __init__(self, *args: Any, **fields: Any) -> None:
-        super().__init__(*args, **fields)
-        self.struct_size = ctypes.sizeof(self)
-
-
 class sa_resolution(_Sized):
     """``struct sa_resolution``."""
 
@@ -218,10 +219,11 @@ class sa_submitted(_Sized):
     ]
 
 
-class sa_remote_op(Structure):
+class sa_remote_op(_Sized):
     """``struct sa_remote_op``: strings borrowed for the duration of the call."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
         ("sync_id", c_char_p),
         ("origin", c_char_p),
         ("version", c_uint64),

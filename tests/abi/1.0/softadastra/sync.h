@@ -304,6 +304,9 @@ typedef struct sa_bytes {
 // A borrowed view of one envelope: strings are NUL-terminated, everything is valid until
 // the batch is freed. Fields map one to one to a remote operation (`sa_remote_op_from_view`).
 typedef struct sa_envelope_view {
+  // Set by the caller to `sizeof` this struct, before the call that fills it and in a
+  // struct it passes in (see the top of this header).
+  uint32_t struct_size;
   struct sa_str sync_id;
   struct sa_str origin;
   uint64_t version;
@@ -389,6 +392,9 @@ typedef struct sa_submitted {
 // An operation received from another node. Strings are NUL-terminated UTF-8, borrowed for the
 // duration of the call. `sa_remote_op_from_view` fills one from a batch envelope.
 typedef struct sa_remote_op {
+  // Set by the caller to `sizeof` this struct, before the call that fills it and in a
+  // struct it passes in (see the top of this header).
+  uint32_t struct_size;
   const char *sync_id;
   const char *origin;
   uint64_t version;

@@ -549,6 +549,7 @@ namespace softadastra::sync::core
       for (std::size_t i = 0; i < len; ++i)
       {
         sa_envelope_view view{};
+        view.struct_size = sizeof view;
         const sa_status status = sa_batch_get(owned.get(), i, &view);
         if (status != SA_OK)
         {
@@ -814,6 +815,7 @@ namespace softadastra::sync::engine
         }
       }
       sa_remote_op op{};
+      op.struct_size = sizeof op;
       op.sync_id = remote.sync_id.c_str();
       op.origin = remote.origin_node_id.c_str();
       op.version = remote.version;

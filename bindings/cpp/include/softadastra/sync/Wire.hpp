@@ -189,6 +189,7 @@ namespace softadastra::sync::wire
     const std::string &key = op.operation.key.str();
     const std::string &value = op.operation.value.str();
     sa_envelope_view view{};
+    view.struct_size = sizeof view;
     view.sync_id = sa_str{op.sync_id.c_str(), op.sync_id.size()};
     view.origin = sa_str{op.origin_node_id.c_str(), op.origin_node_id.size()};
     view.version = op.version;
