@@ -37,7 +37,7 @@ int main(void)
 
     /* The durable preset: writes are on disk before they return, and sent operations wait
      * for an ACK. The node id is the origin of every operation and the prefix of its ids. */
-    sa_sync_config config;
+    sa_sync_config config = {.struct_size = sizeof config};
     CHECK(sa_sync_config_durable("node-a", &config));
 
     /* Building the engine validates the store and config (the C++ SyncContext step). */
@@ -51,7 +51,7 @@ int main(void)
 
     /* The local write is applied to the store first, then tracked for propagation. */
     const char *value = "Gaspard";
-    sa_submitted submitted;
+    sa_submitted submitted = {.struct_size = sizeof submitted};
     CHECK(sa_sync_submit(engine, SA_OP_PUT, "user:1", (const uint8_t *)value, strlen(value),
                          &submitted));
 
@@ -64,7 +64,7 @@ int main(void)
     printf("Batch size: %zu\n", sa_batch_len(batch));
 
     for (size_t i = 0; i < sa_batch_len(batch); i++) {
-        sa_envelope_view envelope;
+        sa_envelope_view envelope = {.struct_size = sizeof envelope};
         CHECK(sa_batch_get(batch, i, &envelope));
         /* A transport would send the envelope here. */
         printf("Ready to send: %s version=%" PRIu64 "\n", envelope.sync_id.ptr,

@@ -37,7 +37,7 @@ int main(void)
 
     /* Last-write-wins orders writes by (stamp, origin): equal stamps are broken by node id,
      * so "node-b" > "node-a" and the remote write wins, on every node. */
-    sa_resolution resolution;
+    sa_resolution resolution = {.struct_size = sizeof resolution};
     CHECK(sa_conflict_resolve(SA_POLICY_LAST_WRITE_WINS, true, local_stamp, "node-a",
                               remote_stamp, "node-b", &resolution));
 

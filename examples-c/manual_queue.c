@@ -28,7 +28,7 @@
 /* The number of operations ready for the next batch. */
 static uint64_t queued_count(const sa_sync *engine)
 {
-    sa_sync_state_info state;
+    sa_sync_state_info state = {.struct_size = sizeof state};
     CHECK(sa_sync_state(engine, &state));
     return state.queued_count;
 }
@@ -43,7 +43,7 @@ int main(void)
     sa_store *store = NULL;
     CHECK(sa_store_open(wal_path, SA_DURABLE, &store));
 
-    sa_sync_config config;
+    sa_sync_config config = {.struct_size = sizeof config};
     CHECK(sa_sync_config_durable("node-a", &config));
 
     /* The application decides when an operation may leave (e.g. after a user confirms). */
@@ -58,7 +58,7 @@ int main(void)
     CHECK(sa_sync_set_clock(engine, clock));
 
     const char *value = "manual-value";
-    sa_submitted submitted;
+    sa_submitted submitted = {.struct_size = sizeof submitted};
     CHECK(sa_sync_submit(engine, SA_OP_PUT, "manual:key", (const uint8_t *)value,
                          strlen(value), &submitted));
 

@@ -35,7 +35,7 @@ int main(void)
     sa_store *store = NULL;
     CHECK(sa_store_open(wal_path, SA_DURABLE, &store));
 
-    sa_sync_config config;
+    sa_sync_config config = {.struct_size = sizeof config};
     CHECK(sa_sync_config_durable("node-local", &config));
 
     sa_sync *engine = NULL;
@@ -52,6 +52,7 @@ int main(void)
      * In a real exchange sa_remote_op_from_view fills this from the sender's batch. */
     const char *value = "Remote value";
     sa_remote_op remote_operation = {
+        .struct_size = sizeof remote_operation,
         .sync_id = "node-remote-1",
         .origin = "node-remote",
         .version = 1,
@@ -66,7 +67,7 @@ int main(void)
     };
 
     /* An invalid operation would be an error here, and leave the store untouched. */
-    sa_apply_result result;
+    sa_apply_result result = {.struct_size = sizeof result};
     CHECK(sa_sync_receive_remote(engine, &remote_operation, &result));
 
     if (result.outcome == SA_APPLIED) {

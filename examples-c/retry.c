@@ -37,7 +37,7 @@ int main(void)
 
     /* The fast preset does not wait for ACKs; turn them on, with a tiny timeout so that the
      * example does not wait. */
-    sa_sync_config config;
+    sa_sync_config config = {.struct_size = sizeof config};
     CHECK(sa_sync_config_fast("node-a", &config));
     config.require_ack = true;
     config.max_retries = 3;
@@ -54,7 +54,7 @@ int main(void)
     CHECK(sa_sync_set_clock(engine, clock));
 
     const char *value = "retry-value";
-    sa_submitted submitted;
+    sa_submitted submitted = {.struct_size = sizeof submitted};
     CHECK(sa_sync_submit(engine, SA_OP_PUT, "retry:key", (const uint8_t *)value,
                          strlen(value), &submitted));
 
@@ -73,7 +73,7 @@ int main(void)
     printf("Retried count: %zu\n", retried);
 
     /* Still tracked (queued again): failed delivery is never hidden. */
-    sa_sync_state_info state;
+    sa_sync_state_info state = {.struct_size = sizeof state};
     CHECK(sa_sync_state(engine, &state));
 
     printf("Outbox size: %" PRIu64 "\n", state.outbox_size);

@@ -35,7 +35,7 @@ int main(void)
     sa_store *store = NULL;
     CHECK(sa_store_open(wal_path, SA_DURABLE, &store));
 
-    sa_sync_config config;
+    sa_sync_config config = {.struct_size = sizeof config};
     CHECK(sa_sync_config_durable("node-a", &config));
 
     sa_sync *engine = NULL;
@@ -48,12 +48,12 @@ int main(void)
     CHECK(sa_sync_set_clock(engine, clock));
 
     const char *value = "sync-me";
-    sa_submitted submitted;
+    sa_submitted submitted = {.struct_size = sizeof submitted};
     CHECK(sa_sync_submit(engine, SA_OP_PUT, "task:1", (const uint8_t *)value, strlen(value),
                          &submitted));
 
     /* prune = false: keep acknowledged operations in the outbox for inspection. */
-    sa_tick_result tick;
+    sa_tick_result tick = {.struct_size = sizeof tick};
     CHECK(sa_sync_tick(engine, false, &tick));
 
     size_t batch_size = sa_batch_len(tick.batch);
@@ -65,7 +65,7 @@ int main(void)
     printf("Tick has work: %d\n", has_work);
 
     for (size_t i = 0; i < batch_size; i++) {
-        sa_envelope_view envelope;
+        sa_envelope_view envelope = {.struct_size = sizeof envelope};
         CHECK(sa_batch_get(tick.batch, i, &envelope));
         printf("Transport should send: %s\n", envelope.sync_id.ptr);
     }

@@ -54,7 +54,7 @@ static void node_open(node *n, const char *name, const char *wal_path, uint64_t 
 
     /* Durable preset: writes on disk before they return, sent operations wait for an ACK
      * (timeout 10 s, first re-send after at most 5 s), last-write-wins conflicts. */
-    sa_sync_config config;
+    sa_sync_config config = {.struct_size = sizeof config};
     CHECK(sa_sync_config_durable(name, &config));
     CHECK(sa_sync_new(n->store, &config, &n->engine));
 
@@ -75,6 +75,7 @@ static void node_close(node *n)
 static void write_value(const node *n, const char *key, const char *value,
                         sa_submitted *submitted)
 {
+    submitted->struct_size = sizeof *submitted;
     CHECK(sa_sync_submit(n->engine, SA_OP_PUT, key, (const uint8_t *)value, strlen(value),
                          submitted));
     printf("%s: put %s = \"%s\" -> %s\n", n->name, key, value, submitted->sync_id);
@@ -130,7 +131,7 @@ static const char *reason_text(int32_t reason)
  */
 static size_t sync_step(const node *from, const node *to, const char *lost_ack)
 {
-    sa_tick_result tick;
+    sa_tick_result tick = {.struct_size = sizeof tick};
     CHECK(sa_sync_tick(from->engine, false, &tick));
 
     size_t sent = sa_batch_len(tick.batch);
@@ -141,15 +142,15 @@ static size_t sync_step(const node *from, const node *to, const char *lost_ack)
     printf("batch of %zu\n", sent);
 
     for (size_t i = 0; i < sent; i++) {
-        sa_envelope_view envelope;
+        sa_envelope_view envelope = {.struct_size = sizeof envelope};
         CHECK(sa_batch_get(tick.batch, i, &envelope));
 
         /* The envelope is what a transport would serialise; on the receiving side it becomes
          * an sa_remote_op. Its pointers borrow the batch, which is still alive here. */
-        sa_remote_op op;
+        sa_remote_op op = {.struct_size = sizeof op};
         CHECK(sa_remote_op_from_view(&envelope, &op));
 
-        sa_apply_result result;
+        sa_apply_result result = {.struct_size = sizeof result};
         CHECK(sa_sync_receive_remote(to->engine, &op, &result));
 
         printf("  %s -> %s: %s put %s = \"%.*s\"", from->name, to->name, envelope.sync_id.ptr,
@@ -217,8 +218,8 @@ static bool same_on_both(const node *a, const node *b, const char *key)
 
 static void print_states(const node *a, const node *b)
 {
-    sa_sync_state_info sa;
-    sa_sync_state_info sb;
+    sa_sync_state_info sa = {.struct_size = sizeof sa};
+    sa_sync_state_info sb = {.struct_size = sizeof sb};
     CHECK(sa_sync_state(a->engine, &sa));
     CHECK(sa_sync_state(b->engine, &sb));
 
@@ -251,14 +252,14 @@ int main(void)
     node_open(&b, "node-b", "two_node_demo_b.wal", START_MS + B_AHEAD_MS);
 
     printf("\n-- node-a is offline and writes locally --\n");
-    sa_submitted submitted;
+    sa_submitted submitted = {.struct_size = sizeof submitted};
     write_value(&a, "user:1", "Gaspard", &submitted);
     write_value(&a, "doc:1", "draft from A", &submitted);
     char a_doc_sync_id[SA_SYNC_ID_MAX];
     memcpy(a_doc_sync_id, submitted.sync_id, sizeof a_doc_sync_id);
 
     /* Nothing is lost while offline: the writes are in A's store and queued in its outbox. */
-    sa_sync_state_info state;
+    sa_sync_state_info state = {.struct_size = sizeof state};
     CHECK(sa_sync_state(a.engine, &state));
     printf("%s: %" PRIu64 " operations queued, nothing sent yet\n", a.name, state.queued_count);
 
@@ -313,7 +314,7 @@ int main(void)
     printf("\n-- pruning acknowledged operations --\n");
     const node *nodes[] = {&a, &b};
     for (size_t i = 0; i < 2; i++) {
-        sa_tick_result tick;
+        sa_tick_result tick = {.struct_size = sizeof tick};
         CHECK(sa_sync_tick(nodes[i]->engine, true, &tick));
         CHECK(sa_sync_state(nodes[i]->engine, &state));
         printf("%s: pruned %" PRIu64 ", outbox size now %" PRIu64 "\n", nodes[i]->name,

@@ -419,13 +419,36 @@ fn duplicates_are_reported_and_change_nothing_even_after_restart() {
         .unwrap()
         .duplicate_delivery());
     assert_eq!(n.engine.state().remote_duplicate_count, 2);
-    // Our own operations relayed back are duplicates.
+}
+
+#[test]
+fn a_remote_operation_with_this_nodes_own_id_is_refused_naming_the_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = node(dir.path(), SyncConfig::durable("node-a"));
+    n.engine.submit_local_operation(put("mine", "m")).unwrap();
+    let before = n.engine.state();
+    // Our own operation coming back, and a peer that was given our id: both refused.
     let own = n.engine.outbox()[0].operation.clone();
-    assert!(n
-        .engine
-        .receive_remote_operation(&own)
-        .unwrap()
-        .duplicate_delivery());
+    let mut twin = SyncOperation::remote(
+        "node-a-50",
+        "node-a",
+        50,
+        put("twin", "t").with_timestamp(Stamp::new(T0, 0)),
+    );
+    for op in [&own, &twin] {
+        let err = n.engine.receive_remote_operation(op).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidRemoteOperation);
+        let message = err.to_string();
+        assert!(
+            message.contains("origin node-a is this node's own id"),
+            "{message}"
+        );
+    }
+    twin.origin_node_id = "node-b".into();
+    assert!(n.engine.receive_remote_operation(&twin).unwrap().applied());
+    let after = n.engine.state();
+    assert_eq!(after.remote_duplicate_count, before.remote_duplicate_count);
+    assert_eq!(get(&n.store, "twin").as_deref(), Some("t"));
 }
 
 #[test]

@@ -220,6 +220,42 @@ fn v2_receive_applies_valid_operations_reports_invalid_ones_and_acks_the_handled
 }
 
 #[test]
+fn an_operation_with_the_receivers_own_id_is_invalid_in_v2_and_v1() {
+    let (dir, twin_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // Two engines given the same id: the receiver must not take the other's writes for its own.
+    let a = node(dir.path(), durable("node-a"));
+    let twin = node(twin_dir.path(), durable("node-a"));
+    a.engine.submit_local_operation(put("k", "v")).unwrap();
+    let ops: Vec<SyncOperation> = a
+        .engine
+        .next_batch()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.operation)
+        .collect();
+    let frame = encode_operations_frame(&ops).unwrap();
+    let (report, ack) = twin.engine.receive_frame(&frame).unwrap();
+    assert_eq!(
+        (report.applied, report.duplicate, report.invalid),
+        (0, 0, 1)
+    );
+    assert!(
+        report.errors[0]
+            .message
+            .contains("origin node-a is this node's own id"),
+        "{}",
+        report.errors[0].message
+    );
+    assert!(decode_ack_frame(&ack).unwrap().is_empty());
+    // V1: refused, no reply frame, nothing applied.
+    let v1 = v1_frame_for_operation(&ops[0], "node-a").unwrap();
+    let err = twin.engine.handle_v1_frame(&v1).unwrap_err().to_string();
+    assert!(err.contains("origin node-a is this node's own id"), "{err}");
+    assert!(twin.store.is_empty());
+    assert_eq!(twin.engine.state().remote_duplicate_count, 0);
+}
+
+#[test]
 fn v2_relay_keeps_origin_and_replaced_write() {
     let dir = tempfile::tempdir().unwrap();
     let a = node(dir.path(), durable("node-a"));

@@ -67,7 +67,7 @@ int main(int argc, char **argv)
     uint8_t value[32];
     memset(value, 'v', sizeof value);
 
-    sa_sync_config config;
+    sa_sync_config config = {.struct_size = sizeof config};
     CHECK(sa_sync_config_fast("bench", &config));
 
     for (long run = 0; run < runs; run++) {
@@ -75,7 +75,7 @@ int main(int argc, char **argv)
         sa_sync *engine = NULL;
         CHECK(sa_store_open(NULL, SA_FAST, &store));
         CHECK(sa_sync_new(store, &config, &engine));
-        sa_submitted submitted;
+        sa_submitted submitted = {.struct_size = sizeof submitted};
         double start = now_seconds();
         for (long i = 0; i < ops; i++) {
             CHECK(sa_sync_submit(engine, SA_OP_PUT, keys[i], value, sizeof value, &submitted));

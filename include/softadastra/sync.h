@@ -11,6 +11,28 @@
  * threads at once, except that no call may be in flight on a handle being freed. Strings
  * passed in are NUL-terminated UTF-8; views handed out (sa_str, sa_bytes) are borrowed from
  * the handle they came from. No function returns memory to free with the C allocator.
+ *
+ * Structs that can grow (struct_size). A struct whose first field is `uint32_t struct_size`
+ * may gain fields in later versions. The caller sets struct_size to sizeof(the struct) as it
+ * was compiled, before the call, for structs it passes in AND structs it receives; the library
+ * reads and writes no more than struct_size bytes of it: fields the caller's struct lacks take
+ * their documented defaults on input and are not written on output (the bytes after
+ * struct_size are untouched), and the library writes struct_size back unchanged. A size below
+ * the struct's smallest accepted size, inside a field, or larger than this library's sizeof
+ * (a program built against a newer header) is refused with SA_ERR_INVALID_ARGUMENT and
+ * nothing is read or written. Structs without struct_size (sa_str, sa_bytes, sa_buf, ...)
+ * never change.
+ *
+ * ABI rules. Within a major version (SA_SYNC_VERSION_MAJOR), a program built against an older
+ * header keeps building and working against every newer library. A minor version may only:
+ * add functions; add status codes and enum values (treat unknown ones as errors or ignore
+ * them); append fields at the end of a struct with struct_size, starting at or after the
+ * previous version's sizeof (padding included), whose defaults keep the old behaviour; add
+ * constants; tune preset values (read them from the presets, never copy them). Only a major
+ * version may: remove or rename anything; change a function's signature, a field's type,
+ * offset or meaning, a code's or enum value's number or meaning; change a struct without
+ * struct_size; shorten a struct's smallest accepted size's fields. tests/abi/ keeps a frozen
+ * copy of this header and a program built against it, run against every later library.
  */
 
 #ifndef SOFTADASTRA_SYNC_H
@@ -19,47 +41,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-// Store operation types (`int32_t` arguments).
-#define SA_OP_PUT 1
-
-#define SA_OP_DELETE 2
-
-// Durability modes (`int32_t`): `SA_DURABLE` returns once the WAL record is on disk
-// (fdatasync); `SA_FAST` once it is handed to the OS (survives a crash, not a power cut).
-#define SA_DURABLE 1
-
-#define SA_FAST 2
-
-// Conflict policies (`int32_t`).
-#define SA_POLICY_LAST_WRITE_WINS 1
-
-#define SA_POLICY_KEEP_LOCAL 2
-
-#define SA_POLICY_KEEP_REMOTE 3
-
-// Outbox statuses of an operation (`int32_t`).
-#define SA_STATUS_PENDING 1
-
-#define SA_STATUS_QUEUED 2
-
-#define SA_STATUS_IN_FLIGHT 3
-
-#define SA_STATUS_ACKNOWLEDGED 4
-
-#define SA_STATUS_FAILED 5
-
-// Outcomes of receiving a remote operation (`int32_t`).
-#define SA_APPLIED 1
-
-#define SA_IGNORED 2
-
-#define SA_DUPLICATE 3
-
-// Outcomes of an ACK (`int32_t`).
-#define SA_ACK_ACKNOWLEDGED 1
-
-#define SA_ACK_ALREADY_ACKNOWLEDGED 2
 
 // Longest node id, in bytes (without the terminating NUL).
 #define SA_NODE_ID_MAX 256
@@ -92,24 +73,196 @@
 // Library version: patch.
 #define SA_SYNC_VERSION_PATCH 0
 
-// Why a conflict resolution came out as it did (`int32_t`).
-#define SA_REASON_NO_LOCAL_ENTRY 1
+// Result of every fallible function: `SA_OK` (0) or an error code. The detailed message of
+// the last error on the calling thread is returned by `sa_last_error_message()`. Codes never
+// change meaning; a minor version may add codes, so treat an unknown one as an error.
+enum sa_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Success.
+  SA_OK = 0,
+  // A required pointer was NULL, or an argument is out of range.
+  SA_ERR_INVALID_ARGUMENT = 1,
+  // The engine cannot be built from this store and configuration.
+  SA_ERR_INVALID_CONTEXT = 2,
+  // A node id is empty, too long, not UTF-8, or contains whitespace/control characters.
+  SA_ERR_INVALID_NODE_ID = 3,
+  // An operation was refused (invalid key or value, unknown type), whether submitted to the
+  // sync engine or written to the store directly; nothing changed.
+  SA_ERR_INVALID_OPERATION = 4,
+  // A remote operation was refused (empty sync id, bad origin, an origin equal to this
+  // node's own id, version 0, clock skew, invalid key or value); the store is untouched.
+  SA_ERR_INVALID_REMOTE_OPERATION = 5,
+  // No such sync operation (`sync operation not found: <id>`).
+  SA_ERR_NOT_FOUND = 6,
+  // The operation cannot be queued in its current status.
+  SA_ERR_QUEUE_FAILED = 7,
+  // The operation cannot be retried in its current status.
+  SA_ERR_RETRY_FAILED = 8,
+  // Conflict resolution could not decide safely.
+  SA_ERR_CONFLICT = 9,
+  // The store could not take a valid write (its clock cannot issue a later stamp).
+  SA_ERR_STORE_APPLY = 10,
+  // ACK tracking refused the request (e.g. an empty sync id).
+  SA_ERR_ACK_TRACKING = 11,
+  // The outbox is at `max_outbox_operations` or `max_outbox_bytes`; nothing was written.
+  SA_ERR_CAPACITY_EXCEEDED = 12,
+  // A WAL read, write or sync failed.
+  SA_ERR_IO = 13,
+  // The WAL (or a file beside it) holds damaged data that is not a torn tail; nothing was
+  // truncated. The message names the file, the byte offset and the damage.
+  SA_ERR_CORRUPT = 14,
+  // A bug in the library (a caught panic). The handle stays usable.
+  SA_ERR_INTERNAL = 15,
+  // The WAL is open in another store handle (this process or another); only one handle may
+  // hold a WAL at a time. Nothing was opened.
+  SA_ERR_IN_USE = 16,
+  // Bytes received from another node do not form a valid frame (truncated, bad magic,
+  // unknown format version, bad tag or length, trailing bytes, invalid UTF-8, a field over
+  // its limit); the message names the problem. Nothing was applied.
+  SA_ERR_MALFORMED_FRAME = 17,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sa_status sa_status;
+#else
+typedef int32_t sa_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
-#define SA_REASON_SAME_WRITE 2
+// Store operation types (`int32_t` fields and arguments).
+enum sa_op_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  SA_OP_PUT = 1,
+  SA_OP_DELETE = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sa_op_type sa_op_type;
+#else
+typedef int32_t sa_op_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
-#define SA_REASON_CAUSAL_SUCCESSOR 3
+// Durability modes (`int32_t`): `SA_DURABLE` returns once the WAL record is on disk
+// (fdatasync); `SA_FAST` once it is handed to the OS (survives a crash, not a power cut).
+enum sa_durability
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  SA_DURABLE = 1,
+  SA_FAST = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sa_durability sa_durability;
+#else
+typedef int32_t sa_durability;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
-#define SA_REASON_SAME_ORIGIN_NEWER 4
+// Conflict policies (`int32_t`).
+enum sa_conflict_policy
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  SA_POLICY_LAST_WRITE_WINS = 1,
+  SA_POLICY_KEEP_LOCAL = 2,
+  SA_POLICY_KEEP_REMOTE = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sa_conflict_policy sa_conflict_policy;
+#else
+typedef int32_t sa_conflict_policy;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
-#define SA_REASON_SAME_ORIGIN_OLDER 5
+// Outbox statuses of an operation (`int32_t`).
+enum sa_outbox_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  SA_STATUS_PENDING = 1,
+  SA_STATUS_QUEUED = 2,
+  SA_STATUS_IN_FLIGHT = 3,
+  SA_STATUS_ACKNOWLEDGED = 4,
+  SA_STATUS_FAILED = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sa_outbox_status sa_outbox_status;
+#else
+typedef int32_t sa_outbox_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
-#define SA_REASON_REMOTE_WINS 6
+// Outcomes of receiving a remote operation (`int32_t`).
+enum sa_outcome
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  SA_APPLIED = 1,
+  SA_IGNORED = 2,
+  SA_DUPLICATE = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sa_outcome sa_outcome;
+#else
+typedef int32_t sa_outcome;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
-#define SA_REASON_LOCAL_WINS 7
+// Outcomes of an ACK (`int32_t`).
+enum sa_ack_outcome
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  SA_ACK_ACKNOWLEDGED = 1,
+  SA_ACK_ALREADY_ACKNOWLEDGED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sa_ack_outcome sa_ack_outcome;
+#else
+typedef int32_t sa_ack_outcome;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
-#define SA_REASON_POLICY_KEEP_LOCAL 8
-
-#define SA_REASON_POLICY_KEEP_REMOTE 9
+// Why a conflict resolution came out as it did (`int32_t`; 0 where no resolution ran).
+enum sa_reason
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  SA_REASON_NO_LOCAL_ENTRY = 1,
+  SA_REASON_SAME_WRITE = 2,
+  SA_REASON_CAUSAL_SUCCESSOR = 3,
+  SA_REASON_SAME_ORIGIN_NEWER = 4,
+  SA_REASON_SAME_ORIGIN_OLDER = 5,
+  SA_REASON_REMOTE_WINS = 6,
+  SA_REASON_LOCAL_WINS = 7,
+  SA_REASON_POLICY_KEEP_LOCAL = 8,
+  SA_REASON_POLICY_KEEP_REMOTE = 9,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sa_reason sa_reason;
+#else
+typedef int32_t sa_reason;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
 // Tracks sync ids waiting for an ACK, each with a deadline. Thread-safe (internally locked).
 typedef struct sa_ack_tracker sa_ack_tracker;
@@ -139,10 +292,6 @@ typedef struct sa_store_iter sa_store_iter;
 // call is atomic. It keeps its store alive.
 typedef struct sa_sync sa_sync;
 
-// Result of every fallible function: `SA_OK` (0) or an error code. The detailed message of
-// the last error on the calling thread is returned by `sa_last_error_message()`.
-typedef int32_t sa_status;
-
 // A borrowed UTF-8 string: `len` bytes at `ptr`, followed by a NUL (so `ptr` can also be
 // printed as a C string). Valid as long as the handle it came from.
 typedef struct sa_str {
@@ -160,6 +309,9 @@ typedef struct sa_bytes {
 // A borrowed view of one envelope: strings are NUL-terminated, everything is valid until
 // the batch is freed. Fields map one to one to a remote operation (`sa_remote_op_from_view`).
 typedef struct sa_envelope_view {
+  // Set by the caller to `sizeof` this struct, before the call that fills it and in a
+  // struct it passes in (see the top of this header).
+  uint32_t struct_size;
   struct sa_str sync_id;
   struct sa_str origin;
   uint64_t version;
@@ -180,9 +332,11 @@ typedef struct sa_envelope_view {
   struct sa_str replaces_origin;
 } sa_envelope_view;
 
-// Sync settings. Fill with `sa_sync_config_durable` or `sa_sync_config_fast`, then change
-// fields. `struct_size` comes first and must stay `sizeof(sa_sync_config)`, so that fields can
-// be added in later versions without breaking callers. Durations are milliseconds.
+// Sync settings. Set `struct_size = sizeof(sa_sync_config)`, fill with
+// `sa_sync_config_durable` or `sa_sync_config_fast`, then change fields. Durations are
+// milliseconds. As every growable struct (see the top of this header): the library reads only
+// the caller's `struct_size` bytes and gives the fields after them the durable preset's
+// values; the smallest size accepted ends with `node_id`.
 typedef struct sa_sync_config {
   uint32_t struct_size;
   // This node's id, NUL-terminated UTF-8 (1–256 bytes, no whitespace or control chars).
@@ -213,6 +367,8 @@ typedef struct sa_sync_config {
 
 // A conflict decision: exactly one of `apply_remote` and `keep_local` is true.
 typedef struct sa_resolution {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
   bool conflict_detected;
   bool apply_remote;
   bool keep_local;
@@ -222,6 +378,8 @@ typedef struct sa_resolution {
 
 // What `sa_sync_submit` assigned.
 typedef struct sa_submitted {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
   // The operation's version (never reused, even across restarts).
   uint64_t version;
   // Its hybrid-clock stamp.
@@ -239,6 +397,9 @@ typedef struct sa_submitted {
 // An operation received from another node. Strings are NUL-terminated UTF-8, borrowed for the
 // duration of the call. `sa_remote_op_from_view` fills one from a batch envelope.
 typedef struct sa_remote_op {
+  // Set by the caller to `sizeof` this struct, before the call that fills it and in a
+  // struct it passes in (see the top of this header).
+  uint32_t struct_size;
   const char *sync_id;
   const char *origin;
   uint64_t version;
@@ -258,6 +419,8 @@ typedef struct sa_remote_op {
 
 // What `sa_sync_receive_remote` did.
 typedef struct sa_apply_result {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
   // `SA_APPLIED`, `SA_IGNORED` or `SA_DUPLICATE`.
   int32_t outcome;
   bool conflict_detected;
@@ -270,6 +433,8 @@ typedef struct sa_apply_result {
 // Every counter of the engine (see the module doc's "Sync state"), filled by
 // `sa_sync_state`.
 typedef struct sa_sync_state_info {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
   uint64_t outbox_size;
   uint64_t pending_count;
   uint64_t queued_count;
@@ -294,6 +459,8 @@ typedef struct sa_sync_state_info {
 // What one `sa_sync_tick` did. `batch` is owned by the caller: free it with `sa_batch_free`;
 // the tick has work when `sa_batch_len(batch) > 0`.
 typedef struct sa_tick_result {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
   uint64_t retried_count;
   uint64_t pruned_count;
   struct sa_batch *batch;
@@ -301,6 +468,8 @@ typedef struct sa_tick_result {
 
 // What opening a WAL found.
 typedef struct sa_replay_report {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
   // Records replayed.
   uint64_t records;
   // Bytes of torn tail cut off the end of the WAL (0 after a clean shutdown).
@@ -309,6 +478,8 @@ typedef struct sa_replay_report {
 
 // What a direct store write (`sa_store_put`, `sa_store_remove`, `sa_store_apply`) did.
 typedef struct sa_store_write_result {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
   // The store's sequence number for this write (monotonic per store).
   uint64_t version;
   // The hybrid-clock stamp the store gave the write (wall ms << 16 | logical).
@@ -325,6 +496,8 @@ typedef struct sa_store_write_result {
 // One entry returned by `sa_store_iter_next`: borrowed views, valid until the next
 // `sa_store_iter_next` or `sa_store_iter_free` on the same iterator.
 typedef struct sa_entry_view {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
   // The key (UTF-8, NUL-terminated).
   struct sa_str key;
   // The value bytes.
@@ -346,6 +519,8 @@ typedef struct sa_buf {
 
 // What `sa_sync_receive_frame` did with the operations of a frame.
 typedef struct sa_receive_report {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
   size_t applied;
   // Evaluated and not applied (older, or lost a conflict).
   size_t ignored;
@@ -359,6 +534,8 @@ typedef struct sa_receive_report {
 // Why one operation of a received frame was refused. Strings are borrowed from thread-local
 // storage: valid until the next `sa_sync_receive_frame` on the same thread.
 typedef struct sa_operation_error {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
   // Position of the operation in the frame (0-based).
   size_t index;
   struct sa_str sync_id;
@@ -367,65 +544,6 @@ typedef struct sa_operation_error {
 } sa_operation_error;
 
 
-
-// Success.
-#define SA_OK 0
-
-// A required pointer was NULL, or an argument is out of range.
-#define SA_ERR_INVALID_ARGUMENT 1
-
-// The engine cannot be built from this store and configuration.
-#define SA_ERR_INVALID_CONTEXT 2
-
-// A node id is empty, too long, not UTF-8, or contains whitespace/control characters.
-#define SA_ERR_INVALID_NODE_ID 3
-
-// A local operation was refused (invalid key or value, unknown type); nothing changed.
-#define SA_ERR_INVALID_OPERATION 4
-
-// A remote operation was refused (empty sync id, bad origin, version 0, clock skew, invalid
-// key or value); the store is untouched.
-#define SA_ERR_INVALID_REMOTE_OPERATION 5
-
-// No such sync operation (`sync operation not found: <id>`).
-#define SA_ERR_NOT_FOUND 6
-
-// The operation cannot be queued in its current status.
-#define SA_ERR_QUEUE_FAILED 7
-
-// The operation cannot be retried in its current status.
-#define SA_ERR_RETRY_FAILED 8
-
-// Conflict resolution could not decide safely.
-#define SA_ERR_CONFLICT 9
-
-// The store rejected a write.
-#define SA_ERR_STORE_APPLY 10
-
-// ACK tracking refused the request (e.g. an empty sync id).
-#define SA_ERR_ACK_TRACKING 11
-
-// The outbox is at `max_outbox_operations` or `max_outbox_bytes`; nothing was written.
-#define SA_ERR_CAPACITY_EXCEEDED 12
-
-// A WAL read, write or sync failed.
-#define SA_ERR_IO 13
-
-// The WAL (or a file beside it) holds damaged data that is not a torn tail; nothing was
-// truncated. The message names the file, the byte offset and the damage.
-#define SA_ERR_CORRUPT 14
-
-// A bug in the library (a caught panic). The handle stays usable.
-#define SA_ERR_INTERNAL 15
-
-// The WAL is open in another store handle (this process or another); only one handle may
-// hold a WAL at a time. Nothing was opened.
-#define SA_ERR_IN_USE 16
-
-// Bytes received from another node do not form a valid frame (truncated, bad magic, unknown
-// format version, bad tag or length, trailing bytes, invalid UTF-8, a field over its limit);
-// the message names the problem. Nothing was applied.
-#define SA_ERR_MALFORMED_FRAME 17
 
 #ifdef __cplusplus
 extern "C" {
@@ -513,11 +631,13 @@ uint64_t sa_clock_now(const struct sa_clock *clock);
 // No other call on this handle may be in flight.
 void sa_clock_free(struct sa_clock *clock);
 
-// Fills `*out_config` with the durable preset for `node_id` (NUL-terminated): writes on disk
+// Fills `*out_config` with the durable preset for `node_id` (NUL-terminated), writing only the
+// `out_config->struct_size` bytes the caller set (see the top of this header): writes on disk
 // before they return, ACKs required, last-write-wins. This function is where the preset's
 // values (batch size, retries, timeouts, outbox caps, clock skew) come from: read them from
 // the struct it fills, never copy them; a minor version may tune them.
-// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_INVALID_NODE_ID`.
+// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL, bad `struct_size`: nothing written),
+// `SA_ERR_INVALID_NODE_ID`.
 sa_status sa_sync_config_durable(const char *node_id, struct sa_sync_config *out_config);
 
 // Checks every field of `config` as `sa_sync_new` would, without building an engine.

@@ -2,8 +2,9 @@
 
 use std::os::raw::c_char;
 
-use super::args::{bytes_view, handle, out, CText};
+use super::args::{bytes_view, handle, CText};
 use super::error::{guard, guard_value, Failure};
+use super::sized::{growable, SizedOut};
 use super::types::*;
 use crate::sync::SyncEnvelope;
 
@@ -55,6 +56,9 @@ impl sa_batch {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct sa_envelope_view {
+    /// Set by the caller to `sizeof` this struct, before the call that fills it and in a
+    /// struct it passes in (see the top of this header).
+    pub struct_size: u32,
     pub sync_id: sa_str,
     pub origin: sa_str,
     pub version: u64,
@@ -75,6 +79,13 @@ pub struct sa_envelope_view {
     pub replaces_origin: sa_str,
 }
 
+growable!(sa_envelope_view, min: 4; sync_id, origin, version, stamp, op_type, key, value, status,
+    retry_count, has_replaces, replaces_stamp, replaces_origin);
+
+/// The fields a function reading a view needs: through `value` (the replaced write is optional).
+pub(crate) const ENVELOPE_VIEW_MIN_INPUT: usize =
+    std::mem::offset_of!(sa_envelope_view, value) + std::mem::size_of::<sa_bytes>();
+
 /// The number of envelopes; 0 for NULL.
 #[no_mangle]
 pub extern "C" fn sa_batch_len(batch: *const sa_batch) -> usize {
@@ -94,7 +105,7 @@ pub extern "C" fn sa_batch_get(
         // SAFETY: each pointer is NULL (rejected) or valid.
         let batch = unsafe { handle(batch, "batch") }?;
         // SAFETY: as above.
-        let slot = unsafe { out(out_view, "out_view") }?;
+        let slot = unsafe { SizedOut::new(out_view, "out_view") }?;
         let item = batch.items.get(index).ok_or_else(|| {
             Failure::new(
                 SA_ERR_INVALID_ARGUMENT,
@@ -107,15 +118,16 @@ pub extern "C" fn sa_batch_get(
         let envelope = &item.envelope;
         let op = &envelope.operation;
         static EMPTY: &[u8] = b"\0";
-        *slot = sa_envelope_view {
+        slot.write(sa_envelope_view {
+            struct_size: 0,
             sync_id: item.sync_id.view(),
             origin: item.origin.view(),
             version: op.version,
             stamp: op.operation.timestamp.raw(),
-            op_type: op.operation.kind as i32,
+            op_type: c_value::<sa_op_type, _>(op.operation.kind),
             key: item.key.view(),
             value: bytes_view(op.operation.value.as_bytes()),
-            status: envelope.status as i32,
+            status: c_value::<sa_outbox_status, _>(envelope.status),
             retry_count: envelope.retry_count,
             has_replaces: op.replaces.is_some(),
             replaces_stamp: op.replaces.as_ref().map_or(0, |r| r.stamp.raw()),
@@ -126,7 +138,7 @@ pub extern "C" fn sa_batch_get(
                 },
                 CText::view,
             ),
-        };
+        });
         Ok(())
     })
 }

@@ -3,16 +3,18 @@
 use std::os::raw::c_char;
 use std::time::Duration;
 
-use super::args::{c_str, copy_to_buffer, out};
+use super::args::{c_str, copy_to_buffer};
 use super::error::{guard, Failure};
+use super::sized::{read_in, spans, Growable, SizedOut};
 use super::store::durability;
 use super::types::*;
-use crate::store::Durability;
 use crate::sync::{ConflictPolicy, SyncConfig};
 
-/// Sync settings. Fill with `sa_sync_config_durable` or `sa_sync_config_fast`, then change
-/// fields. `struct_size` comes first and must stay `sizeof(sa_sync_config)`, so that fields can
-/// be added in later versions without breaking callers. Durations are milliseconds.
+/// Sync settings. Set `struct_size = sizeof(sa_sync_config)`, fill with
+/// `sa_sync_config_durable` or `sa_sync_config_fast`, then change fields. Durations are
+/// milliseconds. As every growable struct (see the top of this header): the library reads only
+/// the caller's `struct_size` bytes and gives the fields after them the durable preset's
+/// values; the smallest size accepted ends with `node_id`.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct sa_sync_config {
@@ -47,16 +49,13 @@ fn to_c(config: &SyncConfig) -> sa_sync_config {
     let mut c = sa_sync_config {
         struct_size: std::mem::size_of::<sa_sync_config>() as u32,
         node_id: [0; SA_NODE_ID_BUFFER],
-        durability: match config.durability {
-            Durability::Durable => SA_DURABLE,
-            Durability::Fast => SA_FAST,
-        },
+        durability: c_value::<sa_durability, _>(config.durability),
         auto_queue: config.auto_queue,
         require_ack: config.require_ack,
         ack_timeout_ms: crate::clock::millis(config.ack_timeout),
         retry_interval_ms: crate::clock::millis(config.retry_interval),
         max_retries: config.max_retries,
-        conflict_policy: config.conflict_policy as i32,
+        conflict_policy: c_value::<sa_conflict_policy, _>(config.conflict_policy),
         batch_size: config.batch_size as u32,
         max_outbox_operations: config.max_outbox_operations as u64,
         max_outbox_bytes: config.max_outbox_bytes,
@@ -67,32 +66,43 @@ fn to_c(config: &SyncConfig) -> sa_sync_config {
     c
 }
 
-/// The conflict policy `code`; `status` (with `what` naming the argument or field) if it is
-/// not an `SA_POLICY_*` value.
-pub(crate) fn policy(code: i32, what: &str, status: sa_status) -> Result<ConflictPolicy, Failure> {
-    match code {
-        SA_POLICY_LAST_WRITE_WINS => Ok(ConflictPolicy::LastWriteWins),
-        SA_POLICY_KEEP_LOCAL => Ok(ConflictPolicy::KeepLocal),
-        SA_POLICY_KEEP_REMOTE => Ok(ConflictPolicy::KeepRemote),
-        other => Err(Failure::new(
-            status,
-            format!("{what} {other} is not an SA_POLICY_* value"),
-        )),
+// SAFETY: repr(C), starts with `struct_size: u32`; every field is an integer, a char array or a
+// bool.
+unsafe impl Growable for sa_sync_config {
+    const NAME: &'static str = "sa_sync_config";
+    const MIN_SIZE: usize = std::mem::offset_of!(sa_sync_config, node_id) + SA_NODE_ID_BUFFER;
+
+    fn spans(&self) -> Vec<(usize, usize)> {
+        spans!(self, sa_sync_config; node_id, durability, auto_queue, require_ack,
+            ack_timeout_ms, retry_interval_ms, max_retries, conflict_policy, batch_size,
+            max_outbox_operations, max_outbox_bytes, max_clock_skew_ms, retry_backoff_max_ms)
+    }
+
+    fn set_struct_size(&mut self, size: u32) {
+        self.struct_size = size;
     }
 }
 
-/// Converts a C config to the engine's, checking the size field and the enum fields.
-pub(crate) fn from_c(c: &sa_sync_config) -> Result<SyncConfig, Failure> {
-    if c.struct_size as usize != std::mem::size_of::<sa_sync_config>() {
-        return Err(Failure::new(
-            SA_ERR_INVALID_ARGUMENT,
-            format!(
-                "config struct_size is {}, expected {} (fill it with sa_sync_config_durable)",
-                c.struct_size,
-                std::mem::size_of::<sa_sync_config>()
-            ),
-        ));
-    }
+/// Reads a config from C (`struct_size` bytes of it; the durable preset for the rest) and
+/// converts it, checking every field.
+///
+/// # Safety
+/// `ptr` is NULL (rejected) or valid for reads of its stated `struct_size` bytes.
+pub(crate) unsafe fn read_config(ptr: *const sa_sync_config) -> Result<SyncConfig, Failure> {
+    let defaults = to_c(&SyncConfig::durable(""));
+    // SAFETY: forwarded contract.
+    from_c(&unsafe { read_in(ptr, "config", defaults, sa_sync_config::MIN_SIZE) }?)
+}
+
+/// The conflict policy `code`; `status` (with `what` naming the argument or field) if it is
+/// not an `SA_POLICY_*` value.
+pub(crate) fn policy(code: i32, what: &str, status: sa_status) -> Result<ConflictPolicy, Failure> {
+    engine_value::<sa_conflict_policy, _>(code)
+        .ok_or_else(|| Failure::new(status, format!("{what} {code} is not an SA_POLICY_* value")))
+}
+
+/// Converts a full C config to the engine's, checking the enum fields.
+fn from_c(c: &sa_sync_config) -> Result<SyncConfig, Failure> {
     if !c.node_id.contains(&0) {
         return Err(Failure::new(
             SA_ERR_INVALID_NODE_ID,
@@ -136,17 +146,20 @@ fn fill(
         // SAFETY: each pointer is NULL (rejected) or valid per the header contract.
         let node = unsafe { c_str(node_id, "node_id", SA_ERR_INVALID_NODE_ID) }?;
         crate::node::NodeId::new(node)?;
+        let preset = to_c(&preset(node));
         // SAFETY: as above.
-        *unsafe { out(out_config, "out_config") }? = to_c(&preset(node));
+        unsafe { SizedOut::new(out_config, "out_config") }?.write(preset);
         Ok(())
     })
 }
 
-/// Fills `*out_config` with the durable preset for `node_id` (NUL-terminated): writes on disk
+/// Fills `*out_config` with the durable preset for `node_id` (NUL-terminated), writing only the
+/// `out_config->struct_size` bytes the caller set (see the top of this header): writes on disk
 /// before they return, ACKs required, last-write-wins. This function is where the preset's
 /// values (batch size, retries, timeouts, outbox caps, clock skew) come from: read them from
 /// the struct it fills, never copy them; a minor version may tune them.
-/// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL), `SA_ERR_INVALID_NODE_ID`.
+/// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL, bad `struct_size`: nothing written),
+/// `SA_ERR_INVALID_NODE_ID`.
 #[no_mangle]
 pub extern "C" fn sa_sync_config_durable(
     node_id: *const c_char,
@@ -162,7 +175,7 @@ pub extern "C" fn sa_sync_config_durable(
 pub extern "C" fn sa_sync_config_validate(config: *const sa_sync_config) -> sa_status {
     guard(|| {
         // SAFETY: `config` is NULL (rejected) or a valid struct per the header contract.
-        let config = from_c(unsafe { super::args::handle(config, "config") }?)?;
+        let config = unsafe { read_config(config) }?;
         config.validate()?;
         Ok(())
     })

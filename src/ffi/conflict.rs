@@ -2,8 +2,9 @@
 
 use std::os::raw::c_char;
 
-use super::args::{c_str, out};
+use super::args::c_str;
 use super::error::{guard, Failure};
+use super::sized::{growable, SizedOut};
 use super::types::*;
 use crate::clock::Stamp;
 use crate::node::NodeId;
@@ -14,12 +15,16 @@ use crate::sync::ConflictResolver;
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct sa_resolution {
+    /// Set by the caller to `sizeof` this struct before the call (see the top of this header).
+    pub struct_size: u32,
     pub conflict_detected: bool,
     pub apply_remote: bool,
     pub keep_local: bool,
     /// `SA_REASON_*`.
     pub reason: i32,
 }
+
+growable!(sa_resolution, min: 4; conflict_detected, apply_remote, keep_local, reason);
 
 /// Decides whether a remote write (`remote_stamp` by `remote_node`) replaces the local one
 /// (`local_stamp` by `local_node`; pass `has_local = false` when the key is unknown locally,
@@ -59,14 +64,15 @@ pub extern "C" fn sa_conflict_resolve(
             origin: Some(node(remote_node, "remote_node")?),
         };
         // SAFETY: `out_resolution` is NULL (rejected) or writable.
-        let slot = unsafe { out(out_resolution, "out_resolution") }?;
+        let slot = unsafe { SizedOut::new(out_resolution, "out_resolution") }?;
         let r = ConflictResolver::decide(local.as_ref(), &remote, None, policy);
-        *slot = sa_resolution {
+        slot.write(sa_resolution {
+            struct_size: 0,
             conflict_detected: r.conflict_detected,
             apply_remote: r.apply_remote,
             keep_local: r.keep_local,
-            reason: r.reason as i32,
-        };
+            reason: c_value::<sa_reason, _>(r.reason),
+        });
         Ok(())
     })
 }

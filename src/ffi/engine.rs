@@ -3,18 +3,17 @@
 use std::os::raw::c_char;
 
 use super::args::{c_bytes, c_str, copy_to_buffer, handle, out, value_bytes};
-use super::batch::{sa_batch, sa_envelope_view};
+use super::batch::{sa_batch, sa_envelope_view, ENVELOPE_VIEW_MIN_INPUT};
 use super::clock::sa_clock;
-use super::config::{from_c, sa_sync_config};
+use super::config::{read_config, sa_sync_config};
 use super::error::{guard, Failure};
+use super::sized::{growable, read_in_zeroed, SizedOut};
 use super::store::sa_store;
 use super::types::*;
 use crate::clock::Stamp;
 use crate::node::NodeId;
 use crate::store::{Key, Operation, OperationKind, Value, WriteId};
-use crate::sync::{
-    AckOutcome, RemoteOutcome, SyncContext, SyncEngine, SyncOperation, SyncScheduler, SyncState,
-};
+use crate::sync::{SyncContext, SyncEngine, SyncOperation, SyncScheduler, SyncState};
 
 /// The sync engine. Thread-safe: any number of threads may call functions on one engine; each
 /// call is atomic. It keeps its store alive.
@@ -26,6 +25,8 @@ pub struct sa_sync {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct sa_submitted {
+    /// Set by the caller to `sizeof` this struct before the call (see the top of this header).
+    pub struct_size: u32,
     /// The operation's version (never reused, even across restarts).
     pub version: u64,
     /// Its hybrid-clock stamp.
@@ -45,6 +46,9 @@ pub struct sa_submitted {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct sa_remote_op {
+    /// Set by the caller to `sizeof` this struct, before the call that fills it and in a
+    /// struct it passes in (see the top of this header).
+    pub struct_size: u32,
     pub sync_id: *const c_char,
     pub origin: *const c_char,
     pub version: u64,
@@ -66,6 +70,8 @@ pub struct sa_remote_op {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct sa_apply_result {
+    /// Set by the caller to `sizeof` this struct before the call (see the top of this header).
+    pub struct_size: u32,
     /// `SA_APPLIED`, `SA_IGNORED` or `SA_DUPLICATE`.
     pub outcome: i32,
     pub conflict_detected: bool,
@@ -80,6 +86,8 @@ pub struct sa_apply_result {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct sa_sync_state_info {
+    /// Set by the caller to `sizeof` this struct before the call (see the top of this header).
+    pub struct_size: u32,
     pub outbox_size: u64,
     pub pending_count: u64,
     pub queued_count: u64,
@@ -104,21 +112,22 @@ pub struct sa_sync_state_info {
 /// What one `sa_sync_tick` did. `batch` is owned by the caller: free it with `sa_batch_free`;
 /// the tick has work when `sa_batch_len(batch) > 0`.
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct sa_tick_result {
+    /// Set by the caller to `sizeof` this struct before the call (see the top of this header).
+    pub struct_size: u32,
     pub retried_count: u64,
     pub pruned_count: u64,
     pub batch: *mut sa_batch,
 }
 
 pub(crate) fn op_kind(op_type: i32, invalid: sa_status) -> Result<OperationKind, Failure> {
-    match op_type {
-        SA_OP_PUT => Ok(OperationKind::Put),
-        SA_OP_DELETE => Ok(OperationKind::Delete),
-        other => Err(Failure::new(
+    engine_value::<sa_op_type, _>(op_type).ok_or_else(|| {
+        Failure::new(
             invalid,
-            format!("operation type {other} is neither SA_OP_PUT (1) nor SA_OP_DELETE (2)"),
-        )),
-    }
+            format!("operation type {op_type} is neither SA_OP_PUT (1) nor SA_OP_DELETE (2)"),
+        )
+    })
 }
 
 /// Builds an engine on `store` with `config`, recovering the outbox from the store's WAL.
@@ -136,7 +145,7 @@ pub extern "C" fn sa_sync_new(
         // SAFETY: each pointer is NULL (rejected) or valid per the header contract.
         let store = unsafe { handle(store, "store") }?;
         // SAFETY: as above.
-        let config = from_c(unsafe { handle(config, "config") }?)?;
+        let config = unsafe { read_config(config) }?;
         // SAFETY: as above.
         let slot = unsafe { out(out_sync, "out_sync") }?;
         let engine = SyncEngine::new(&SyncContext::new(&store.inner, config))?;
@@ -171,12 +180,13 @@ pub extern "C" fn sa_sync_submit(
             value_bytes(value, value_len, "value", SA_ERR_INVALID_OPERATION)
         }?)?;
         // SAFETY: as above.
-        let slot = unsafe { out(out_submitted, "out_submitted") }?;
+        let slot = unsafe { SizedOut::new(out_submitted, "out_submitted") }?;
         let mut operation = Operation::put(key, value);
         operation.kind = kind;
         let submitted = sync.engine.submit_local_operation(operation)?;
         let replaced = submitted.replaces.as_ref();
         let mut result = sa_submitted {
+            struct_size: 0,
             version: submitted.version,
             stamp: submitted.operation.timestamp.raw(),
             sync_id: [0; SA_SYNC_ID_MAX],
@@ -190,7 +200,7 @@ pub extern "C" fn sa_sync_submit(
             origin.map_or("", |o| o.as_str()),
             &mut result.replaces_origin,
         );
-        *slot = result;
+        slot.write(result);
         Ok(())
     })
 }
@@ -260,10 +270,7 @@ pub extern "C" fn sa_sync_ack(
     guard(|| {
         // SAFETY: `sync` is NULL (rejected) or a live handle.
         let sync = unsafe { handle(sync, "sync") }?;
-        let outcome = match sync.engine.receive_ack(sync_id_arg(sync_id)?)? {
-            AckOutcome::Acknowledged => SA_ACK_ACKNOWLEDGED,
-            AckOutcome::AlreadyAcknowledged => SA_ACK_ALREADY_ACKNOWLEDGED,
-        };
+        let outcome = c_value::<sa_ack_outcome, _>(sync.engine.receive_ack(sync_id_arg(sync_id)?)?);
         // SAFETY: `out_outcome` is NULL (allowed) or writable.
         if let Some(slot) = unsafe { out_outcome.as_mut() } {
             *slot = outcome;
@@ -355,10 +362,11 @@ pub extern "C" fn sa_remote_op_from_view(
 ) -> sa_status {
     guard(|| {
         // SAFETY: each pointer is NULL (rejected) or valid.
-        let v = unsafe { handle(view, "view") }?;
+        let v = unsafe { read_in_zeroed(view, "view", ENVELOPE_VIEW_MIN_INPUT) }?;
         // SAFETY: as above.
-        let slot = unsafe { out(out_op, "out_op") }?;
-        *slot = sa_remote_op {
+        let slot = unsafe { SizedOut::new(out_op, "out_op") }?;
+        slot.write(sa_remote_op {
+            struct_size: 0,
             sync_id: v.sync_id.ptr,
             origin: v.origin.ptr,
             version: v.version,
@@ -370,7 +378,7 @@ pub extern "C" fn sa_remote_op_from_view(
             has_replaces: v.has_replaces,
             replaces_stamp: v.replaces_stamp,
             replaces_origin: v.replaces_origin.ptr,
-        };
+        });
         Ok(())
     })
 }
@@ -433,26 +441,40 @@ pub extern "C" fn sa_sync_receive_remote(
         // SAFETY: each pointer is NULL (rejected) or valid.
         let sync = unsafe { handle(sync, "sync") }?;
         // SAFETY: as above.
-        let remote = remote_operation(unsafe { handle(op, "op") }?)?;
+        let remote = remote_operation(&unsafe { read_in_zeroed(op, "op", REMOTE_OP_MIN_INPUT) }?)?;
         // SAFETY: as above.
-        let slot = unsafe { out(out_result, "out_result") }?;
+        let slot = unsafe { SizedOut::new(out_result, "out_result") }?;
         let result = sync.engine.receive_remote_operation(&remote)?;
-        *slot = sa_apply_result {
-            outcome: match result.outcome {
-                RemoteOutcome::Applied => SA_APPLIED,
-                RemoteOutcome::Ignored => SA_IGNORED,
-                RemoteOutcome::Duplicate => SA_DUPLICATE,
-            },
+        slot.write(sa_apply_result {
+            struct_size: 0,
+            outcome: c_value::<sa_outcome, _>(result.outcome),
             conflict_detected: result.conflict_detected,
-            reason: result.reason.map_or(0, |r| r as i32),
+            reason: result.reason.map_or(0, c_value::<sa_reason, _>),
             store_version: result.store_version.unwrap_or(0),
-        };
+        });
         Ok(())
     })
 }
 
+// Output structs: any size from struct_size itself up; the tick's batch must fit (it is owned
+// by the caller, who must be able to free it).
+growable!(sa_submitted, min: 4; version, stamp, sync_id, has_replaces, replaces_stamp, replaces_origin);
+growable!(sa_apply_result, min: 4; outcome, conflict_detected, reason, store_version);
+growable!(sa_sync_state_info, min: 4; outbox_size, pending_count, queued_count, in_flight_count,
+    acknowledged_count, failed_count, outbox_bytes, last_submitted_version,
+    last_applied_remote_version, total_retries, remote_applied_count, remote_ignored_count,
+    remote_duplicate_count, conflict_count, unacknowledged_bytes, oldest_unacknowledged_age_ms);
+growable!(sa_remote_op, min: 4; sync_id, origin, version, stamp, op_type, key, value, value_len,
+    has_replaces, replaces_stamp, replaces_origin);
+/// The fields `sa_sync_receive_remote` needs: through `value_len` (the replaced write is
+/// optional: none when the caller's struct ends before it).
+const REMOTE_OP_MIN_INPUT: usize =
+    std::mem::offset_of!(sa_remote_op, value_len) + std::mem::size_of::<usize>();
+growable!(sa_tick_result, min: std::mem::size_of::<sa_tick_result>(); retried_count, pruned_count, batch);
+
 fn state_to_c(s: SyncState) -> sa_sync_state_info {
     sa_sync_state_info {
+        struct_size: 0,
         outbox_size: s.outbox_size,
         pending_count: s.pending_count,
         queued_count: s.queued_count,
@@ -482,7 +504,8 @@ pub extern "C" fn sa_sync_state(
         // SAFETY: each pointer is NULL (rejected) or valid.
         let sync = unsafe { handle(sync, "sync") }?;
         // SAFETY: as above.
-        *unsafe { out(out_state, "out_state") }? = state_to_c(sync.engine.state());
+        let slot = unsafe { SizedOut::new(out_state, "out_state") }?;
+        slot.write(state_to_c(sync.engine.state()));
         Ok(())
     })
 }
@@ -500,13 +523,14 @@ pub extern "C" fn sa_sync_tick(
         // SAFETY: each pointer is NULL (rejected) or valid.
         let sync = unsafe { handle(sync, "sync") }?;
         // SAFETY: as above.
-        let slot = unsafe { out(out_tick, "out_tick") }?;
+        let slot = unsafe { SizedOut::new(out_tick, "out_tick") }?;
         let tick = SyncScheduler::new(&sync.engine).tick(prune)?;
-        *slot = sa_tick_result {
+        slot.write(sa_tick_result {
+            struct_size: 0,
             retried_count: tick.retried_count as u64,
             pruned_count: tick.pruned_count as u64,
             batch: Box::into_raw(Box::new(sa_batch::new(tick.batch))),
-        };
+        });
         Ok(())
     })
 }

@@ -31,38 +31,49 @@ impl Failure {
 
 impl From<SyncError> for Failure {
     fn from(e: SyncError) -> Failure {
-        let status = match e.kind() {
-            ErrorKind::InvalidContext => SA_ERR_INVALID_CONTEXT,
-            ErrorKind::InvalidNodeId => SA_ERR_INVALID_NODE_ID,
-            ErrorKind::InvalidLocalOperation => SA_ERR_INVALID_OPERATION,
-            ErrorKind::InvalidRemoteOperation => SA_ERR_INVALID_REMOTE_OPERATION,
-            ErrorKind::NotFound => SA_ERR_NOT_FOUND,
-            ErrorKind::QueueFailed => SA_ERR_QUEUE_FAILED,
-            ErrorKind::RetryFailed => SA_ERR_RETRY_FAILED,
-            ErrorKind::ConflictResolutionFailed => SA_ERR_CONFLICT,
-            ErrorKind::StoreApplyFailed => SA_ERR_STORE_APPLY,
-            ErrorKind::AckTrackingFailed => SA_ERR_ACK_TRACKING,
-            ErrorKind::CapacityExceeded => SA_ERR_CAPACITY_EXCEEDED,
-            ErrorKind::Io => SA_ERR_IO,
-            ErrorKind::Corrupt => SA_ERR_CORRUPT,
-            ErrorKind::InUse => SA_ERR_IN_USE,
+        let status = match &e {
+            // A store error has the status of the store error, whichever path it came through.
+            SyncError::Store { source, .. } => store_status(source),
+            _ => match e.kind() {
+                ErrorKind::InvalidContext => SA_ERR_INVALID_CONTEXT,
+                ErrorKind::InvalidNodeId => SA_ERR_INVALID_NODE_ID,
+                ErrorKind::InvalidLocalOperation => SA_ERR_INVALID_OPERATION,
+                ErrorKind::InvalidRemoteOperation => SA_ERR_INVALID_REMOTE_OPERATION,
+                ErrorKind::NotFound => SA_ERR_NOT_FOUND,
+                ErrorKind::QueueFailed => SA_ERR_QUEUE_FAILED,
+                ErrorKind::RetryFailed => SA_ERR_RETRY_FAILED,
+                ErrorKind::ConflictResolutionFailed => SA_ERR_CONFLICT,
+                ErrorKind::StoreApplyFailed => SA_ERR_STORE_APPLY,
+                ErrorKind::AckTrackingFailed => SA_ERR_ACK_TRACKING,
+                ErrorKind::CapacityExceeded => SA_ERR_CAPACITY_EXCEEDED,
+                ErrorKind::Io => SA_ERR_IO,
+                ErrorKind::Corrupt => SA_ERR_CORRUPT,
+                ErrorKind::InUse => SA_ERR_IN_USE,
+            },
         };
         Failure::new(status, e.to_string())
     }
 }
 
+/// The one status of a store error, the same whether it comes from a store function or
+/// through the sync engine: an invalid key or value is the caller's operation being refused
+/// (`SA_ERR_INVALID_OPERATION`); `SA_ERR_STORE_APPLY` is kept for a valid write the store
+/// cannot take (its clock is exhausted).
+fn store_status(e: &StoreError) -> sa_status {
+    match e {
+        StoreError::InvalidKey(_) | StoreError::InvalidValue(_) => SA_ERR_INVALID_OPERATION,
+        StoreError::Io { .. } | StoreError::Poisoned { .. } | StoreError::ReadOnly { .. } => {
+            SA_ERR_IO
+        }
+        StoreError::Corrupt { .. } => SA_ERR_CORRUPT,
+        StoreError::InUse { .. } => SA_ERR_IN_USE,
+        StoreError::ClockExhausted(_) => SA_ERR_STORE_APPLY,
+    }
+}
+
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Failure {
-        let status = match e {
-            StoreError::InvalidKey(_) | StoreError::InvalidValue(_) => SA_ERR_INVALID_OPERATION,
-            StoreError::Io { .. } | StoreError::Poisoned { .. } | StoreError::ReadOnly { .. } => {
-                SA_ERR_IO
-            }
-            StoreError::Corrupt { .. } => SA_ERR_CORRUPT,
-            StoreError::InUse { .. } => SA_ERR_IN_USE,
-            StoreError::ClockExhausted(_) => SA_ERR_STORE_APPLY,
-        };
-        Failure::new(status, e.to_string())
+        Failure::new(store_status(&e), e.to_string())
     }
 }
 
@@ -115,4 +126,43 @@ pub(crate) fn guard(body: impl FnOnce() -> Result<(), Failure>) -> sa_status {
 /// value): a panic yields `fallback`.
 pub(crate) fn guard_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_error_has_one_status_whichever_path_it_comes_through() {
+        let errors = || {
+            vec![
+                StoreError::InvalidKey("key is empty".into()),
+                StoreError::InvalidValue("value too long".into()),
+                StoreError::InUse {
+                    path: "a.wal".into(),
+                },
+                StoreError::Poisoned {
+                    path: "a.wal".into(),
+                    reason: "earlier failure".into(),
+                },
+                StoreError::Corrupt {
+                    path: "a.wal".into(),
+                    offset: 7,
+                    reason: "bad checksum".into(),
+                },
+            ]
+        };
+        for (direct, through_sync) in errors().into_iter().zip(errors()) {
+            let direct = Failure::from(direct).status;
+            let via = Failure::from(SyncError::Store {
+                context: "remote apply",
+                source: through_sync,
+            });
+            assert_eq!(direct, via.status, "{}", via.message);
+        }
+        assert_eq!(
+            Failure::from(StoreError::InvalidKey("key is empty".into())).status,
+            SA_ERR_INVALID_OPERATION
+        );
+    }
 }

@@ -10,27 +10,8 @@ use super::types::*;
 /// Thread-safe.
 #[no_mangle]
 pub extern "C" fn sa_status_str(status: i32) -> *const c_char {
-    let name: &'static [u8] = match status {
-        SA_OK => b"SA_OK\0",
-        SA_ERR_INVALID_ARGUMENT => b"SA_ERR_INVALID_ARGUMENT\0",
-        SA_ERR_INVALID_CONTEXT => b"SA_ERR_INVALID_CONTEXT\0",
-        SA_ERR_INVALID_NODE_ID => b"SA_ERR_INVALID_NODE_ID\0",
-        SA_ERR_INVALID_OPERATION => b"SA_ERR_INVALID_OPERATION\0",
-        SA_ERR_INVALID_REMOTE_OPERATION => b"SA_ERR_INVALID_REMOTE_OPERATION\0",
-        SA_ERR_NOT_FOUND => b"SA_ERR_NOT_FOUND\0",
-        SA_ERR_QUEUE_FAILED => b"SA_ERR_QUEUE_FAILED\0",
-        SA_ERR_RETRY_FAILED => b"SA_ERR_RETRY_FAILED\0",
-        SA_ERR_CONFLICT => b"SA_ERR_CONFLICT\0",
-        SA_ERR_STORE_APPLY => b"SA_ERR_STORE_APPLY\0",
-        SA_ERR_ACK_TRACKING => b"SA_ERR_ACK_TRACKING\0",
-        SA_ERR_CAPACITY_EXCEEDED => b"SA_ERR_CAPACITY_EXCEEDED\0",
-        SA_ERR_IO => b"SA_ERR_IO\0",
-        SA_ERR_CORRUPT => b"SA_ERR_CORRUPT\0",
-        SA_ERR_INTERNAL => b"SA_ERR_INTERNAL\0",
-        SA_ERR_IN_USE => b"SA_ERR_IN_USE\0",
-        SA_ERR_MALFORMED_FRAME => b"SA_ERR_MALFORMED_FRAME\0",
-        _ => b"SA_UNKNOWN_STATUS\0",
-    };
+    // The names come from the enum itself (see codes.rs), never from a second list.
+    let name = sa_status::try_from(status).map_or("SA_UNKNOWN_STATUS\0", sa_status::c_name);
     name.as_ptr().cast()
 }
 

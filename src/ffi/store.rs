@@ -6,6 +6,7 @@ use super::args::{bytes_view, c_bytes, c_str, handle, out, value_bytes, CText};
 use super::clock::sa_clock;
 use super::engine::op_kind;
 use super::error::{guard, guard_value, Failure};
+use super::sized::{growable, SizedOut};
 use super::types::*;
 use crate::store::{
     ApplyResult, Durability, Entries, Entry, Key, Operation, StoreConfig, StoreEngine, Value,
@@ -27,23 +28,25 @@ pub struct sa_entry {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct sa_replay_report {
+    /// Set by the caller to `sizeof` this struct before the call (see the top of this header).
+    pub struct_size: u32,
     /// Records replayed.
     pub records: u64,
     /// Bytes of torn tail cut off the end of the WAL (0 after a clean shutdown).
     pub dropped_bytes: u64,
 }
 
+growable!(sa_replay_report, min: 4; records, dropped_bytes);
+
 /// The durability mode `mode`; `status` (with `what` naming the argument or field) if it is
 /// not one.
 pub(crate) fn durability(mode: i32, what: &str, status: sa_status) -> Result<Durability, Failure> {
-    match mode {
-        SA_DURABLE => Ok(Durability::Durable),
-        SA_FAST => Ok(Durability::Fast),
-        other => Err(Failure::new(
+    engine_value::<sa_durability, _>(mode).ok_or_else(|| {
+        Failure::new(
             status,
-            format!("{what} {other} is neither SA_DURABLE (1) nor SA_FAST (2)"),
-        )),
-    }
+            format!("{what} {mode} is neither SA_DURABLE (1) nor SA_FAST (2)"),
+        )
+    })
 }
 
 /// Opens a store. `wal_path` (NUL-terminated) is the write-ahead log, created if missing and
@@ -191,10 +194,12 @@ pub extern "C" fn sa_store_replay_report(
         let store = unsafe { handle(store, "store") }?;
         let report = store.inner.replay_report();
         // SAFETY: as above.
-        *unsafe { out(out_report, "out_report") }? = sa_replay_report {
+        let slot = unsafe { SizedOut::new(out_report, "out_report") }?;
+        slot.write(sa_replay_report {
+            struct_size: 0,
             records: report.records,
             dropped_bytes: report.dropped_bytes,
-        };
+        });
         Ok(())
     })
 }
@@ -217,6 +222,8 @@ pub extern "C" fn sa_store_set_clock(store: *const sa_store, clock: *const sa_cl
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct sa_store_write_result {
+    /// Set by the caller to `sizeof` this struct before the call (see the top of this header).
+    pub struct_size: u32,
     /// The store's sequence number for this write (monotonic per store).
     pub version: u64,
     /// The hybrid-clock stamp the store gave the write (wall ms << 16 | logical).
@@ -230,9 +237,12 @@ pub struct sa_store_write_result {
     pub deleted: bool,
 }
 
+growable!(sa_store_write_result, min: 4; version, stamp, created, updated, deleted);
+
 impl From<ApplyResult> for sa_store_write_result {
     fn from(r: ApplyResult) -> sa_store_write_result {
         sa_store_write_result {
+            struct_size: 0,
             version: r.version,
             stamp: r.timestamp.raw(),
             created: r.created,
@@ -264,6 +274,8 @@ pub extern "C" fn sa_store_apply(
     guard(|| {
         // SAFETY: each pointer is NULL (rejected) or valid per the header contract.
         let store = unsafe { handle(store, "store") }?;
+        // SAFETY: as above.
+        let slot = unsafe { SizedOut::new(out_result, "out_result") }?;
         let kind = op_kind(op_type, SA_ERR_INVALID_OPERATION)?;
         // SAFETY: as above.
         let key = Key::from_utf8(unsafe { c_bytes(key, "key") }?)?;
@@ -271,11 +283,9 @@ pub extern "C" fn sa_store_apply(
         let value = Value::new(unsafe {
             value_bytes(value, value_len, "value", SA_ERR_INVALID_OPERATION)
         }?)?;
-        // SAFETY: as above.
-        let slot = unsafe { out(out_result, "out_result") }?;
         let mut operation = Operation::put(key, value);
         operation.kind = kind;
-        *slot = store.inner.apply_operation(operation)?.into();
+        slot.write(store.inner.apply_operation(operation)?.into());
         Ok(())
     })
 }
@@ -290,7 +300,14 @@ pub extern "C" fn sa_store_put(
     value_len: usize,
     out_result: *mut sa_store_write_result,
 ) -> sa_status {
-    sa_store_apply(store, SA_OP_PUT, key, value, value_len, out_result)
+    sa_store_apply(
+        store,
+        sa_op_type::SA_OP_PUT.into(),
+        key,
+        value,
+        value_len,
+        out_result,
+    )
 }
 
 /// Deletes `key`, leaving a tombstone: a direct, local write, as `sa_store_apply` with
@@ -301,7 +318,14 @@ pub extern "C" fn sa_store_remove(
     key: *const c_char,
     out_result: *mut sa_store_write_result,
 ) -> sa_status {
-    sa_store_apply(store, SA_OP_DELETE, key, std::ptr::null(), 0, out_result)
+    sa_store_apply(
+        store,
+        sa_op_type::SA_OP_DELETE.into(),
+        key,
+        std::ptr::null(),
+        0,
+        out_result,
+    )
 }
 
 /// An iteration over a store's live keys under a prefix, in ascending byte order of the key
@@ -318,6 +342,8 @@ pub struct sa_store_iter {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct sa_entry_view {
+    /// Set by the caller to `sizeof` this struct before the call (see the top of this header).
+    pub struct_size: u32,
     /// The key (UTF-8, NUL-terminated).
     pub key: sa_str,
     /// The value bytes.
@@ -329,6 +355,8 @@ pub struct sa_entry_view {
     /// The node that made that write; empty for a direct store write.
     pub origin: sa_str,
 }
+
+growable!(sa_entry_view, min: 4; key, value, version, stamp, origin);
 
 /// Starts an iteration over the live entries whose key starts with `prefix` (NUL-terminated
 /// UTF-8; "" for every key). `*out_iter` receives a handle to free with `sa_store_iter_free`;
@@ -377,7 +405,7 @@ pub extern "C" fn sa_store_iter_next(
         // SAFETY: `iter` is NULL (rejected) or a live handle used by one thread at a time.
         let iter = unsafe { iter.as_mut() }.ok_or_else(|| Failure::null("iter"))?;
         // SAFETY: each out-pointer is NULL (rejected) or writable.
-        let entry_slot = unsafe { out(out_entry, "out_entry") }?;
+        let entry_slot = unsafe { SizedOut::new(out_entry, "out_entry") }?;
         // SAFETY: as above.
         let has_slot = unsafe { out(out_has_item, "out_has_item") }?;
         iter.current = iter.entries.next().map(|entry| {
@@ -387,13 +415,14 @@ pub extern "C" fn sa_store_iter_next(
         });
         *has_slot = iter.current.is_some();
         if let Some((entry, key, origin)) = &iter.current {
-            *entry_slot = sa_entry_view {
+            entry_slot.write(sa_entry_view {
+                struct_size: 0,
                 key: key.view(),
                 value: bytes_view(entry.value.as_bytes()),
                 version: entry.version,
                 stamp: entry.timestamp.raw(),
                 origin: origin.as_ref().map_or_else(empty_str, CText::view),
-            };
+            });
         }
         Ok(())
     })

@@ -4,9 +4,10 @@ use std::cell::RefCell;
 use std::os::raw::c_char;
 
 use super::args::{c_str, handle, out, CText};
-use super::batch::{sa_batch, sa_envelope_view};
+use super::batch::{sa_batch, sa_envelope_view, ENVELOPE_VIEW_MIN_INPUT};
 use super::engine::sa_sync;
 use super::error::{guard, Failure};
+use super::sized::{growable, read_in_zeroed, SizedOut};
 use super::types::*;
 use crate::clock::Stamp;
 use crate::node::NodeId;
@@ -90,6 +91,8 @@ pub extern "C" fn sa_batch_encode(batch: *const sa_batch, out_frame: *mut sa_buf
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub struct sa_receive_report {
+    /// Set by the caller to `sizeof` this struct before the call (see the top of this header).
+    pub struct_size: u32,
     pub applied: usize,
     /// Evaluated and not applied (older, or lost a conflict).
     pub ignored: usize,
@@ -100,11 +103,16 @@ pub struct sa_receive_report {
     pub invalid: usize,
 }
 
+growable!(sa_receive_report, min: 4; applied, ignored, duplicate, invalid);
+growable!(sa_operation_error, min: 4; index, sync_id, message);
+
 /// Why one operation of a received frame was refused. Strings are borrowed from thread-local
 /// storage: valid until the next `sa_sync_receive_frame` on the same thread.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct sa_operation_error {
+    /// Set by the caller to `sizeof` this struct before the call (see the top of this header).
+    pub struct_size: u32,
     /// Position of the operation in the frame (0-based).
     pub index: usize,
     pub sync_id: sa_str,
@@ -161,17 +169,18 @@ pub extern "C" fn sa_sync_receive_frame(
         // SAFETY: as above.
         let bytes = unsafe { frame_bytes(frame, len) }?;
         // SAFETY: as above.
-        let report_slot = unsafe { out(out_report, "out_report") }?;
+        let report_slot = unsafe { SizedOut::new(out_report, "out_report") }?;
         // SAFETY: as above.
         let ack_slot = unsafe { out(out_ack_frame, "out_ack_frame") }?;
         let (report, ack) = sync.engine.receive_frame(bytes).map_err(wire_failure)?;
         store_receive_errors(&report.errors);
-        *report_slot = sa_receive_report {
+        report_slot.write(sa_receive_report {
+            struct_size: 0,
             applied: report.applied,
             ignored: report.ignored,
             duplicate: report.duplicate,
             invalid: report.invalid,
-        };
+        });
         *ack_slot = sa_buf::from_vec(ack);
         Ok(())
     })
@@ -187,7 +196,7 @@ pub extern "C" fn sa_last_receive_error(
 ) -> sa_status {
     guard(|| {
         // SAFETY: NULL (rejected) or writable.
-        let slot = unsafe { out(out_error, "out_error") }?;
+        let slot = unsafe { SizedOut::new(out_error, "out_error") }?;
         RECEIVE_ERRORS.with(|errors| {
             let errors = errors.borrow();
             let e = errors.get(index).ok_or_else(|| {
@@ -200,11 +209,12 @@ pub extern "C" fn sa_last_receive_error(
                     ),
                 )
             })?;
-            *slot = sa_operation_error {
+            slot.write(sa_operation_error {
+                struct_size: 0,
                 index: e.index,
                 sync_id: e.sync_id.view(),
                 message: e.message.view(),
-            };
+            });
             Ok(())
         })
     })
@@ -287,15 +297,12 @@ unsafe fn view_str<'a>(s: sa_str, what: &str) -> Result<&'a str, Failure> {
 
 fn operation_of_view(v: &sa_envelope_view) -> Result<SyncOperation, Failure> {
     let invalid = |m: String| Failure::new(SA_ERR_INVALID_ARGUMENT, m);
-    let kind = match v.op_type {
-        SA_OP_PUT => OperationKind::Put,
-        SA_OP_DELETE => OperationKind::Delete,
-        other => {
-            return Err(invalid(format!(
-                "envelope op_type {other} is not SA_OP_PUT or SA_OP_DELETE"
-            )))
-        }
-    };
+    let kind: OperationKind = engine_value::<sa_op_type, _>(v.op_type).ok_or_else(|| {
+        invalid(format!(
+            "envelope op_type {} is not SA_OP_PUT or SA_OP_DELETE",
+            v.op_type
+        ))
+    })?;
     // SAFETY: the view's strings and bytes are valid per the header contract.
     let key = Key::new(unsafe { view_str(v.key, "envelope key") }?)
         .map_err(|e| invalid(format!("envelope: {e}")))?;
@@ -330,12 +337,12 @@ pub extern "C" fn sa_v1_frame_for_envelope(
 ) -> sa_status {
     guard(|| {
         // SAFETY: each pointer is NULL (rejected) or valid per the header contract.
-        let view = unsafe { handle(envelope, "envelope") }?;
+        let view = unsafe { read_in_zeroed(envelope, "envelope", ENVELOPE_VIEW_MIN_INPUT) }?;
         // SAFETY: as above.
         let to = unsafe { c_str(to_node_id, "to_node_id", SA_ERR_INVALID_NODE_ID) }?;
         // SAFETY: as above.
         let slot = unsafe { out(out_frame, "out_frame") }?;
-        let op = operation_of_view(view)?;
+        let op = operation_of_view(&view)?;
         *slot = sa_buf::from_vec(v1_frame_for_operation(&op, to).map_err(wire_failure)?);
         Ok(())
     })

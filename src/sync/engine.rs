@@ -724,6 +724,14 @@ impl SyncEngine {
                 e.value, e.reason
             ))
         })?;
+        // Two nodes sharing an id (e.g. both built from a default config) would silently drop
+        // each other's writes as duplicates; refuse instead, naming the id.
+        if origin == self.node {
+            return Err(invalid(format!(
+                "sync operation {id}: origin {origin} is this node's own id; \
+                 every node needs a distinct node id"
+            )));
+        }
         if remote.version == 0 {
             return Err(invalid(format!(
                 "sync operation {id} from {origin}: version 0 is not a valid version"
@@ -740,16 +748,16 @@ impl SyncEngine {
     }
 
     /// Validates and applies an operation from another node, deciding conflicts with the
-    /// configured policy. Invalid operations are errors and change nothing; an operation
-    /// already handled is reported as a duplicate and changes nothing.
+    /// configured policy. Invalid operations (including one whose origin is this node's own
+    /// id) are errors and change nothing; an operation already handled is reported as a
+    /// duplicate and changes nothing.
     pub fn receive_remote_operation(
         &self,
         remote: &SyncOperation,
     ) -> Result<RemoteApplyResult, SyncError> {
         let origin = self.validate_remote(remote)?;
         let mut core = self.lock();
-        // Our own operation relayed back to us is already here.
-        if origin == self.node || core.seen.contains(&origin, remote.version) {
+        if core.seen.contains(&origin, remote.version) {
             core.remote_duplicates += 1;
             return Ok(RemoteApplyResult::duplicate());
         }

@@ -83,9 +83,12 @@ impl SyncError {
                 | StoreError::ReadOnly { .. } => ErrorKind::Io,
                 StoreError::Corrupt { .. } => ErrorKind::Corrupt,
                 StoreError::InUse { .. } => ErrorKind::InUse,
-                StoreError::InvalidKey(_)
-                | StoreError::InvalidValue(_)
-                | StoreError::ClockExhausted(_) => ErrorKind::StoreApplyFailed,
+                // The same rule as the C ABI's: an invalid key or value is the operation being
+                // refused, whichever path it comes through.
+                StoreError::InvalidKey(_) | StoreError::InvalidValue(_) => {
+                    ErrorKind::InvalidLocalOperation
+                }
+                StoreError::ClockExhausted(_) => ErrorKind::StoreApplyFailed,
             },
             SyncError::AckTrackingFailed(_) => ErrorKind::AckTrackingFailed,
             SyncError::CorruptJournal(_) => ErrorKind::Corrupt,
@@ -112,7 +115,7 @@ mod tests {
             err.to_string(),
             "remote apply failed: invalid key: key is empty"
         );
-        assert_eq!(err.kind(), ErrorKind::StoreApplyFailed);
+        assert_eq!(err.kind(), ErrorKind::InvalidLocalOperation);
         assert_eq!(
             SyncError::NotFound("node-a-42".into()).to_string(),
             "sync operation not found: node-a-42"

@@ -104,6 +104,10 @@ static bool poisoned(const void *p, size_t n)
 }
 #define POISON(x) poison(&(x), sizeof(x))
 #define UNTOUCHED(x) poisoned(&(x), sizeof(x))
+/* The same for an output struct with struct_size: poisoned after a correct struct_size. */
+#define POISON_OUT(x) (POISON(x), (x).struct_size = sizeof(x))
+#define UNTOUCHED_OUT(x) \
+    ((x).struct_size == sizeof(x) && poisoned((const char *)&(x) + 4, sizeof(x) - 4))
 
 /* True when `text` holds the decimal number `n` as a whole token. */
 static bool has_number(const char *text, uint64_t n)
@@ -155,8 +159,7 @@ static sa_store *open_memory_store(void)
 /* The fast preset for `node`, ACKs on or off. */
 static sa_sync_config config_for(const char *node, bool require_ack)
 {
-    sa_sync_config config;
-    memset(&config, 0, sizeof config);
+    sa_sync_config config = {.struct_size = sizeof config};
     OK(sa_sync_config_fast(node, &config));
     config.require_ack = require_ack;
     return config;
@@ -173,15 +176,17 @@ static sa_sync *new_engine(const sa_store *store, const sa_sync_config *config)
 
 static bool put(const sa_sync *engine, const char *key, const char *value, sa_submitted *out)
 {
-    sa_submitted ignored;
+    sa_submitted ignored = {.struct_size = sizeof ignored};
+    if (out != NULL) {
+        out->struct_size = sizeof *out;
+    }
     return OK(sa_sync_submit(engine, SA_OP_PUT, key, (const uint8_t *)value, strlen(value),
                              out != NULL ? out : &ignored));
 }
 
 static sa_sync_state_info state_of(const sa_sync *engine)
 {
-    sa_sync_state_info state;
-    memset(&state, 0, sizeof state);
+    sa_sync_state_info state = {.struct_size = sizeof state};
     OK(sa_sync_state(engine, &state));
     return state;
 }
@@ -220,8 +225,7 @@ static bool store_holds_str(const sa_store *store, const char *key, const char *
 static sa_remote_op remote_put(const char *sync_id, const char *origin, uint64_t version,
                                uint64_t stamp, const char *key, const char *value)
 {
-    sa_remote_op op;
-    memset(&op, 0, sizeof op);
+    sa_remote_op op = {.struct_size = sizeof op};
     op.sync_id = sync_id;
     op.origin = origin;
     op.version = version;
@@ -241,7 +245,7 @@ static size_t ack_all(const sa_sync *engine, const sa_batch *batch)
 {
     size_t acked = 0;
     for (size_t i = 0; i < sa_batch_len(batch); i++) {
-        sa_envelope_view view;
+        sa_envelope_view view = {.struct_size = sizeof view};
         if (!OK(sa_batch_get(batch, i, &view))) {
             continue;
         }
@@ -359,10 +363,12 @@ static void test_clock(void)
 
 static void test_config_presets(void)
 {
-    sa_sync_config d;
-    sa_sync_config f;
+    sa_sync_config d = {.struct_size = sizeof d};
+    sa_sync_config f = {.struct_size = sizeof f};
     POISON(d);
     POISON(f);
+    d.struct_size = sizeof d;
+    f.struct_size = sizeof f;
     if (!OK(sa_sync_config_durable("node-a", &d)) || !OK(sa_sync_config_fast("node-a", &f))) {
         return;
     }
@@ -394,7 +400,7 @@ static void test_config_presets(void)
     CHECK(f.max_clock_skew_ms == d.max_clock_skew_ms);
 
     /* NULL arguments. */
-    sa_sync_config c;
+    sa_sync_config c = {.struct_size = sizeof c};
     POISON(c);
     EXPECT_NULL_ARG(sa_sync_config_durable(NULL, &c), "node_id");
     CHECK(UNTOUCHED(c));
@@ -419,6 +425,7 @@ static void test_config_presets(void)
 
     /* The longest id (256 bytes) and a non-ASCII one are fine. */
     long_id[SA_NODE_ID_MAX] = '\0';
+    c.struct_size = sizeof c;
     if (OK(sa_sync_config_durable(long_id, &c))) {
         CHECK(strlen(c.node_id) == SA_NODE_ID_MAX && strcmp(c.node_id, long_id) == 0);
     }
@@ -443,7 +450,7 @@ static void test_sync_new_validation(void)
     CHECK(UNTOUCHED(engine));
     EXPECT_NULL_ARG(sa_sync_new(store, &good, NULL), "out_sync");
 
-    sa_sync_config c;
+    sa_sync_config c = {.struct_size = sizeof c};
 
     /* sa_sync_config_validate applies the engine's rules without building an engine. */
     OK(sa_sync_config_validate(&good));
@@ -458,8 +465,10 @@ static void test_sync_new_validation(void)
     c.durability = 9;
     EXPECT(sa_sync_config_validate(&c), SA_ERR_INVALID_CONTEXT, "durability");
 
-    /* struct_size must be sizeof(sa_sync_config). */
-    const uint32_t bad_sizes[] = {0, (uint32_t)sizeof(sa_sync_config) - 8,
+    /* struct_size: at least through node_id, at most this library's sizeof, never inside a
+     * field. */
+    const uint32_t bad_sizes[] = {0, 4, (uint32_t)offsetof(sa_sync_config, node_id) + 10,
+                                  (uint32_t)offsetof(sa_sync_config, max_clock_skew_ms) + 4,
                                   (uint32_t)sizeof(sa_sync_config) + 8};
     for (size_t i = 0; i < sizeof bad_sizes / sizeof bad_sizes[0]; i++) {
         c = good;
@@ -467,6 +476,53 @@ static void test_sync_new_validation(void)
         POISON(engine);
         EXPECT(sa_sync_new(store, &c, &engine), SA_ERR_INVALID_ARGUMENT, "struct_size");
         CHECK(UNTOUCHED(engine));
+    }
+
+    /* A program built against a header whose config ended before retry_backoff_max_ms: the
+     * presets write only its bytes, and the library gives the missing field its default. */
+    {
+        const uint32_t old_size = (uint32_t)offsetof(sa_sync_config, retry_backoff_max_ms);
+        sa_sync_config full = {.struct_size = sizeof full};
+        sa_sync_config cut;
+        poison(&cut, sizeof cut);
+        cut.struct_size = old_size;
+        if (OK(sa_sync_config_fast("node-a", &full)) && OK(sa_sync_config_fast("node-a", &cut))) {
+            CHECK(cut.struct_size == old_size);
+            /* Field by field (the padding between them is not compared). */
+            CHECK(strcmp(cut.node_id, full.node_id) == 0 && cut.durability == full.durability);
+            CHECK(cut.auto_queue == full.auto_queue && cut.require_ack == full.require_ack);
+            CHECK(cut.ack_timeout_ms == full.ack_timeout_ms &&
+                  cut.retry_interval_ms == full.retry_interval_ms);
+            CHECK(cut.max_retries == full.max_retries &&
+                  cut.conflict_policy == full.conflict_policy && cut.batch_size == full.batch_size);
+            CHECK(cut.max_outbox_operations == full.max_outbox_operations &&
+                  cut.max_outbox_bytes == full.max_outbox_bytes &&
+                  cut.max_clock_skew_ms == full.max_clock_skew_ms);
+            CHECK(poisoned((const char *)&cut + old_size, sizeof cut - old_size));
+            /* The field after struct_size is never read: a wild value there is ignored. */
+            cut.retry_backoff_max_ms = 0;
+            cut.max_clock_skew_ms = full.max_clock_skew_ms;
+            OK(sa_sync_config_validate(&cut));
+            cut.batch_size = 0; /* fields inside the size are read */
+            EXPECT(sa_sync_config_validate(&cut), SA_ERR_INVALID_CONTEXT, "batch_size");
+        }
+        /* A size ending just after node_id: every other field takes the durable preset. */
+        sa_sync_config tiny;
+        poison(&tiny, sizeof tiny);
+        tiny.struct_size = (uint32_t)(offsetof(sa_sync_config, node_id) + sizeof tiny.node_id);
+        memset(tiny.node_id, 0, sizeof tiny.node_id);
+        strcpy(tiny.node_id, "node-tiny");
+        OK(sa_sync_config_validate(&tiny));
+        sa_sync *tiny_engine = NULL;
+        if (OK(sa_sync_new(store, &tiny, &tiny_engine))) {
+            sa_sync_free(tiny_engine);
+        }
+        /* Presets refuse a size they cannot honour and write nothing. */
+        sa_sync_config small;
+        poison(&small, sizeof small);
+        small.struct_size = 8;
+        EXPECT(sa_sync_config_durable("node-a", &small), SA_ERR_INVALID_ARGUMENT, "struct_size");
+        CHECK(small.struct_size == 8 && poisoned((const char *)&small + 4, sizeof small - 4));
     }
 
     /* Node id in the config: invalid UTF-8, empty, whitespace, not NUL-terminated. */
@@ -559,10 +615,10 @@ static void test_sync_new_validation(void)
     char long_id[SA_NODE_ID_MAX + 1];
     memset(long_id, 'n', SA_NODE_ID_MAX);
     long_id[SA_NODE_ID_MAX] = '\0';
-    sa_sync_config lc;
+    sa_sync_config lc = {.struct_size = sizeof lc};
     if (OK(sa_sync_config_fast(long_id, &lc))) {
         engine = new_engine(store, &lc);
-        sa_submitted s;
+        sa_submitted s = {.struct_size = sizeof s};
         if (engine != NULL && put(engine, "long-node-key", "v", &s)) {
             char expected[SA_SYNC_ID_MAX + 8];
             snprintf(expected, sizeof expected, "%s-%" PRIu64, long_id, s.version);
@@ -621,10 +677,10 @@ static void test_store_basics(void)
     EXPECT_NULL_ARG(sa_store_len(store, NULL), "out_len");
     CHECK(store_len(store) == 0);
 
-    sa_replay_report report;
-    POISON(report);
+    sa_replay_report report = {.struct_size = sizeof report};
+    POISON_OUT(report);
     EXPECT_NULL_ARG(sa_store_replay_report(NULL, &report), "store");
-    CHECK(UNTOUCHED(report));
+    CHECK(UNTOUCHED_OUT(report));
     EXPECT_NULL_ARG(sa_store_replay_report(store, NULL), "out_report");
     if (OK(sa_store_replay_report(store, &report))) {
         CHECK(report.records == 0 && report.dropped_bytes == 0);
@@ -667,7 +723,7 @@ static void test_store_basics(void)
 
     sa_sync_config config = config_for("node-a", true);
     sa_sync *engine = new_engine(store, &config);
-    sa_submitted s1, s2;
+    sa_submitted s1 = {.struct_size = sizeof s1}, s2 = {.struct_size = sizeof s2};
     if (engine != NULL && put(engine, "k", "value-1", &s1) && put(engine, "k2", "v2", &s2)) {
         CHECK(s1.stamp == STAMP(T0));
         CHECK(s2.stamp == STAMP(T0) + 1); /* same millisecond: logical counter */
@@ -692,7 +748,7 @@ static void test_store_basics(void)
         }
         sa_entry_free(entry);
         /* A delete removes the key; get then returns NULL. */
-        sa_submitted d;
+        sa_submitted d = {.struct_size = sizeof d};
         if (OK(sa_sync_submit(engine, SA_OP_DELETE, "k2", NULL, 0, &d))) {
             CHECK(d.version == 4);
             CHECK(store_len(store) == 1);
@@ -717,13 +773,13 @@ static void test_submit_errors(void)
         return;
     }
     const uint8_t small[4] = {1, 2, 3, 4};
-    sa_submitted s;
+    sa_submitted s = {.struct_size = sizeof s};
 
 #define SUBMIT_FAILS(call, code, needle) \
     do {                                  \
-        POISON(s);                        \
+        POISON_OUT(s);                        \
         EXPECT(call, code, needle);       \
-        CHECK(UNTOUCHED(s));              \
+        CHECK(UNTOUCHED_OUT(s));              \
     } while (0)
 
     SUBMIT_FAILS(sa_sync_submit(NULL, SA_OP_PUT, "k", small, 4, &s), SA_ERR_INVALID_ARGUMENT,
@@ -827,16 +883,16 @@ static void test_large_values(void)
     sa_sync_config cb = config_for("node-b", true);
     sa_sync *a = store_a != NULL ? new_engine(store_a, &ca) : NULL;
     sa_sync *b = store_b != NULL ? new_engine(store_b, &cb) : NULL;
-    sa_submitted s;
+    sa_submitted s = {.struct_size = sizeof s};
     if (a != NULL && b != NULL && OK(sa_sync_submit(a, SA_OP_PUT, "big", big, big_len, &s))) {
         CHECK(store_holds(store_a, "big", big, big_len));
         sa_sync_state_info st = state_of(a);
         CHECK(st.outbox_bytes == 3 + big_len);
         sa_batch *batch = NULL;
         if (OK(sa_sync_next_batch(a, &batch)) && CHECK(sa_batch_len(batch) == 1)) {
-            sa_envelope_view v;
-            sa_remote_op op;
-            sa_apply_result r;
+            sa_envelope_view v = {.struct_size = sizeof v};
+            sa_remote_op op = {.struct_size = sizeof op};
+            sa_apply_result r = {.struct_size = sizeof r};
             if (OK(sa_batch_get(batch, 0, &v))) {
                 CHECK(v.value.len == big_len && memcmp(v.value.ptr, big, big_len) == 0);
                 if (OK(sa_remote_op_from_view(&v, &op)) && OK(sa_sync_receive_remote(b, &op, &r))) {
@@ -864,12 +920,12 @@ static void test_capacity(void)
     sa_sync_config config = config_for("node-a", false);
     config.max_outbox_operations = 1;
     sa_sync *engine = new_engine(store, &config);
-    sa_submitted s;
+    sa_submitted s = {.struct_size = sizeof s};
     if (engine != NULL && put(engine, "k1", "v1", &s)) {
-        POISON(s);
+        POISON_OUT(s);
         EXPECT(sa_sync_submit(engine, SA_OP_PUT, "k2", (const uint8_t *)"v2", 2, &s),
                SA_ERR_CAPACITY_EXCEEDED, "max_outbox_operations");
-        CHECK(UNTOUCHED(s));
+        CHECK(UNTOUCHED_OUT(s));
         CHECK(store_holds(store, "k2", NULL, 0)); /* the key was not written */
         CHECK(store_len(store) == 1);
         /* Nor may it be deleted, or k1 overwritten: nothing is written. */
@@ -908,10 +964,10 @@ static void test_capacity(void)
         OK(sa_sync_next_batch(engine, &batch));
         sa_batch_free(batch);
         OK(sa_sync_prune_completed(engine, &pruned));
-        POISON(s);
+        POISON_OUT(s);
         EXPECT(sa_sync_submit(engine, SA_OP_PUT, "kb", (const uint8_t *)"0123456789", 10, &s),
                SA_ERR_CAPACITY_EXCEEDED, "max_outbox_bytes");
-        CHECK(UNTOUCHED(s));
+        CHECK(UNTOUCHED_OUT(s));
         CHECK(store_holds(store, "kb", NULL, 0));
         CHECK(put(engine, "kb", "01234567", &s)); /* 2 + 8 = 10 bytes: fits */
     }
@@ -944,7 +1000,7 @@ static void test_queue_batch_ack(void)
     EXPECT_NULL_ARG(sa_sync_set_clock(engine, NULL), "clock");
     OK(sa_sync_set_clock(engine, clock));
 
-    sa_submitted s1, s2, s3;
+    sa_submitted s1 = {.struct_size = sizeof s1}, s2 = {.struct_size = sizeof s2}, s3 = {.struct_size = sizeof s3};
     if (!put(engine, "k1", "one", &s1) || !put(engine, "k2", "two", &s2) ||
         !put(engine, "k1", "uno", &s3)) {
         goto done;
@@ -964,7 +1020,7 @@ static void test_queue_batch_ack(void)
     CHECK(st.oldest_unacknowledged_age_ms == 250);
 
     /* sa_sync_state errors. */
-    sa_sync_state_info bad;
+    sa_sync_state_info bad = {.struct_size = sizeof bad};
     POISON(bad);
     EXPECT_NULL_ARG(sa_sync_state(NULL, &bad), "sync");
     CHECK(UNTOUCHED(bad));
@@ -980,11 +1036,11 @@ static void test_queue_batch_ack(void)
     if (OK(sa_sync_next_batch(engine, &batch))) {
         CHECK(batch != NULL);
         CHECK(sa_batch_len(batch) == 0);
-        sa_envelope_view v;
-        POISON(v);
+        sa_envelope_view v = {.struct_size = sizeof v};
+        POISON_OUT(v);
         EXPECT(sa_batch_get(batch, 0, &v), SA_ERR_INVALID_ARGUMENT, NULL);
         CHECK(has_number(g_msg, 0));
-        CHECK(UNTOUCHED(v));
+        CHECK(UNTOUCHED_OUT(v));
     }
     sa_batch_free(batch);
 
@@ -1008,16 +1064,16 @@ static void test_queue_batch_ack(void)
 
     batch = NULL;
     if (OK(sa_sync_next_batch(engine, &batch)) && CHECK(sa_batch_len(batch) == 2)) {
-        sa_envelope_view v;
+        sa_envelope_view v = {.struct_size = sizeof v};
         EXPECT_NULL_ARG(sa_batch_get(NULL, 0, &v), "batch");
         EXPECT_NULL_ARG(sa_batch_get(batch, 0, NULL), "out_view");
-        POISON(v);
+        POISON_OUT(v);
         EXPECT(sa_batch_get(batch, 2, &v), SA_ERR_INVALID_ARGUMENT, NULL);
         CHECK(has_number(g_msg, 2)); /* the batch length */
-        CHECK(UNTOUCHED(v));
+        CHECK(UNTOUCHED_OUT(v));
         EXPECT(sa_batch_get(batch, 7, &v), SA_ERR_INVALID_ARGUMENT, NULL);
         CHECK(has_number(g_msg, 2));
-        CHECK(UNTOUCHED(v));
+        CHECK(UNTOUCHED_OUT(v));
         EXPECT(sa_batch_get(batch, SIZE_MAX, &v), SA_ERR_INVALID_ARGUMENT, NULL);
         CHECK(has_number(g_msg, 2));
 
@@ -1103,7 +1159,7 @@ static void test_queue_batch_ack(void)
     outbox = NULL;
     if (OK(sa_sync_outbox(engine, &outbox)) && CHECK(sa_batch_len(outbox) == 3)) {
         for (size_t i = 0; i < 3; i++) {
-            sa_envelope_view v;
+            sa_envelope_view v = {.struct_size = sizeof v};
             if (OK(sa_batch_get(outbox, i, &v))) {
                 CHECK(v.version == i + 1);
                 CHECK(v.status == SA_STATUS_ACKNOWLEDGED);
@@ -1131,7 +1187,7 @@ static void test_queue_batch_ack(void)
     EXPECT(sa_sync_ack(engine, s1.sync_id, NULL), SA_ERR_NOT_FOUND, "node-a-1");
     EXPECT(sa_sync_queue(engine, s2.sync_id), SA_ERR_NOT_FOUND, "node-a-2");
     /* Versions are never reused. */
-    sa_submitted s4;
+    sa_submitted s4 = {.struct_size = sizeof s4};
     if (put(engine, "k4", "four", &s4)) {
         CHECK(s4.version == 4 && strcmp(s4.sync_id, "node-a-4") == 0);
     }
@@ -1160,7 +1216,7 @@ static void test_no_ack_batches(void)
             sa_batch *batch = NULL;
             if (OK(sa_sync_next_batch(engine, &batch))) {
                 sizes[i] = sa_batch_len(batch);
-                sa_envelope_view v;
+                sa_envelope_view v = {.struct_size = sizeof v};
                 if (sizes[i] > 0 && OK(sa_batch_get(batch, 0, &v))) {
                     CHECK(v.status == SA_STATUS_ACKNOWLEDGED);
                     CHECK(v.version == (uint64_t)(2 * i + 1)); /* oldest first */
@@ -1204,7 +1260,7 @@ static int32_t outbox_status(const sa_sync *engine, uint64_t version, uint32_t *
     int32_t status = -1;
     if (OK(sa_sync_outbox(engine, &outbox))) {
         for (size_t i = 0; i < sa_batch_len(outbox); i++) {
-            sa_envelope_view v;
+            sa_envelope_view v = {.struct_size = sizeof v};
             if (sa_batch_get(outbox, i, &v) == SA_OK && v.version == version) {
                 status = v.status;
                 if (retry_count != NULL) {
@@ -1235,7 +1291,7 @@ static void test_retry_and_failure(void)
     if (engine == NULL || !OK(sa_sync_set_clock(engine, clock))) {
         goto done;
     }
-    sa_submitted a, b;
+    sa_submitted a = {.struct_size = sizeof a}, b = {.struct_size = sizeof b};
     if (!put(engine, "ka", "A", &a) || !put(engine, "kb", "B", &b)) {
         goto done;
     }
@@ -1260,7 +1316,7 @@ static void test_retry_and_failure(void)
     OK(sa_clock_advance(clock, INTERVAL));
     sa_batch *batch = NULL;
     if (OK(sa_sync_next_batch(engine, &batch)) && CHECK(sa_batch_len(batch) == 2)) {
-        sa_envelope_view v;
+        sa_envelope_view v = {.struct_size = sizeof v};
         if (OK(sa_batch_get(batch, 0, &v))) {
             CHECK(v.retry_count == 1 && v.status == SA_STATUS_IN_FLIGHT);
             CHECK(str_is(v.sync_id, a.sync_id));
@@ -1369,10 +1425,10 @@ static void test_tick(void)
     if (engine == NULL || !OK(sa_sync_set_clock(engine, clock))) {
         goto done;
     }
-    sa_tick_result tick;
-    POISON(tick);
+    sa_tick_result tick = {.struct_size = sizeof tick};
+    POISON_OUT(tick);
     EXPECT_NULL_ARG(sa_sync_tick(NULL, true, &tick), "sync");
-    CHECK(UNTOUCHED(tick));
+    CHECK(UNTOUCHED_OUT(tick));
     EXPECT_NULL_ARG(sa_sync_tick(engine, true, NULL), "out_tick");
 
     /* Nothing to do: an empty batch, still to be freed. */
@@ -1382,7 +1438,7 @@ static void test_tick(void)
         sa_batch_free(tick.batch);
     }
 
-    sa_submitted s1, s2, s3;
+    sa_submitted s1 = {.struct_size = sizeof s1}, s2 = {.struct_size = sizeof s2}, s3 = {.struct_size = sizeof s3};
     put(engine, "t1", "1", &s1);
     put(engine, "t2", "2", &s2);
     put(engine, "t3", "3", &s3);
@@ -1409,7 +1465,7 @@ static void test_tick(void)
     if (OK(sa_sync_tick(engine, true, &tick))) {
         CHECK(tick.retried_count == 0 && tick.pruned_count == 0);
         if (CHECK(sa_batch_len(tick.batch) == 1)) {
-            sa_envelope_view v;
+            sa_envelope_view v = {.struct_size = sizeof v};
             if (OK(sa_batch_get(tick.batch, 0, &v))) {
                 CHECK(str_is(v.sync_id, s3.sync_id) && v.retry_count == 1);
             }
@@ -1450,14 +1506,14 @@ static void test_remote_errors(void)
     put(engine, "local", "x", NULL);
     const uint8_t small[4] = {1, 2, 3, 4};
     sa_remote_op good = remote_put("node-c-1", "node-c", 1, STAMP(T0), "rk", "remote");
-    sa_remote_op op;
-    sa_apply_result r;
+    sa_remote_op op = {.struct_size = sizeof op};
+    sa_apply_result r = {.struct_size = sizeof r};
 
 #define REMOTE_FAILS(call, code, needle) \
     do {                                  \
-        POISON(r);                        \
+        POISON_OUT(r);                        \
         EXPECT(call, code, needle);       \
-        CHECK(UNTOUCHED(r));              \
+        CHECK(UNTOUCHED_OUT(r));              \
     } while (0)
 
     REMOTE_FAILS(sa_sync_receive_remote(NULL, &good, &r), SA_ERR_INVALID_ARGUMENT,
@@ -1562,18 +1618,17 @@ static void test_remote_errors(void)
     if (OK(sa_sync_receive_remote(engine, &op, &r))) {
         CHECK(r.outcome == SA_APPLIED);
         /* Local stamps now order after it. */
-        sa_submitted s;
+        sa_submitted s = {.struct_size = sizeof s};
         if (put(engine, "after-skew", "x", &s)) {
             CHECK(s.stamp > STAMP(T0 + 60000));
         }
     }
 
     /* sa_remote_op_from_view errors. */
-    sa_envelope_view view;
-    memset(&view, 0, sizeof view);
-    POISON(op);
+    sa_envelope_view view = {.struct_size = sizeof view};
+    POISON_OUT(op);
     EXPECT_NULL_ARG(sa_remote_op_from_view(NULL, &op), "view");
-    CHECK(UNTOUCHED(op));
+    CHECK(UNTOUCHED_OUT(op));
     EXPECT_NULL_ARG(sa_remote_op_from_view(&view, NULL), "out_op");
 #undef REMOTE_FAILS
 
@@ -1596,7 +1651,7 @@ static void test_remote_apply(void)
     if (engine == NULL || !OK(sa_sync_set_clock(engine, clock))) {
         goto done;
     }
-    sa_apply_result r;
+    sa_apply_result r = {.struct_size = sizeof r};
 
     /* A new key: applied, no conflict. */
     sa_remote_op op = remote_put("node-c-1", "node-c", 1, STAMP(T0 - 100), "r1", "first");
@@ -1620,7 +1675,7 @@ static void test_remote_apply(void)
     CHECK(st.outbox_size == 0); /* remote writes are not propagated again */
 
     /* Redelivery: a duplicate that changes nothing. */
-    POISON(r);
+    POISON_OUT(r);
     if (OK(sa_sync_receive_remote(engine, &op, &r))) {
         CHECK(r.outcome == SA_DUPLICATE);
         CHECK(r.conflict_detected == false);
@@ -1661,13 +1716,17 @@ static void test_remote_apply(void)
         CHECK(r.conflict_detected == false);
     }
 
-    /* Our own operation relayed back: a duplicate. */
-    sa_submitted own;
+    /* An operation whose origin is this node's own id (our own coming back, or a peer given
+     * the same id): refused, naming the id, nothing changed. */
+    sa_submitted own = {.struct_size = sizeof own};
     if (put(engine, "mine", "m", &own)) {
         op = remote_put(own.sync_id, "node-b", own.version, own.stamp, "mine", "m");
-        if (OK(sa_sync_receive_remote(engine, &op, &r))) {
-            CHECK(r.outcome == SA_DUPLICATE);
-        }
+        EXPECT(sa_sync_receive_remote(engine, &op, &r), SA_ERR_INVALID_REMOTE_OPERATION,
+               "origin node-b is this node's own id");
+        op = remote_put("node-b-77", "node-b", 77, STAMP(T0 - 5), "twin", "t");
+        EXPECT(sa_sync_receive_remote(engine, &op, &r), SA_ERR_INVALID_REMOTE_OPERATION,
+               "origin node-b is this node's own id");
+        CHECK(!store_holds_str(store, "twin", "t"));
     }
 
     /* A remote delete, with a NULL value of length 0. */
@@ -1696,7 +1755,7 @@ static void test_remote_apply(void)
     st = state_of(engine);
     CHECK(st.remote_applied_count == 6);
     CHECK(st.remote_ignored_count == 1);
-    CHECK(st.remote_duplicate_count == 4);
+    CHECK(st.remote_duplicate_count == 3);
     CHECK(st.conflict_count == 0);
     CHECK(st.last_applied_remote_version == 2);
 
@@ -1719,7 +1778,7 @@ static void conflict_case(int32_t policy, const char *remote_node, int64_t remot
     sa_sync_config config = config_for("node-b", true);
     config.conflict_policy = policy;
     sa_sync *engine = new_engine(store, &config);
-    sa_submitted local;
+    sa_submitted local = {.struct_size = sizeof local};
     if (engine != NULL && OK(sa_sync_set_clock(engine, clock)) && put(engine, "doc", "local", &local)) {
         CHECK(local.stamp == STAMP(T0));
         char sync_id[64];
@@ -1727,7 +1786,7 @@ static void conflict_case(int32_t policy, const char *remote_node, int64_t remot
         sa_remote_op op = remote_put(sync_id, remote_node, 1,
                                      (uint64_t)((int64_t)local.stamp + remote_offset), "doc",
                                      "remote");
-        sa_apply_result r;
+        sa_apply_result r = {.struct_size = sizeof r};
         if (OK(sa_sync_receive_remote(engine, &op, &r))) {
             CHECK(r.conflict_detected == true);
             CHECK(r.outcome == (expect_applied ? SA_APPLIED : SA_IGNORED));
@@ -1789,18 +1848,18 @@ static void test_causal_successor(void)
         !OK(sa_sync_set_clock(b, clock))) {
         goto done;
     }
-    sa_submitted sa1;
+    sa_submitted sa1 = {.struct_size = sizeof sa1};
     if (!put(a, "shared", "v1", &sa1)) {
         goto done;
     }
-    sa_envelope_view v;
-    sa_remote_op op;
-    sa_apply_result r;
+    sa_envelope_view v = {.struct_size = sizeof v};
+    sa_remote_op op = {.struct_size = sizeof op};
+    sa_apply_result r = {.struct_size = sizeof r};
     if (!OK(sa_sync_next_batch(a, &batch_a)) || !CHECK(sa_batch_len(batch_a) == 1) ||
         !OK(sa_batch_get(batch_a, 0, &v))) {
         goto done;
     }
-    POISON(op);
+    POISON_OUT(op);
     if (OK(sa_remote_op_from_view(&v, &op))) {
         /* The remote op points into the batch. */
         CHECK(op.sync_id == v.sync_id.ptr && op.origin == v.origin.ptr && op.key == v.key.ptr);
@@ -1815,7 +1874,7 @@ static void test_causal_successor(void)
     OK(sa_sync_ack(a, sa1.sync_id, NULL));
 
     /* B overwrites A's value: its operation says which write it replaced. */
-    sa_submitted sb1;
+    sa_submitted sb1 = {.struct_size = sizeof sb1};
     if (!put(b, "shared", "v2", &sb1)) {
         goto done;
     }
@@ -1858,7 +1917,7 @@ static void test_causal_successor(void)
         cc.conflict_policy = SA_POLICY_KEEP_LOCAL;
         sa_sync *c = store_c != NULL ? new_engine(store_c, &cc) : NULL;
         if (c != NULL && OK(sa_sync_set_clock(c, clock))) {
-            sa_submitted sc;
+            sa_submitted sc = {.struct_size = sizeof sc};
             put(c, "shared", "c-local", &sc);
             sa_remote_op plain = op;
             plain.has_replaces = false;
@@ -1902,7 +1961,7 @@ static void test_handle_lifetimes(void)
         OK(sa_sync_set_clock(engine, clock));
         sa_clock_free(clock); /* the engine keeps its reference too */
         clock = NULL;
-        sa_submitted s;
+        sa_submitted s = {.struct_size = sizeof s};
         CHECK(put(engine, "k", "v", &s));
         CHECK(s.stamp == STAMP(T0));
         sa_batch *batch = NULL;
@@ -1912,7 +1971,7 @@ static void test_handle_lifetimes(void)
         }
         sa_sync_free(engine); /* freed before the batch: the batch stays readable */
         engine = NULL;
-        sa_envelope_view v;
+        sa_envelope_view v = {.struct_size = sizeof v};
         if (OK(sa_batch_get(batch, 0, &v))) {
             CHECK(str_is(v.key, "k") && v.value.len == 1 && v.value.ptr[0] == 'v');
         }
@@ -1937,7 +1996,7 @@ static void test_handle_lifetimes(void)
             sa_sync_state_info st = state_of(engine);
             CHECK(st.outbox_size == 2 && st.queued_count == 1 && st.pending_count == 1);
             CHECK(st.last_submitted_version == 2);
-            sa_submitted s;
+            sa_submitted s = {.struct_size = sizeof s};
             if (put(engine, "c", "3", &s)) {
                 CHECK(s.version == 3);
             }
@@ -1981,7 +2040,7 @@ static void test_wal_reopen(void)
     if (!OK(sa_clock_new_manual(T0, &clock))) {
         return;
     }
-    sa_sync_config config;
+    sa_sync_config config = {.struct_size = sizeof config};
     if (!OK(sa_sync_config_durable("node-a", &config))) {
         sa_clock_free(clock);
         return;
@@ -1993,7 +2052,7 @@ static void test_wal_reopen(void)
         sa_clock_free(clock);
         return;
     }
-    sa_replay_report report;
+    sa_replay_report report = {.struct_size = sizeof report};
     if (OK(sa_store_replay_report(store, &report))) {
         CHECK(report.records == 0 && report.dropped_bytes == 0);
     }
@@ -2013,7 +2072,7 @@ static void test_wal_reopen(void)
         sa_clock_free(clock);
         return;
     }
-    POISON(report);
+    POISON_OUT(report);
     if (OK(sa_store_replay_report(store, &report))) {
         /* 3 writes + 1 ACK annotation. */
         if (!CHECK(report.records == 4)) {
@@ -2035,7 +2094,7 @@ static void test_wal_reopen(void)
         /* The acknowledged one is not sent again; the two in flight are. */
         sa_batch *batch = NULL;
         if (OK(sa_sync_next_batch(engine, &batch)) && CHECK(sa_batch_len(batch) == 2)) {
-            sa_envelope_view v;
+            sa_envelope_view v = {.struct_size = sizeof v};
             if (OK(sa_batch_get(batch, 0, &v))) {
                 CHECK(str_is(v.sync_id, "node-a-2") && str_is(v.key, "k2"));
                 CHECK(v.value.len == 2 && memcmp(v.value.ptr, "v2", 2) == 0);
@@ -2052,7 +2111,7 @@ static void test_wal_reopen(void)
             CHECK(outcome == SA_ACK_ALREADY_ACKNOWLEDGED);
         }
         /* Versions continue; stamps stay after the replayed ones. */
-        sa_submitted s4;
+        sa_submitted s4 = {.struct_size = sizeof s4};
         if (put(engine, "k4", "v4", &s4)) {
             CHECK(s4.version == 4 && strcmp(s4.sync_id, "node-a-4") == 0);
             CHECK(s4.stamp > s[2].stamp);
@@ -2228,7 +2287,7 @@ static void test_wal_recovery_rules(void)
         CHECK(append_bytes(zeros, pad, sizeof pad));
         sa_store *store = NULL;
         if (OK(sa_store_open(zeros, SA_FAST, &store))) {
-            sa_replay_report report;
+            sa_replay_report report = {.struct_size = sizeof report};
             if (OK(sa_store_replay_report(store, &report))) {
                 CHECK(report.records == 2);
                 CHECK(report.dropped_bytes == (uint64_t)(starts[3] - starts[2]) + sizeof pad);
@@ -2237,7 +2296,7 @@ static void test_wal_recovery_rules(void)
             CHECK(store_holds_str(store, "k3", NULL));
             sa_sync_config config = config_for("node-a", true);
             sa_sync *engine = new_engine(store, &config);
-            sa_submitted next;
+            sa_submitted next = {.struct_size = sizeof next};
             if (engine != NULL && put(engine, "k4", "value", &next)) {
                 CHECK(next.version == 4 && strcmp(next.sync_id, "node-a-4") == 0);
             }
@@ -2254,7 +2313,7 @@ static void test_wal_recovery_rules(void)
         CHECK(append_bytes(garbage, tail, sizeof tail));
         sa_store *store = NULL;
         if (OK(sa_store_open(garbage, SA_FAST, &store))) {
-            sa_replay_report report;
+            sa_replay_report report = {.struct_size = sizeof report};
             if (OK(sa_store_replay_report(store, &report))) {
                 CHECK(report.records == 1 && report.dropped_bytes == sizeof tail);
             }
@@ -2272,15 +2331,15 @@ static void test_wal_recovery_rules(void)
         OK(sa_sync_set_clock(engine, clock))) {
         const uint64_t top = UINT64_MAX; /* the greatest stamp: wall 2^48-1, logical 65535 */
         sa_remote_op op = remote_put("node-b-1", "node-b", 1, top, "top", "v");
-        sa_apply_result result;
+        sa_apply_result result = {.struct_size = sizeof result};
         if (OK(sa_sync_receive_remote(engine, &op, &result))) {
             CHECK(result.outcome == SA_APPLIED);
         }
-        sa_submitted sub;
-        POISON(sub);
+        sa_submitted sub = {.struct_size = sizeof sub};
+        POISON_OUT(sub);
         EXPECT(sa_sync_submit(engine, SA_OP_PUT, "after", (const uint8_t *)"x", 1, &sub),
                SA_ERR_STORE_APPLY, "clock is exhausted");
-        CHECK(UNTOUCHED(sub));
+        CHECK(UNTOUCHED_OUT(sub));
         CHECK(state_of(engine).outbox_size == 0);
     }
     sa_sync_free(engine);
@@ -2298,20 +2357,20 @@ static void test_wal_second_engine(void)
     if (!OK(sa_store_open(path, SA_DURABLE, &store))) {
         return;
     }
-    sa_sync_config config;
+    sa_sync_config config = {.struct_size = sizeof config};
     OK(sa_sync_config_durable("node-a", &config));
     sa_sync *first = new_engine(store, &config);
     sa_sync *second;
     POISON(second);
     EXPECT(sa_sync_new(store, &config, &second), SA_ERR_INVALID_CONTEXT, NULL);
     CHECK(UNTOUCHED(second));
-    sa_sync_config other;
+    sa_sync_config other = {.struct_size = sizeof other};
     OK(sa_sync_config_fast("node-z", &other));
     EXPECT(sa_sync_new(store, &other, &second), SA_ERR_INVALID_CONTEXT, NULL);
     CHECK(UNTOUCHED(second));
     sa_store_free(store);
     if (first != NULL) {
-        sa_submitted s;
+        sa_submitted s = {.struct_size = sizeof s};
         CHECK(put(first, "x", "y", &s));
         CHECK(state_of(first).outbox_size == 1);
     }
@@ -2476,7 +2535,7 @@ static void expect_resolution(int line, int32_t policy, bool has_local, uint64_t
                               bool apply, int32_t reason)
 {
     sa_resolution r;
-    POISON(r);
+    POISON_OUT(r);
     sa_status st = sa_conflict_resolve(policy, has_local, ls, ln, rs, rn, &r);
     bool ok = expect_status(__FILE__, line, "sa_conflict_resolve(...)", st, SA_OK, NULL);
     if (!ok) {
@@ -2492,7 +2551,7 @@ static void expect_resolution(int line, int32_t policy, bool has_local, uint64_t
                 (int)r.reason, conflict, apply, !apply, (int)reason);
     }
     /* Deterministic. */
-    sa_resolution again;
+    sa_resolution again = {.struct_size = sizeof again};
     if (sa_conflict_resolve(policy, has_local, ls, ln, rs, rn, &again) == SA_OK) {
         record(again.conflict_detected == r.conflict_detected &&
                    again.apply_remote == r.apply_remote && again.keep_local == r.keep_local &&
@@ -2544,24 +2603,24 @@ static void test_conflict_resolve(void)
     }
 
     /* Errors. */
-    sa_resolution r;
+    sa_resolution r = {.struct_size = sizeof r};
     const int32_t bad_policies[] = {0, 4, -1};
     for (size_t i = 0; i < 3; i++) {
-        POISON(r);
+        POISON_OUT(r);
         EXPECT(sa_conflict_resolve(bad_policies[i], true, s10, "node-a", s20, "node-b", &r),
                SA_ERR_INVALID_ARGUMENT, "policy");
-        CHECK(UNTOUCHED(r));
+        CHECK(UNTOUCHED_OUT(r));
     }
     /* Without a local write, local_node is not needed. */
     expect_resolution(__LINE__, SA_POLICY_KEEP_LOCAL, false, 0, NULL, s20, "node-b", false, true,
                       SA_REASON_NO_LOCAL_ENTRY);
-    POISON(r);
+    POISON_OUT(r);
     EXPECT_NULL_ARG(sa_conflict_resolve(SA_POLICY_KEEP_LOCAL, true, s10, NULL, s20, "node-b", &r),
                     "local_node");
-    CHECK(UNTOUCHED(r));
+    CHECK(UNTOUCHED_OUT(r));
     EXPECT_NULL_ARG(sa_conflict_resolve(SA_POLICY_KEEP_LOCAL, true, s10, "node-a", s20, NULL, &r),
                     "remote_node");
-    CHECK(UNTOUCHED(r));
+    CHECK(UNTOUCHED_OUT(r));
     EXPECT_NULL_ARG(
         sa_conflict_resolve(SA_POLICY_KEEP_LOCAL, true, s10, "node-a", s20, "node-b", NULL),
         "out_resolution");
@@ -2570,11 +2629,11 @@ static void test_conflict_resolve(void)
         EXPECT(sa_conflict_resolve(SA_POLICY_LAST_WRITE_WINS, true, s10, bad_ids[i], s20,
                                    "node-b", &r),
                SA_ERR_INVALID_NODE_ID, NULL);
-        CHECK(UNTOUCHED(r));
+        CHECK(UNTOUCHED_OUT(r));
         EXPECT(sa_conflict_resolve(SA_POLICY_LAST_WRITE_WINS, true, s10, "node-a", s20,
                                    bad_ids[i], &r),
                SA_ERR_INVALID_NODE_ID, NULL);
-        CHECK(UNTOUCHED(r));
+        CHECK(UNTOUCHED_OUT(r));
     }
 }
 
@@ -2606,8 +2665,8 @@ static void test_store_direct_writes(void)
     if (store == NULL) {
         return;
     }
-    sa_store_write_result r;
-    sa_store_write_result r2;
+    sa_store_write_result r = {.struct_size = sizeof r};
+    sa_store_write_result r2 = {.struct_size = sizeof r2};
     if (OK(sa_store_put(store, "user:1", (const uint8_t *)"Gaspard", 7, &r))) {
         CHECK(r.created && !r.updated && !r.deleted);
         CHECK(r.version > 0 && r.stamp > 0);
@@ -2636,7 +2695,7 @@ static void test_store_direct_writes(void)
     /* Every refusal leaves the store and the out-struct untouched. */
     OK(sa_store_put(store, "keep", (const uint8_t *)"v", 1, &r));
     size_t len_before = store_len(store);
-    POISON(r);
+    POISON_OUT(r);
     EXPECT_NULL_ARG(sa_store_put(NULL, "k", (const uint8_t *)"v", 1, &r), "store");
     EXPECT_NULL_ARG(sa_store_put(store, NULL, (const uint8_t *)"v", 1, &r), "key");
     EXPECT_NULL_ARG(sa_store_put(store, "k", NULL, 1, &r), "value");
@@ -2670,14 +2729,29 @@ static void test_store_direct_writes(void)
         EXPECT(sa_store_put(store, long_key, (const uint8_t *)"v", 1, &r),
                SA_ERR_INVALID_OPERATION, "65537 bytes");
         long_key[long_len - 1] = '\0'; /* exactly the limit is accepted */
-        sa_store_write_result ok_r;
+        sa_store_write_result ok_r = {.struct_size = sizeof ok_r};
         OK(sa_store_put(store, long_key, (const uint8_t *)"v", 1, &ok_r));
         OK(sa_store_remove(store, long_key, &ok_r));
         free(long_key);
     }
-    CHECK(UNTOUCHED(r));
+    CHECK(UNTOUCHED_OUT(r));
     CHECK(store_len(store) == len_before);
     CHECK(store_holds_str(store, "keep", "v"));
+
+    /* A caller built against a shorter result gets only its bytes; a bad size writes nothing. */
+    sa_store_write_result cut;
+    poison(&cut, sizeof cut);
+    const uint32_t cut_size = (uint32_t)offsetof(sa_store_write_result, created);
+    cut.struct_size = cut_size;
+    if (OK(sa_store_put(store, "cut", (const uint8_t *)"v", 1, &cut))) {
+        CHECK(cut.version > 0 && cut.stamp > 0);
+        CHECK(poisoned((const char *)&cut + cut_size, sizeof cut - cut_size));
+    }
+    POISON(cut);
+    cut.struct_size = (uint32_t)sizeof cut + 8;
+    EXPECT(sa_store_put(store, "never", (const uint8_t *)"v", 1, &cut), SA_ERR_INVALID_ARGUMENT,
+           "struct_size");
+    CHECK(store_holds_str(store, "never", NULL));
     sa_store_free(store);
 }
 
@@ -2693,7 +2767,7 @@ static void test_store_direct_writes_and_sync(void)
     }
     sa_sync_config config = config_for("node-a", true);
     sa_sync *engine = new_engine(store, &config);
-    sa_store_write_result direct;
+    sa_store_write_result direct = {.struct_size = sizeof direct};
     sa_submitted s;
     if (engine != NULL && OK(sa_store_put(store, "doc", (const uint8_t *)"local", 5, &direct))) {
         CHECK(state_of(engine).outbox_size == 0);
@@ -2725,7 +2799,7 @@ static size_t iter_keys(const sa_store *store, const char *prefix, char *out, si
     }
     size_t count = 0;
     for (;;) {
-        sa_entry_view v;
+        sa_entry_view v = {.struct_size = sizeof v};
         bool has = false;
         if (!OK(sa_store_iter_next(iter, &v, &has)) || !has) {
             break;
@@ -2746,7 +2820,7 @@ static void test_store_iter(void)
     if (store == NULL) {
         return;
     }
-    sa_store_write_result r;
+    sa_store_write_result r = {.struct_size = sizeof r};
     const char *keys[] = {"user:2", "order:1", "user:10", "user:1", "users", "use"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         OK(sa_store_put(store, keys[i], (const uint8_t *)keys[i], strlen(keys[i]), &r));
@@ -2764,7 +2838,7 @@ static void test_store_iter(void)
     sa_submitted s;
     if (engine != NULL && put(engine, "order:1", "paid", &s)) {
         sa_store_iter *iter = NULL;
-        sa_entry_view v;
+        sa_entry_view v = {.struct_size = sizeof v};
         bool has = false;
         if (OK(sa_store_iter_new(store, "order:", &iter)) && OK(sa_store_iter_next(iter, &v, &has)) &&
             CHECK(has)) {
@@ -2773,10 +2847,10 @@ static void test_store_iter(void)
             CHECK(v.version == s.version || v.version > 0);
             CHECK(v.stamp == s.stamp);
             /* The end, and it stays the end; the view is left unchanged. */
-            sa_entry_view end;
-            POISON(end);
+            sa_entry_view end = {.struct_size = sizeof end};
+            POISON_OUT(end);
             OK(sa_store_iter_next(iter, &end, &has));
-            CHECK(!has && UNTOUCHED(end));
+            CHECK(!has && UNTOUCHED_OUT(end));
             OK(sa_store_iter_next(iter, &end, &has));
             CHECK(!has);
         }
@@ -2797,7 +2871,7 @@ static void test_store_iter(void)
         int seen = 0;
         bool ordered = true;
         for (;;) {
-            sa_entry_view v;
+            sa_entry_view v = {.struct_size = sizeof v};
             bool has = false;
             if (!OK(sa_store_iter_next(iter, &v, &has)) || !has) {
                 break;
@@ -2815,13 +2889,13 @@ static void test_store_iter(void)
         }
         CHECK(ordered && seen > 10);
     }
-    sa_entry_view v;
+    sa_entry_view v = {.struct_size = sizeof v};
     bool has = false;
-    POISON(v);
+    POISON_OUT(v);
     EXPECT_NULL_ARG(sa_store_iter_next(NULL, &v, &has), "iter");
     EXPECT_NULL_ARG(sa_store_iter_next(iter, NULL, &has), "out_entry");
     EXPECT_NULL_ARG(sa_store_iter_next(iter, &v, NULL), "out_has_item");
-    CHECK(UNTOUCHED(v));
+    CHECK(UNTOUCHED_OUT(v));
     sa_store_iter_free(iter);
     sa_store_iter_free(NULL);
     sa_store_free(store);
@@ -2835,6 +2909,79 @@ static void test_store_iter(void)
     EXPECT(sa_store_iter_new(store, BAD_UTF8, &bad), SA_ERR_INVALID_ARGUMENT,
            "prefix is not valid UTF-8 (bad byte at offset 2)");
     CHECK(bad == (sa_store_iter *)&r);
+    sa_store_free(store);
+}
+
+/* Output structs: a caller built against a shorter struct gets only its bytes written; a bad
+ * size is refused before any work is done. */
+static void test_output_struct_sizes(void)
+{
+    sa_store *store = open_memory_store();
+    sa_sync_config config = config_for("node-a", true);
+    sa_sync *engine = new_engine(store, &config);
+    if (engine == NULL) {
+        sa_store_free(store);
+        return;
+    }
+    CHECK(put(engine, "k", "v", NULL));
+    /* An older sa_sync_state_info that ended before outbox_bytes. */
+    sa_sync_state_info st;
+    poison(&st, sizeof st);
+    const uint32_t cut = (uint32_t)offsetof(sa_sync_state_info, outbox_bytes);
+    st.struct_size = cut;
+    if (OK(sa_sync_state(engine, &st))) {
+        CHECK(st.struct_size == cut);
+        CHECK(st.outbox_size == 1 && st.queued_count == 1 && st.failed_count == 0);
+        CHECK(poisoned((const char *)&st + cut, sizeof st - cut));
+    }
+    /* An sa_submitted that ends after stamp: the write happens, its sync id is not written. */
+    sa_submitted s;
+    poison(&s, sizeof s);
+    const uint32_t cut_s = (uint32_t)offsetof(sa_submitted, sync_id);
+    s.struct_size = cut_s;
+    if (OK(sa_sync_submit(engine, SA_OP_PUT, "k2", (const uint8_t *)"v", 1, &s))) {
+        CHECK(s.version == 2 && s.stamp != 0);
+        CHECK(poisoned((const char *)&s + cut_s, sizeof s - cut_s));
+    }
+    /* Refused sizes change nothing: too small, inside a field, larger than this library's. */
+    const uint32_t bad[] = {0, (uint32_t)offsetof(sa_submitted, stamp) + 2,
+                            (uint32_t)sizeof s + 8};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        POISON(s);
+        s.struct_size = bad[i];
+        EXPECT(sa_sync_submit(engine, SA_OP_PUT, "never", (const uint8_t *)"v", 1, &s),
+               SA_ERR_INVALID_ARGUMENT, "struct_size");
+        CHECK(poisoned((const char *)&s + 4, sizeof s - 4));
+    }
+    st.struct_size = sizeof st;
+    if (OK(sa_sync_state(engine, &st))) {
+        CHECK(st.outbox_size == 2 && st.last_submitted_version == 2);
+    }
+    /* An input struct from a caller built before the replaced-write fields: they are not read
+     * (poison there would be an invalid bool and a wild pointer), and mean "none". */
+    sa_remote_op op;
+    poison(&op, sizeof op);
+    op.struct_size = (uint32_t)offsetof(sa_remote_op, has_replaces);
+    op.sync_id = "node-c-1";
+    op.origin = "node-c";
+    op.version = 1;
+    op.stamp = STAMP(T0);
+    op.op_type = SA_OP_PUT;
+    op.key = "from-c";
+    op.value = (const uint8_t *)"c";
+    op.value_len = 1;
+    sa_apply_result r = {.struct_size = sizeof r};
+    if (OK(sa_sync_receive_remote(engine, &op, &r))) {
+        CHECK(r.outcome == SA_APPLIED && r.reason == SA_REASON_NO_LOCAL_ENTRY);
+    }
+    op.struct_size = (uint32_t)offsetof(sa_remote_op, value_len); /* without a needed field */
+    EXPECT(sa_sync_receive_remote(engine, &op, &r), SA_ERR_INVALID_ARGUMENT, "struct_size");
+    /* The tick hands out a batch the caller must free: its struct must hold the pointer. */
+    sa_tick_result tick;
+    POISON(tick);
+    tick.struct_size = (uint32_t)offsetof(sa_tick_result, batch);
+    EXPECT(sa_sync_tick(engine, true, &tick), SA_ERR_INVALID_ARGUMENT, "struct_size");
+    sa_sync_free(engine);
     sa_store_free(store);
 }
 
@@ -2872,6 +3019,7 @@ int main(void)
     test_wal_recovery_rules();
     test_ack_tracker();
     test_conflict_resolve();
+    test_output_struct_sizes();
 
     remove_dir(g_dir);
     printf("%lu passed, %lu failed\n", g_passed, g_failed);

@@ -95,7 +95,7 @@ static size_t send_and_ack(void)
     }
     size_t len = sa_batch_len(batch);
     for (size_t i = 0; i < len; i++) {
-        sa_envelope_view v;
+        sa_envelope_view v = {.struct_size = sizeof v};
         if (!OK(sa_batch_get(batch, i, &v))) {
             continue;
         }
@@ -144,7 +144,7 @@ static void *worker(void *arg)
         char value[32];
         snprintf(key, sizeof key, "t%d-k%d", id, i);
         snprintf(value, sizeof value, "v%d-%d", id, i);
-        sa_submitted s;
+        sa_submitted s = {.struct_size = sizeof s};
         if (OK(sa_sync_submit(g_engine, SA_OP_PUT, key, (const uint8_t *)value, strlen(value),
                               &s))) {
             bool in_range = s.version >= 1 && s.version <= TOTAL;
@@ -162,7 +162,7 @@ static void *worker(void *arg)
             send_and_ack();
         }
         if (i % 10 == 0) {
-            sa_sync_state_info st;
+            sa_sync_state_info st = {.struct_size = sizeof st};
             if (OK(sa_sync_state(g_engine, &st))) {
                 CHECK(state_is_consistent(&st));
             }
@@ -187,7 +187,7 @@ static void *worker(void *arg)
                 uint64_t previous = 0;
                 bool ordered = true;
                 for (size_t j = 0; j < n; j++) {
-                    sa_envelope_view v;
+                    sa_envelope_view v = {.struct_size = sizeof v};
                     if (sa_batch_get(outbox, j, &v) != SA_OK || v.version <= previous) {
                         ordered = false;
                         break;
@@ -209,7 +209,7 @@ int main(void)
         printf("%lu passed, %lu failed\n", atomic_load(&g_passed), atomic_load(&g_failed));
         return 1;
     }
-    sa_sync_config config;
+    sa_sync_config config = {.struct_size = sizeof config};
     OK(sa_sync_config_fast(NODE, &config));
     config.require_ack = true;
     config.ack_timeout_ms = 3600000; /* nothing expires, even under valgrind */
@@ -252,8 +252,7 @@ int main(void)
     CHECK(drained > 0);
 
     /* Exact final counters. */
-    sa_sync_state_info st;
-    memset(&st, 0, sizeof st);
+    sa_sync_state_info st = {.struct_size = sizeof st};
     if (OK(sa_sync_state(g_engine, &st))) {
         CHECK(st.outbox_size == TOTAL);
         CHECK(st.acknowledged_count == TOTAL);
@@ -311,7 +310,7 @@ int main(void)
     if (OK(sa_sync_outbox(g_engine, &outbox)) && CHECK(sa_batch_len(outbox) == TOTAL)) {
         size_t bad = 0;
         for (size_t j = 0; j < TOTAL; j++) {
-            sa_envelope_view v;
+            sa_envelope_view v = {.struct_size = sizeof v};
             if (sa_batch_get(outbox, j, &v) != SA_OK || v.version != j + 1 ||
                 v.status != SA_STATUS_ACKNOWLEDGED) {
                 bad++;

@@ -137,7 +137,7 @@ typedef struct {
 static node node_new(const char *id)
 {
     node n = {NULL, NULL, NULL};
-    sa_sync_config config;
+    sa_sync_config config = {.struct_size = sizeof config};
     OK(sa_sync_config_durable(id, &config));
     OK(sa_store_open(NULL, SA_DURABLE, &n.store));
     OK(sa_sync_new(n.store, &config, &n.sync));
@@ -155,7 +155,7 @@ static void node_free(node n)
 
 static bool put(const node *n, const char *key, const char *value)
 {
-    sa_submitted s;
+    sa_submitted s = {.struct_size = sizeof s};
     return sa_sync_submit(n->sync, SA_OP_PUT, key, (const uint8_t *)value, strlen(value), &s) ==
            SA_OK;
 }
@@ -200,7 +200,7 @@ static void test_v1_spec_example(void)
     CHECK(put(&a, field("v1_sync_batch", "key"), field("v1_sync_batch", "value")));
     sa_batch *batch = NULL;
     OK(sa_sync_next_batch(a.sync, &batch));
-    sa_envelope_view view;
+    sa_envelope_view view = {.struct_size = sizeof view};
     OK(sa_batch_get(batch, 0, &view));
     sa_buf frame = {NULL, 0};
     OK(sa_v1_frame_for_envelope(&view, field("v1_sync_batch", "to"), &frame));
@@ -219,7 +219,7 @@ static void test_v1_spec_example(void)
     sa_buf none = {NULL, 0};
     OK(sa_sync_handle_v1_frame(a.sync, reply.ptr, reply.len, &none));
     CHECK(none.ptr == NULL && none.len == 0);
-    sa_sync_state_info st;
+    sa_sync_state_info st = {.struct_size = sizeof st};
     OK(sa_sync_state(a.sync, &st));
     CHECK(st.acknowledged_count == 1);
 
@@ -251,7 +251,7 @@ static void test_v2_round_trip(void)
     CHECK(frame.len > SA_WIRE_HEADER_BYTES && memcmp(frame.ptr, "SASY", 4) == 0);
     CHECK(frame.ptr[4] == SA_WIRE_FORMAT_VERSION);
 
-    sa_receive_report report;
+    sa_receive_report report = {.struct_size = sizeof report};
     sa_buf ack = {NULL, 0};
     OK(sa_sync_receive_frame(b.sync, frame.ptr, frame.len, &report, &ack));
     CHECK(report.applied == 2 && report.ignored == 0 && report.duplicate == 0 &&
@@ -300,7 +300,7 @@ static void test_v2_vectors_and_per_operation_errors(void)
     node b = node_new("node-b");
     uint8_t bytes[512];
     size_t n = vector_bytes("v2_put", bytes, sizeof bytes);
-    sa_receive_report report;
+    sa_receive_report report = {.struct_size = sizeof report};
     sa_buf ack = {NULL, 0};
     OK(sa_sync_receive_frame(b.sync, bytes, n, &report, &ack));
     CHECK(report.applied == 1);
@@ -315,7 +315,7 @@ static void test_v2_vectors_and_per_operation_errors(void)
     bytes[SA_WIRE_HEADER_BYTES + 4 + 4 + 7] = '9'; /* sync id node-a-9 */
     OK(sa_sync_receive_frame(b.sync, bytes, n, &report, &ack));
     CHECK(report.applied == 0 && report.invalid == 1);
-    sa_operation_error e;
+    sa_operation_error e = {.struct_size = sizeof e};
     OK(sa_last_receive_error(0, &e));
     CHECK(e.index == 0 && e.sync_id.len == 8 && memcmp(e.sync_id.ptr, "node-a-9", 8) == 0);
     CHECK(strstr(e.message.ptr, "version 0") != NULL);
@@ -375,6 +375,35 @@ static void test_json_views(void)
     node_free(a);
 }
 
+/* A node given the same id as the sender must refuse its operations, in V2 and in V1. */
+static void test_own_node_id_is_refused(void)
+{
+    node twin = node_new("node-a"); /* the vectors' sender is node-a */
+    uint8_t bytes[512];
+    size_t n = vector_bytes("v2_put", bytes, sizeof bytes);
+    sa_receive_report report = {.struct_size = sizeof report};
+    sa_buf ack = {NULL, 0};
+    OK(sa_sync_receive_frame(twin.sync, bytes, n, &report, &ack));
+    CHECK(report.applied == 0 && report.duplicate == 0 && report.invalid == 1);
+    sa_operation_error e = {.struct_size = sizeof e};
+    if (OK(sa_last_receive_error(0, &e))) {
+        CHECK(strstr(e.message.ptr, "origin node-a is this node's own id") != NULL);
+    }
+    CHECK(ack.len == SA_WIRE_HEADER_BYTES + 4); /* nothing acknowledged */
+    sa_buf_free(&ack);
+
+    n = vector_bytes("v1_sync_batch", bytes, sizeof bytes);
+    sa_buf reply = {NULL, 0};
+    EXPECT(sa_sync_handle_v1_frame(twin.sync, bytes, n, &reply),
+           SA_ERR_INVALID_REMOTE_OPERATION, "origin node-a is this node's own id");
+    CHECK(reply.ptr == NULL && reply.len == 0);
+    sa_sync_state_info st = {.struct_size = sizeof st};
+    if (OK(sa_sync_state(twin.sync, &st))) {
+        CHECK(st.remote_applied_count == 0 && st.remote_duplicate_count == 0);
+    }
+    node_free(twin);
+}
+
 int main(void)
 {
     if (!load_vectors()) {
@@ -386,6 +415,7 @@ int main(void)
     test_v2_round_trip();
     test_v2_vectors_and_per_operation_errors();
     test_json_views();
+    test_own_node_id_is_refused();
     printf("%lu passed, %lu failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
 }

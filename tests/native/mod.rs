@@ -42,6 +42,18 @@ pub fn library_dir() -> &'static Path {
 
 /// Compiles `sources` into an executable named `name`; `cpp` selects the C++ compiler.
 pub fn compile(name: &str, sources: &[PathBuf], cpp: bool, includes: &[PathBuf]) -> PathBuf {
+    let mut dirs = vec![root().join("include")];
+    dirs.extend_from_slice(includes);
+    build(name, sources, cpp, &dirs)
+}
+
+/// Compiles C `sources` against the header found in `include_root` only (not the current one):
+/// how a program built against an older header is rebuilt.
+pub fn compile_against(name: &str, sources: &[PathBuf], include_root: &Path) -> PathBuf {
+    build(name, sources, false, &[include_root.to_path_buf()])
+}
+
+fn build(name: &str, sources: &[PathBuf], cpp: bool, includes: &[PathBuf]) -> PathBuf {
     let lib = library_dir();
     let out_dir = lib.join("native-tests");
     std::fs::create_dir_all(&out_dir).unwrap();
@@ -58,9 +70,7 @@ pub fn compile(name: &str, sources: &[PathBuf], cpp: bool, includes: &[PathBuf])
     let mut cmd = compiler.to_command();
     cmd.arg(if cpp { "-std=c++17" } else { "-std=c11" })
         .args(["-g", "-Wall", "-Wextra", "-Werror", "-o"])
-        .arg(&exe)
-        .arg("-I")
-        .arg(root().join("include"));
+        .arg(&exe);
     for dir in includes {
         cmd.arg("-I").arg(dir);
     }

@@ -184,12 +184,53 @@ namespace
     auto refused = sync::wire::handle_v1_frame(b.engine, garbage);
     CHECK(refused.is_err() && refused.error().code() == ErrorCode::MalformedFrame);
   }
+
+  // A node given the sender's id refuses its operations in V2 (reported) and V1 (an error).
+  void test_own_node_id_is_refused()
+  {
+    Node a{"node-a"};
+    Node twin{"node-a"};
+    CHECK(a.engine.submit_local_operation(Operation::put(Key{"k"}, Value::from_string("v"))).is_ok());
+    auto batch = a.engine.next_batch();
+    CHECK(batch.size() == 1);
+    if (batch.size() != 1)
+    {
+      return;
+    }
+    auto frame = sync::wire::v1_frame_for_envelope(batch[0], "node-a");
+    CHECK(frame.is_ok());
+    if (!frame)
+    {
+      return;
+    }
+    auto refused = sync::wire::handle_v1_frame(twin.engine, frame.value());
+    CHECK(refused.is_err() && refused.error().code() == ErrorCode::InvalidRemoteOperation);
+    CHECK(refused.is_err() && contains(refused.error().message(), "origin node-a is this node's own id"));
+    Node c{"node-c"};
+    CHECK(c.engine.submit_local_operation(Operation::put(Key{"k"}, Value::from_string("v"))).is_ok());
+    auto from_c = sync::wire::next_batch_frame(c.engine);
+    CHECK(from_c.is_ok());
+    if (!from_c)
+    {
+      return;
+    }
+    Node twin_c{"node-c"};
+    auto report = sync::wire::receive_frame(twin_c.engine, from_c.value().frame);
+    CHECK(report.is_ok() && report.value().invalid == 1 && report.value().applied == 0 &&
+          report.value().duplicate == 0);
+    if (report && report.value().errors.size() == 1)
+    {
+      CHECK(contains(report.value().errors[0].message, "origin node-c is this node's own id"));
+    }
+    CHECK(!twin_c.store.get(Key{"k"}).has_value());
+  }
 } // namespace
 
 int main()
 {
   test_v2_between_engines();
   test_v1_vectors();
+  test_own_node_id_is_refused();
   std::cout << passed << " passed, " << failed << " failed\n";
   return failed == 0 ? 0 : 1;
 }

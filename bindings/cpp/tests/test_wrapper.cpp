@@ -199,7 +199,9 @@ namespace
   {
     current_test = "config presets";
     sa_sync_config durable_c{};
+    durable_c.struct_size = sizeof durable_c;
     sa_sync_config fast_c{};
+    fast_c.struct_size = sizeof fast_c;
     CHECK(sa_sync_config_durable("node-a", &durable_c) == SA_OK);
     CHECK(sa_sync_config_fast("node-a", &fast_c) == SA_OK);
     auto d = SyncConfig::durable("node-a");
@@ -216,6 +218,7 @@ namespace
     CHECK(f.is_valid());
     // The C++ module's constructors: the durable preset, node "node-1" by default.
     sa_sync_config node_1{};
+    node_1.struct_size = sizeof node_1;
     CHECK(sa_sync_config_durable("node-1", &node_1) == SA_OK);
     CHECK(same_settings(c_of(SyncConfig()), node_1));
     CHECK(same_settings(c_of(SyncConfig("node-a")), durable_c));
@@ -600,10 +603,10 @@ namespace
     CHECK_EQ(store.size(), size_before);
     CHECK(!store.get(Key{"k"}).has_value());
 
-    // This node's own operation relayed back is a duplicate.
-    auto own = SyncOperation::remote("node-local-9", "node-local", 9, put("k", "v"));
-    auto own_result = engine.receive_remote_operation(own);
-    CHECK(own_result.is_ok() && own_result.value().duplicate && !own_result.value().applied);
+    // An operation whose origin is this node's own id is refused, naming the id.
+    expect_invalid(SyncOperation::remote("node-local-9", "node-local", 9, put("k", "v")), "own node id",
+                   "origin node-local is this node's own id");
+    CHECK_EQ(store.size(), size_before);
   }
 
   // Sends every envelope of `batch` to `to`, and each ACK back to `from`. Returns outcomes.

@@ -147,10 +147,20 @@ class sa_bytes(Structure):
     _fields_ = [("ptr", POINTER(c_uint8)), ("len", c_size_t)]
 
 
-class sa_envelope_view(Structure):
+class _Sized(Structure):
+    """A struct that can grow: ``struct_size`` (its first field) is set to the size these
+    bindings know, so the library writes no more than that (see the header's top comment)."""
+
+    def __init__(self, *args: Any, **fields: Any) -> None:
+        super().__init__(*args, **fields)
+        self.struct_size = ctypes.sizeof(self)
+
+
+class sa_envelope_view(_Sized):
     """``struct sa_envelope_view``: one envelope of a batch, borrowed from it."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
         ("sync_id", sa_str),
         ("origin", sa_str),
         ("version", c_uint64),
@@ -167,7 +177,7 @@ class sa_envelope_view(Structure):
 
 
 class sa_sync_config(Structure):
-    """``struct sa_sync_config``; ``struct_size`` must stay ``sizeof(sa_sync_config)``."""
+    """``struct sa_sync_config``; ``struct_size`` is set to ``sizeof(sa_sync_config)``."""
 
     _fields_ = [
         ("struct_size", c_uint32),
@@ -187,10 +197,11 @@ class sa_sync_config(Structure):
     ]
 
 
-class sa_resolution(Structure):
+class sa_resolution(_Sized):
     """``struct sa_resolution``."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
         ("conflict_detected", c_bool),
         ("apply_remote", c_bool),
         ("keep_local", c_bool),
@@ -198,10 +209,11 @@ class sa_resolution(Structure):
     ]
 
 
-class sa_submitted(Structure):
+class sa_submitted(_Sized):
     """``struct sa_submitted``."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
         ("version", c_uint64),
         ("stamp", c_uint64),
         ("sync_id", c_char * SA_SYNC_ID_MAX),
@@ -211,10 +223,11 @@ class sa_submitted(Structure):
     ]
 
 
-class sa_remote_op(Structure):
+class sa_remote_op(_Sized):
     """``struct sa_remote_op``: strings borrowed for the duration of the call."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
         ("sync_id", c_char_p),
         ("origin", c_char_p),
         ("version", c_uint64),
@@ -229,10 +242,11 @@ class sa_remote_op(Structure):
     ]
 
 
-class sa_apply_result(Structure):
+class sa_apply_result(_Sized):
     """``struct sa_apply_result``."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
         ("outcome", c_int32),
         ("conflict_detected", c_bool),
         ("reason", c_int32),
@@ -240,10 +254,11 @@ class sa_apply_result(Structure):
     ]
 
 
-class sa_sync_state_info(Structure):
+class sa_sync_state_info(_Sized):
     """``struct sa_sync_state_info`` (filled by ``sa_sync_state``)."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
         ("outbox_size", c_uint64),
         ("pending_count", c_uint64),
         ("queued_count", c_uint64),
@@ -263,26 +278,28 @@ class sa_sync_state_info(Structure):
     ]
 
 
-class sa_tick_result(Structure):
+class sa_tick_result(_Sized):
     """``struct sa_tick_result``; ``batch`` is owned by the caller."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
         ("retried_count", c_uint64),
         ("pruned_count", c_uint64),
         ("batch", POINTER(sa_batch)),
     ]
 
 
-class sa_replay_report(Structure):
+class sa_replay_report(_Sized):
     """``struct sa_replay_report``."""
 
-    _fields_ = [("records", c_uint64), ("dropped_bytes", c_uint64)]
+    _fields_ = [("struct_size", c_uint32), ("records", c_uint64), ("dropped_bytes", c_uint64)]
 
 
-class sa_store_write_result(Structure):
+class sa_store_write_result(_Sized):
     """``struct sa_store_write_result`` (filled by ``sa_store_put/remove/apply``)."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
         ("version", c_uint64),
         ("stamp", c_uint64),
         ("created", c_bool),
@@ -291,10 +308,11 @@ class sa_store_write_result(Structure):
     ]
 
 
-class sa_entry_view(Structure):
+class sa_entry_view(_Sized):
     """``struct sa_entry_view``: one entry of a store iteration, borrowed from the iterator."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
         ("key", sa_str),
         ("value", sa_bytes),
         ("version", c_uint64),
@@ -309,10 +327,11 @@ class sa_buf(Structure):
     _fields_ = [("ptr", POINTER(c_uint8)), ("len", c_size_t)]
 
 
-class sa_receive_report(Structure):
+class sa_receive_report(_Sized):
     """``struct sa_receive_report`` (filled by ``sa_sync_receive_frame``)."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
         ("applied", c_size_t),
         ("ignored", c_size_t),
         ("duplicate", c_size_t),
@@ -320,10 +339,15 @@ class sa_receive_report(Structure):
     ]
 
 
-class sa_operation_error(Structure):
+class sa_operation_error(_Sized):
     """``struct sa_operation_error`` (filled by ``sa_last_receive_error``)."""
 
-    _fields_ = [("index", c_size_t), ("sync_id", sa_str), ("message", sa_str)]
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("index", c_size_t),
+        ("sync_id", sa_str),
+        ("message", sa_str),
+    ]
 
 
 class _ConstU8Ptr(POINTER(c_uint8)):  # type: ignore[misc]
@@ -630,16 +654,13 @@ def _check_abi(cdll: Any, path: str) -> None:
             f"softadastra_sync: {path} is version {version!r}, these bindings need {expected}.x",
             [path],
         )
-    config = sa_sync_config()
+    # A library older than these bindings refuses their larger struct_size.
+    config = sa_sync_config(struct_size=ctypes.sizeof(sa_sync_config))
     if cdll.sa_sync_config_durable(b"abi-check", ctypes.byref(config)) != SA_OK:
+        message = cdll.sa_last_error_message()
         raise LibraryNotFoundError(
-            f"softadastra_sync: {path}: sa_sync_config_durable failed during the ABI check",
-            [path],
-        )
-    if config.struct_size != ctypes.sizeof(sa_sync_config):
-        raise LibraryNotFoundError(
-            f"softadastra_sync: {path} has sizeof(sa_sync_config) = {config.struct_size}, "
-            f"these bindings {ctypes.sizeof(sa_sync_config)}: header and library differ",
+            f"softadastra_sync: {path}: sa_sync_config_durable failed during the ABI check "
+            f"(header and library differ?): {message.decode('utf-8', 'replace') if message else ''}",
             [path],
         )
 

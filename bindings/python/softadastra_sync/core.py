@@ -660,7 +660,7 @@ class SyncConfig:
     def _preset(cls, node_id: str, function: str) -> "SyncConfig":
         c_node = _node_id(node_id)
         lib = _lib()
-        out = N.sa_sync_config()
+        out = N.sa_sync_config(struct_size=ctypes.sizeof(N.sa_sync_config))
         status = getattr(lib, function)(c_node, byref(out))
         if status:
             raise _error(lib, status)
@@ -971,7 +971,9 @@ class SyncEngine(_Owner):
         """Every counter of the engine, in O(1)."""
         out = N.sa_sync_state_info()
         self._call(self._lib.sa_sync_state, byref(out))
-        return SyncState(*(int(getattr(out, name)) for name, *_ in N.sa_sync_state_info._fields_))
+        return SyncState(
+            *(int(getattr(out, name)) for name, *_ in N.sa_sync_state_info._fields_[1:])
+        )
 
     def tick(self, prune: bool = False) -> TickResult:
         """One scheduler tick: retry expired operations, prune acknowledged ones if ``prune``,

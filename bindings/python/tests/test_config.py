@@ -39,7 +39,7 @@ def c_preset(function: str, node_id: str) -> "_native.sa_sync_config":
     """The C struct the library fills for a preset, read directly through ctypes."""
     from softadastra_sync import _native
 
-    out = _native.sa_sync_config()
+    out = _native.sa_sync_config(struct_size=ctypes.sizeof(_native.sa_sync_config))
     assert getattr(_native.load(), function)(node_id.encode(), ctypes.byref(out)) == 0
     return out
 
@@ -223,3 +223,18 @@ def test_validate_checks_every_field_like_the_engine() -> None:
     config.node_id = "bad node"
     with pytest.raises(sa.InvalidNodeIdError):
         config.validate()
+
+
+def test_a_smaller_config_struct_is_read_and_written_only_up_to_its_size() -> None:
+    """The struct_size scheme from ctypes: a caller built against an older, shorter struct."""
+    from softadastra_sync import _native
+
+    lib = _native.load()
+    cut = _native.sa_sync_config.retry_backoff_max_ms.offset
+    out = _native.sa_sync_config(struct_size=cut, retry_backoff_max_ms=12345)
+    assert lib.sa_sync_config_fast(b"node-a", ctypes.byref(out)) == 0
+    assert out.struct_size == cut and out.retry_backoff_max_ms == 12345  # not written
+    assert out.node_id == b"node-a"
+    assert lib.sa_sync_config_validate(ctypes.byref(out)) == 0
+    out.struct_size = cut + 4  # inside the last field
+    assert lib.sa_sync_config_validate(ctypes.byref(out)) == sa.Status.INVALID_ARGUMENT

@@ -149,19 +149,29 @@ def test_every_header_struct_is_mirrored_field_by_field() -> None:
 
 @needs_header
 def test_every_header_constant_matches() -> None:
-    text = HEADER.read_text(encoding="utf-8")  # type: ignore[union-attr]
+    text = header_text()
     constants = dict(re.findall(r"#define (SA_\w+) (-?\d+)", text))
+    # The C enums: every member of every `enum sa_x { ... }` block.
+    enums_in_header = {
+        name: dict((m, int(v)) for m, v in re.findall(r"(SA_\w+) = (-?\d+)", body))
+        for name, body in re.findall(r"enum (sa_\w+)[^{;]*\{(.*?)\}", text, re.S)
+    }
+    assert set(enums_in_header) == {"sa_status", "sa_op_type", "sa_durability",
+                                    "sa_conflict_policy", "sa_outbox_status", "sa_outcome",
+                                    "sa_ack_outcome", "sa_reason"}
+    for members in enums_in_header.values():
+        constants.update(members)
     assert len(constants) > 40
     for name, value in constants.items():
         assert getattr(N, name) == int(value), name
-    enums = [(sa.OpType, "SA_OP_"), (sa.Durability, "SA_"), (sa.SyncStatus, "SA_STATUS_"),
-             (sa.Outcome, "SA_"), (sa.AckOutcome, "SA_ACK_"), (sa.Reason, "SA_REASON_"),
-             (sa.ConflictPolicy, "SA_POLICY_")]
-    for enum, prefix in enums:
-        for member in enum:
-            assert int(constants[prefix + member.name]) == member, member
-    for status in sa.Status:
-        assert int(constants[status.c_name]) == status
+    enums = [(sa.OpType, "SA_OP_", "sa_op_type"), (sa.Durability, "SA_", "sa_durability"),
+             (sa.SyncStatus, "SA_STATUS_", "sa_outbox_status"), (sa.Outcome, "SA_", "sa_outcome"),
+             (sa.AckOutcome, "SA_ACK_", "sa_ack_outcome"), (sa.Reason, "SA_REASON_", "sa_reason"),
+             (sa.ConflictPolicy, "SA_POLICY_", "sa_conflict_policy")]
+    for enum, prefix, c_enum in enums:
+        # Exactly the header's members, with the header's numbers.
+        assert {prefix + m.name: int(m) for m in enum} == enums_in_header[c_enum], c_enum
+    assert {s.c_name: int(s) for s in sa.Status} == enums_in_header["sa_status"]
 
 
 @needs_header

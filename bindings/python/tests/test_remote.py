@@ -52,6 +52,17 @@ def test_redelivery_is_a_duplicate(make_engine: MakeEngine) -> None:
     assert engine.state().remote_duplicate_count == 1
 
 
+def test_an_operation_with_this_nodes_own_id_is_refused(make_engine: MakeEngine) -> None:
+    engine = make_engine("node-local")
+    own = engine.submit_put("mine", b"m")
+    for op in (own, dataclasses.replace(remote_put(), origin="node-local")):
+        with pytest.raises(sa.InvalidRemoteOperationError) as info:
+            engine.receive_remote(op)
+        assert "origin node-local is this node's own id" in info.value.message
+    assert engine.store.get("remote:user:1") is None
+    assert engine.state().remote_duplicate_count == 0
+
+
 def test_remote_delete(make_engine: MakeEngine) -> None:
     engine = make_engine("node-local")
     engine.receive_remote(remote_put(1))

@@ -390,6 +390,7 @@ namespace softadastra::store::engine
         return;
       }
       sa_entry_view view{};
+      view.struct_size = sizeof view;
       bool has_item = false;
       const sa_status status = sa_store_iter_next(iter_.get(), &view, &has_item);
       if (status != SA_OK)
@@ -574,6 +575,7 @@ namespace softadastra::store::engine
         return R::err(::softadastra::detail::nul_error(ErrorCode::InvalidOperation, "key", op.key.str()));
       }
       sa_store_write_result result{};
+      result.struct_size = sizeof result;
       const sa_status status =
           sa_store_apply(store_.get(), static_cast<std::int32_t>(op.type), op.key.str().c_str(), op.value.data(),
                          op.value.size(), &result);
@@ -640,6 +642,7 @@ namespace softadastra::store::engine
         return R::err(closed_error());
       }
       sa_replay_report report{};
+      report.struct_size = sizeof report;
       const sa_status status = sa_store_replay_report(store_.get(), &report);
       if (status != SA_OK)
       {

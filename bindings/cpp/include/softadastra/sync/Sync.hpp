@@ -251,6 +251,7 @@ namespace softadastra::sync::core
         return R::err(detail::nul_error(detail::ErrorCode::InvalidNodeId, "node id", node_id));
       }
       sa_sync_config c{};
+      c.struct_size = sizeof c; // the size this wrapper was compiled with
       const sa_status status = sa_sync_config_durable(node_id.c_str(), &c);
       if (status != SA_OK)
       {
@@ -329,6 +330,7 @@ namespace softadastra::sync::core
       // later by validate / the engine) gets the preset's values. The call cannot fail (a
       // valid id, a non-NULL struct); if it did, the zeroed struct fails validate().
       sa_sync_config c{};
+      c.struct_size = sizeof c; // the size this wrapper was compiled with
       if (fill("node", &c) != SA_OK)
       {
         c = sa_sync_config{};
@@ -547,6 +549,7 @@ namespace softadastra::sync::core
       for (std::size_t i = 0; i < len; ++i)
       {
         sa_envelope_view view{};
+        view.struct_size = sizeof view;
         const sa_status status = sa_batch_get(owned.get(), i, &view);
         if (status != SA_OK)
         {
@@ -685,6 +688,7 @@ namespace softadastra::sync::engine
         return SubmitResult::err(detail::nul_error(detail::ErrorCode::InvalidOperation, "key", key));
       }
       sa_submitted submitted{};
+      submitted.struct_size = sizeof submitted;
       const sa_status status = sa_sync_submit(sync_.get(), static_cast<std::int32_t>(operation.type), key.c_str(),
                                               operation.value.data(), operation.value.size(), &submitted);
       if (status != SA_OK)
@@ -811,6 +815,7 @@ namespace softadastra::sync::engine
         }
       }
       sa_remote_op op{};
+      op.struct_size = sizeof op;
       op.sync_id = remote.sync_id.c_str();
       op.origin = remote.origin_node_id.c_str();
       op.version = remote.version;
@@ -823,6 +828,7 @@ namespace softadastra::sync::engine
       op.replaces_stamp = remote.replaces ? remote.replaces->stamp : 0;
       op.replaces_origin = remote.replaces ? remote.replaces->origin.c_str() : nullptr;
       sa_apply_result result{};
+      result.struct_size = sizeof result;
       const sa_status status = sa_sync_receive_remote(sync_.get(), &op, &result);
       if (status != SA_OK)
       {
@@ -842,6 +848,7 @@ namespace softadastra::sync::engine
         return R::err(unusable());
       }
       sa_sync_state_info info{};
+      info.struct_size = sizeof info;
       const sa_status status = sa_sync_state(sync_.get(), &info);
       if (status != SA_OK)
       {
@@ -967,6 +974,7 @@ namespace softadastra::sync::scheduler
         return result;
       }
       sa_tick_result tick{};
+      tick.struct_size = sizeof tick;
       const sa_status status = sa_sync_tick(engine_->handle(), prune_completed, &tick);
       if (status != SA_OK)
       {
@@ -1203,6 +1211,7 @@ namespace softadastra::sync::conflict
       }
       const auto c_policy = static_cast<std::int32_t>(policy);
       sa_resolution r{};
+      r.struct_size = sizeof r;
       // Checks both node ids and the policy, whatever the entry says.
       sa_status status = sa_conflict_resolve(c_policy, false, 0, local_node.c_str(), 0, remote_node.c_str(), &r);
       if (status != SA_OK)

@@ -127,6 +127,7 @@ namespace softadastra::sync::wire
       return R::err(detail::unusable());
     }
     sa_receive_report report{};
+    report.struct_size = sizeof report;
     sa_buf ack{nullptr, 0};
     const sa_status status = sa_sync_receive_frame(engine.handle(), frame.data(), frame.size(), &report, &ack);
     if (status != SA_OK)
@@ -142,6 +143,7 @@ namespace softadastra::sync::wire
     for (std::size_t i = 0; i < report.invalid; ++i)
     {
       sa_operation_error e{};
+      e.struct_size = sizeof e;
       if (sa_last_receive_error(i, &e) == SA_OK)
       {
         out.errors.push_back({e.index, ::softadastra::sync::detail::copy(e.sync_id),
@@ -187,6 +189,7 @@ namespace softadastra::sync::wire
     const std::string &key = op.operation.key.str();
     const std::string &value = op.operation.value.str();
     sa_envelope_view view{};
+    view.struct_size = sizeof view;
     view.sync_id = sa_str{op.sync_id.c_str(), op.sync_id.size()};
     view.origin = sa_str{op.origin_node_id.c_str(), op.origin_node_id.size()};
     view.version = op.version;

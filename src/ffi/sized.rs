@@ -1,0 +1,190 @@
+//! Structs that can grow: the caller states in `struct_size` (the first field) the size it was
+//! compiled with, and the library reads and writes no more than that, filling defaults for the
+//! fields the caller does not know.
+//!
+//! A struct is never accessed through a Rust reference to the caller's memory (that memory may
+//! be smaller than the Rust struct): the library copies the caller's prefix into a full local
+//! value, or a full local value's prefix out to the caller.
+
+use std::mem::size_of;
+
+use super::error::Failure;
+use super::types::*;
+
+/// A `#[repr(C)]` struct whose first field is `struct_size: u32`.
+///
+/// # Safety
+/// The implementor is `#[repr(C)]`, starts with a `u32` size field, and every byte pattern of
+/// its fields after `struct_size` that C can write is a valid value (integers, arrays of them,
+/// `bool`, pointers), as is the all-zero pattern.
+pub(crate) unsafe trait Growable: Copy {
+    /// The C name, for messages.
+    const NAME: &'static str;
+    /// The smallest size accepted: the fields below it have no default.
+    const MIN_SIZE: usize;
+    /// `(offset, size)` of every field, in order, so that a size cutting a field is refused.
+    fn spans(&self) -> Vec<(usize, usize)>;
+    /// Sets the `struct_size` field.
+    fn set_struct_size(&mut self, size: u32);
+}
+
+/// Implements [`Growable`] for a struct with a leading `struct_size`, listing its other fields.
+macro_rules! growable {
+    ($t:ident, min: $min:expr; $($field:ident),+ $(,)?) => {
+        // SAFETY: the struct is repr(C), starts with `struct_size: u32`, and its fields are
+        // integers, bools, byte/char arrays and pointers (all-zero is valid, C writes valid
+        // values).
+        unsafe impl $crate::ffi::sized::Growable for $t {
+            const NAME: &'static str = stringify!($t);
+            const MIN_SIZE: usize = $min;
+            fn spans(&self) -> Vec<(usize, usize)> {
+                $crate::ffi::sized::spans!(self, $t; $($field),+)
+            }
+            fn set_struct_size(&mut self, size: u32) {
+                self.struct_size = size;
+            }
+        }
+    };
+}
+pub(crate) use growable;
+
+/// `(offset, size)` of each named field of `value` (a `#[repr(C)]` struct).
+macro_rules! spans {
+    ($value:expr, $t:ty; $($field:ident),+ $(,)?) => {
+        vec![$((std::mem::offset_of!($t, $field), std::mem::size_of_val(&$value.$field))),+]
+    };
+}
+pub(crate) use spans;
+
+/// The size stated by the caller, checked: at least `T::MIN_SIZE`, at most this library's
+/// `sizeof(T)` (a larger struct comes from a newer header than this library), and not cutting
+/// a field.
+fn checked_size<T: Growable>(
+    stated: u32,
+    layout: &T,
+    what: &str,
+    min: usize,
+) -> Result<usize, Failure> {
+    let size = stated as usize;
+    let max = size_of::<T>();
+    let refuse = |why: String| {
+        Failure::new(
+            SA_ERR_INVALID_ARGUMENT,
+            format!(
+                "{what}->struct_size is {stated}: {why} (set it to sizeof({}))",
+                T::NAME
+            ),
+        )
+    };
+    if size < min {
+        return Err(refuse(format!(
+            "the smallest {} this library accepts here is {min} bytes",
+            T::NAME
+        )));
+    }
+    if size > max {
+        return Err(refuse(format!(
+            "this library's {} has {max} bytes; the program was built against a newer header",
+            T::NAME
+        )));
+    }
+    if layout
+        .spans()
+        .iter()
+        .any(|&(offset, len)| offset < size && size < offset + len)
+    {
+        return Err(refuse("the size ends inside a field".into()));
+    }
+    Ok(size)
+}
+
+/// Reads the caller's `struct_size`.
+///
+/// # Safety
+/// `ptr` is non-NULL and valid for reads of 4 bytes.
+unsafe fn stated_size<T>(ptr: *const T) -> u32 {
+    // SAFETY: per the contract; the caller's struct starts with its u32 size.
+    unsafe { ptr.cast::<u32>().read_unaligned() }
+}
+
+/// Reads a struct from C: the caller's `struct_size` bytes over `defaults` (so fields beyond
+/// them keep their default), refusing a size below `min` (the fields it needs). The result's
+/// `struct_size` is the caller's.
+///
+/// # Safety
+/// `ptr` is NULL (rejected) or valid for reads of its stated `struct_size` bytes.
+pub(crate) unsafe fn read_in<T: Growable>(
+    ptr: *const T,
+    what: &str,
+    defaults: T,
+    min: usize,
+) -> Result<T, Failure> {
+    if ptr.is_null() {
+        return Err(Failure::null(what));
+    }
+    // SAFETY: non-NULL and readable per the contract.
+    let stated = unsafe { stated_size(ptr) };
+    let size = checked_size(stated, &defaults, what, min)?;
+    let mut value = defaults;
+    // SAFETY: `size` <= size_of::<T>() (checked), the caller's struct holds `size` bytes, the
+    // two do not overlap, and every byte pattern C writes is valid for T (trait contract).
+    unsafe {
+        std::ptr::copy_nonoverlapping(ptr.cast::<u8>(), (&mut value as *mut T).cast::<u8>(), size)
+    };
+    Ok(value)
+}
+
+/// Reads a struct from C whose fields after `struct_size` default to zero (false, NULL, 0).
+///
+/// # Safety
+/// As [`read_in`].
+pub(crate) unsafe fn read_in_zeroed<T: Growable>(
+    ptr: *const T,
+    what: &str,
+    min: usize,
+) -> Result<T, Failure> {
+    // SAFETY: all-zero is a valid T (trait contract).
+    let zero: T = unsafe { std::mem::zeroed() };
+    // SAFETY: forwarded contract.
+    unsafe { read_in(ptr, what, zero, min) }
+}
+
+/// An out-pointer to a growable struct, checked before any work is done so that a bad size
+/// changes nothing.
+pub(crate) struct SizedOut<T> {
+    ptr: *mut T,
+    size: usize,
+}
+
+impl<T: Growable> SizedOut<T> {
+    /// Checks `ptr` (NULL is refused) and its stated size.
+    ///
+    /// # Safety
+    /// `ptr` is NULL or valid for reads and writes of its stated `struct_size` bytes.
+    pub(crate) unsafe fn new(ptr: *mut T, what: &str) -> Result<SizedOut<T>, Failure> {
+        if ptr.is_null() {
+            return Err(Failure::null(what));
+        }
+        // SAFETY: all-zero is a valid T (trait contract); it only serves its field layout.
+        let layout: T = unsafe { std::mem::zeroed() };
+        let layout = &layout;
+        // SAFETY: non-NULL and readable per the contract.
+        let size = checked_size(unsafe { stated_size(ptr) }, layout, what, T::MIN_SIZE)?;
+        Ok(SizedOut { ptr, size })
+    }
+
+    /// Writes the first `struct_size` bytes of `value` (its `struct_size` set to the caller's);
+    /// the caller's bytes after them are untouched.
+    pub(crate) fn write(self, mut value: T) {
+        value.set_struct_size(self.size as u32);
+        // SAFETY: `ptr` is writable for `size` bytes (checked in `new`, contract of `new`),
+        // `size` <= size_of::<T>(), and the local value does not overlap the caller's memory.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                (&value as *const T).cast::<u8>(),
+                self.ptr.cast::<u8>(),
+                self.size,
+            )
+        };
+    }
+}
