@@ -10,6 +10,8 @@
 #include <softadastra/store/Store.hpp>
 #include <softadastra/sync/Sync.hpp>
 
+#include "check.hpp"
+
 #include <cstdint>
 #include <iostream>
 #include <string>
@@ -19,22 +21,6 @@ using namespace softadastra;
 
 namespace
 {
-  int passed = 0;
-  int failed = 0;
-
-  void record(bool ok, const char *expr, int line)
-  {
-    if (ok)
-    {
-      ++passed;
-      return;
-    }
-    ++failed;
-    std::cout << "FAIL line " << line << ": " << expr << "\n";
-  }
-
-#define CHECK(cond) record(static_cast<bool>(cond), #cond, __LINE__)
-
   constexpr std::uint64_t T0 = 1700000000000ULL;
 } // namespace
 
@@ -88,6 +74,5 @@ int main()
   CHECK(remote.timestamp.is_valid()); // made now, as in the C++ module
   CHECK(core::time::Timestamp() < remote.timestamp);
 
-  std::cout << passed << " passed, " << failed << " failed\n";
-  return failed == 0 ? 0 : 1;
+  return check::summary();
 }

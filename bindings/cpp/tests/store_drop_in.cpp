@@ -10,6 +10,8 @@
 #include <softadastra/store/Store.hpp>
 #include <softadastra/sync/Sync.hpp>
 
+#include "check.hpp"
+
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -17,22 +19,6 @@
 
 namespace
 {
-  int passed = 0;
-  int failed = 0;
-
-  void record(bool ok, const char *expr, int line)
-  {
-    if (ok)
-    {
-      ++passed;
-      return;
-    }
-    ++failed;
-    std::cout << "FAIL line " << line << ": " << expr << "\n";
-  }
-
-#define CHECK(cond) record(static_cast<bool>(cond), #cond, __LINE__)
-
   // Written against the C++ module's API only.
   void module_program(const std::string &wal_path)
   {
@@ -169,6 +155,5 @@ int main()
   CHECK(closed.begin() == closed.end() && closed.error().has_value());
   CHECK(moved.put(store::types::Key{"k"}, store::types::Value::from_string("v")).success);
 
-  std::cout << passed << " passed, " << failed << " failed\n";
-  return failed == 0 ? 0 : 1;
+  return check::summary();
 }

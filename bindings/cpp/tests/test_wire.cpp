@@ -6,6 +6,8 @@
 #include <softadastra/sync/Sync.hpp>
 #include <softadastra/sync/Wire.hpp>
 
+#include "check.hpp"
+
 #include <cstdint>
 #include <fstream>
 #include <iostream>
@@ -17,22 +19,6 @@ using namespace softadastra;
 
 namespace
 {
-  int passed = 0;
-  int failed = 0;
-
-  void record(bool ok, const char *expr, int line)
-  {
-    if (ok)
-    {
-      ++passed;
-      return;
-    }
-    ++failed;
-    std::cout << "FAIL line " << line << ": " << expr << "\n";
-  }
-
-#define CHECK(cond) record(static_cast<bool>(cond), #cond, __LINE__)
-
   using store::core::Operation;
   using store::core::StoreConfig;
   using store::engine::StoreEngine;
@@ -231,6 +217,5 @@ int main()
   test_v2_between_engines();
   test_v1_vectors();
   test_own_node_id_is_refused();
-  std::cout << passed << " passed, " << failed << " failed\n";
-  return failed == 0 ? 0 : 1;
+  return check::summary();
 }
