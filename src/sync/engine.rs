@@ -260,6 +260,8 @@ pub struct SyncEngine {
     core: Mutex<EngineCore>,
     /// Durable submitters waiting to share a record and its fdatasync.
     commits: CommitQueue,
+    /// Submits go through `commits`: durable mode on a WAL (fixed for the engine's life).
+    group_commit: bool,
 }
 
 impl SyncEngine {
@@ -296,12 +298,15 @@ impl SyncEngine {
             }
         };
         drop(store_core);
+        let group_commit =
+            context.config.durability == Durability::Durable && store.is_persistent();
         Ok(SyncEngine {
             store,
             node,
             config: context.config.clone(),
             core: Mutex::new(core),
             commits: CommitQueue::default(),
+            group_commit,
         })
     }
 
@@ -353,7 +358,7 @@ impl SyncEngine {
     /// Durable writes go through the commit queue, so that concurrent submitters share a
     /// record and its fdatasync; fast ones have no sync to share.
     fn submit_grouped(&self, operations: Vec<Operation>) -> Result<Vec<SyncOperation>, SyncError> {
-        if self.durable() && self.store.is_persistent() {
+        if self.group_commit {
             self.commits.submit(operations, |ops| self.submit(ops))
         } else {
             self.submit(operations)
