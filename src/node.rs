@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::binary::{DecodeError, Reader, Writer};
+
 /// The longest node id accepted, in bytes.
 pub const MAX_NODE_ID_BYTES: usize = 256;
 
@@ -47,6 +49,34 @@ impl NodeId {
     /// The id as a string slice.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Reads a node id from a binary encoding; an invalid id is a decode error.
+    pub(crate) fn read(r: &mut Reader<'_>, what: &str) -> Result<NodeId, DecodeError> {
+        NodeId::new(r.str(what)?).map_err(|e| DecodeError(format!("{what}: {e}")))
+    }
+
+    /// Appends `node`, or its absence, to a binary encoding.
+    pub(crate) fn write_optional(w: &mut Writer<'_>, node: Option<&NodeId>) {
+        match node {
+            Some(node) => {
+                w.u8(1);
+                w.str(node.as_str());
+            }
+            None => w.u8(0),
+        }
+    }
+
+    /// Reads what [`NodeId::write_optional`] wrote.
+    pub(crate) fn read_optional(
+        r: &mut Reader<'_>,
+        what: &str,
+    ) -> Result<Option<NodeId>, DecodeError> {
+        match r.u8(what)? {
+            0 => Ok(None),
+            1 => NodeId::read(r, what).map(Some),
+            other => Err(DecodeError(format!("bad {what} flag {other}"))),
+        }
     }
 }
 

@@ -224,3 +224,21 @@ fn iterating_while_other_threads_write_is_safe() {
         writer.join().unwrap();
     }
 }
+
+/// The store is readable without the sync layer: nothing in `src/store` refers to it. Sync
+/// stores what it needs as opaque record extensions and notes (see `src/store/extension.rs`).
+#[test]
+fn the_store_does_not_depend_on_sync() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
+    for file in std::fs::read_dir(&dir).unwrap() {
+        let path = file.unwrap().path();
+        let source = std::fs::read_to_string(&path).unwrap();
+        for word in ["crate::sync", "super::super", "Outbox", "outbox", "sync id", "SyncEngine"] {
+            assert!(
+                !source.contains(word),
+                "{} mentions {word:?}: the store must not know the sync layer",
+                path.display()
+            );
+        }
+    }
+}

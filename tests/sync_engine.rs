@@ -717,6 +717,69 @@ fn one_engine_per_store_and_state_survives_engine_recreation() {
     );
 }
 
+/// A new engine over the same store (no restart) starts exactly where a restart would: the
+/// outbox with its logged statuses (in-flight operations queued again), the versions seen, the
+/// numbering; only activity counters start over.
+#[test]
+fn engine_recreation_starts_where_a_restart_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = SyncConfig::durable("node-a");
+    config.auto_queue = false;
+    let n = node(dir.path(), config.clone());
+    let e = &n.engine;
+    for i in 1..=6 {
+        e.submit_local_operation(put(&format!("k{i}"), "v")).unwrap();
+    }
+    for id in ["node-a-1", "node-a-2", "node-a-3", "node-a-4"] {
+        e.queue_operation(id).unwrap();
+    }
+    assert_eq!(e.next_batch().unwrap().len(), 4); // 1..4 in flight
+    e.receive_ack("node-a-1").unwrap();
+    e.receive_ack("node-a-2").unwrap();
+    e.prune_completed().unwrap();
+    let remote = |version, key: &str| SyncOperation {
+        sync_id: format!("node-b-{version}"),
+        origin_node_id: "node-b".into(),
+        version,
+        operation: put(key, "remote").with_timestamp(Stamp::new(T0 - 1, 0)),
+        replaces: None,
+        direction: softadastra_sync::sync::Direction::RemoteToLocal,
+    };
+    e.receive_remote_operation(&remote(1, "r1")).unwrap();
+    e.receive_remote_operation(&remote(2, "k6")).unwrap(); // older than the local k6: ignored
+    let listing = |engine: &SyncEngine| {
+        engine
+            .outbox()
+            .into_iter()
+            .map(|env| (env.operation.sync_id, env.status, env.operation.operation))
+            .collect::<Vec<_>>()
+    };
+    drop(n.engine);
+    let recreated = SyncEngine::new(&SyncContext::new(&n.store, config.clone())).unwrap();
+    let after_recreation = listing(&recreated);
+    let state = recreated.state();
+    assert_eq!(state.queued_count, 2, "3 and 4 were in flight: queued again");
+    assert_eq!(state.pending_count, 2);
+    assert_eq!(state.in_flight_count, 0);
+    assert_eq!(state.last_submitted_version, 6);
+    assert_eq!(state.last_applied_remote_version, 1);
+    assert_eq!(state.remote_applied_count, 0, "counters belong to one engine");
+    for version in [1, 2] {
+        assert!(recreated
+            .receive_remote_operation(&remote(version, "r1"))
+            .unwrap()
+            .duplicate_delivery());
+    }
+    drop(recreated);
+    drop(n.store);
+    let clock = Arc::new(ManualClock::new(T0));
+    let store = open_store(&n.wal, &clock);
+    let restarted = SyncEngine::new(&SyncContext::new(&store, config)).unwrap();
+    assert_eq!(listing(&restarted), after_recreation);
+    let next = restarted.submit_local_operation(put("k7", "v")).unwrap();
+    assert_eq!(next.sync_id, "node-a-7", "numbering continues without a gap");
+}
+
 /// Crash in the middle of writing the last submit: cut the WAL at every byte of that record.
 /// The engine reopens with every earlier operation intact and never reuses a sync id that
 /// another node could have seen.

@@ -246,10 +246,11 @@ fn crash_tails_of_zeros_or_garbage_are_cut_and_reported() {
     let wal = dir.path().join("tail.wal");
     let starts = write_submits(&wal, 3);
     let good = fs::read(&wal).unwrap();
-    // The last record's final bytes never landed (zeros), and the file was extended further.
+    // The last record's second half (its value and what follows) never landed (zeros), and
+    // the file was extended further.
     let mut zeroed = good.clone();
     let end = zeroed.len();
-    zeroed[end - 5..].fill(0);
+    zeroed[(starts[2] as usize + end) / 2..].fill(0);
     zeroed.extend_from_slice(&[0; 4096]);
     fs::write(&wal, &zeroed).unwrap();
     let store = open_fast(&wal).unwrap();
@@ -342,10 +343,15 @@ fn a_damaged_sequence_file_is_reported_not_ignored() {
 }
 
 #[test]
-fn a_wal_of_the_previous_format_is_refused_by_name() {
+fn a_wal_of_a_previous_format_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let wal = dir.path().join("old.wal");
-    fs::write(&wal, b"SASYWAL1\x05\x00\x00\x00\x00\x00\x00\x00hello").unwrap();
-    let err = open_fast(&wal).unwrap_err();
-    assert!(err.to_string().contains("format 1"), "{err}");
+    for (magic, name) in [(b"SASYWAL1", "format 1"), (b"SASYWAL2", "format 2")] {
+        let mut bytes = magic.to_vec();
+        bytes.extend_from_slice(b"\x05\x00\x00\x00\x00\x00\x00\x00hello");
+        fs::write(&wal, &bytes).unwrap();
+        let err = open_fast(&wal).unwrap_err();
+        assert!(err.to_string().contains(name), "{err}");
+        assert_eq!(fs::read(&wal).unwrap(), bytes, "left as it was");
+    }
 }

@@ -758,8 +758,8 @@ sa_status sa_sync_tick(const struct sa_sync *sync, bool prune, struct sa_tick_re
 sa_status sa_sync_set_clock(const struct sa_sync *sync, const struct sa_clock *clock);
 
 // Frees an engine (NULL is a no-op). Its outbox state stays with the store, so a new engine
-// on the same store continues where this one stopped. No other call on this handle may be in
-// flight.
+// on the same store continues where a restart would: operations in flight are queued again,
+// activity counters start at zero. No other call on this handle may be in flight.
 void sa_sync_free(struct sa_sync *sync);
 
 // The static name of a status code (`"SA_OK"`, `"SA_ERR_NOT_FOUND"`, ...), or

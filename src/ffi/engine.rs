@@ -550,8 +550,8 @@ pub extern "C" fn sa_sync_set_clock(sync: *const sa_sync, clock: *const sa_clock
 }
 
 /// Frees an engine (NULL is a no-op). Its outbox state stays with the store, so a new engine
-/// on the same store continues where this one stopped. No other call on this handle may be in
-/// flight.
+/// on the same store continues where a restart would: operations in flight are queued again,
+/// activity counters start at zero. No other call on this handle may be in flight.
 #[no_mangle]
 pub extern "C" fn sa_sync_free(sync: *mut sa_sync) {
     if !sync.is_null() {

@@ -13,8 +13,8 @@ pub enum Durability {
     /// Only once its WAL record is on stable storage (fdatasync): survives a power cut.
     Durable = 1,
     /// Once its WAL record is handed to the operating system: survives a process crash, not a
-    /// power cut. Sync still syncs the WAL before handing operations out in a batch, so an
-    /// operation another node has seen is never forgotten locally.
+    /// power cut. A layer owning the store can make everything logged durable at points of
+    /// its choosing (sync does before handing operations out in a batch).
     Fast = 2,
 }
 
@@ -24,7 +24,8 @@ pub enum Durability {
 pub struct StoreConfig {
     /// The write-ahead log; `None` keeps everything in memory only.
     pub wal_path: Option<PathBuf>,
-    /// Durability of direct store writes (sync writes follow the sync config's durability).
+    /// Durability of direct store writes. A layer that owns the store says for each of its own
+    /// writes whether it must be on stable storage before returning.
     pub durability: Durability,
     /// Physical time for stamps; replace it to make tests deterministic.
     pub clock: Arc<dyn Clock>,

@@ -1,18 +1,17 @@
 //! The store engine: current key state, rebuilt from the WAL on open.
 
-use std::any::Any;
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::fmt;
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::config::{Durability, StoreConfig};
 use super::entry::{Entry, Slot, WriteId};
 use super::error::StoreError;
+use super::extension::{Handover, Logged};
 use super::key::Key;
 use super::lock::StoreLock;
 use super::operation::{Operation, OperationKind};
-use super::record::{self, Record, Tracking, WriteRecord};
+use super::record::{self, Record, WriteRecord};
 use super::sequence::SequenceFile;
 use super::value::Value;
 use super::wal::{ReplayReport, Wal};
@@ -37,41 +36,8 @@ pub struct ApplyResult {
     pub replaced: Option<WriteId>,
 }
 
-/// What replaying the WAL handed over for the sync layer, in log order.
-#[derive(Debug)]
-pub(crate) enum Recovered {
-    /// A local write that sync tracked.
-    Local {
-        seq: u64,
-        queued: bool,
-        op: Operation,
-        origin: NodeId,
-        replaces: Option<WriteId>,
-    },
-    /// A remote operation that was applied.
-    Remote { origin: NodeId, version: u64 },
-    /// A sync annotation.
-    Annotation(Vec<u8>),
-}
-
-/// What a sync engine attaching to the store starts from.
-pub(crate) enum SyncHandover {
-    /// What replay recovered (first attachment after open).
-    Replay(Vec<Recovered>),
-    /// The state a previous engine left when it was dropped; opaque to the store.
-    Parked(Box<dyn Any + Send>),
-}
-
-impl fmt::Debug for SyncHandover {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SyncHandover::Replay(items) => write!(f, "Replay({} items)", items.len()),
-            SyncHandover::Parked(_) => f.write_str("Parked"),
-        }
-    }
-}
-
-/// The store behind a lock; crate-internal so that sync can read, decide and write atomically.
+/// The store behind a lock; crate-internal so that the owning layer can read, decide and write
+/// atomically.
 #[derive(Debug)]
 pub(crate) struct StoreCore {
     slots: HashMap<Key, Slot>,
@@ -84,8 +50,8 @@ pub(crate) struct StoreCore {
     durability: Durability,
     clock: HybridClock,
     replay: ReplayReport,
-    /// `None` while a sync engine is attached.
-    sync: Option<SyncHandover>,
+    /// What the next owner starts from; `None` while the store is owned.
+    owner: Option<Handover>,
     /// The mark reserved by the store's owner; in memory only for a store without a WAL.
     sequence: Option<SequenceFile>,
     memory_sequence: u64,
@@ -115,23 +81,26 @@ impl StoreEngine {
             durability: config.durability,
             clock: HybridClock::new(config.clock),
             replay: ReplayReport::default(),
-            sync: None,
+            owner: None,
             sequence: None,
             memory_sequence: 0,
             _lock: None,
         };
-        let mut recovered = Vec::new();
+        let mut logged = Vec::new();
         if let Some(path) = &config.wal_path {
             core._lock = StoreLock::acquire(path, config.read_only)?;
             let (wal, report) =
                 Wal::open(path, config.read_only, config.faults.clone(), |payload| {
-                    core.replay_record(payload, &mut recovered)
+                    core.replay_record(payload, &mut logged)
                 })?;
             core.wal = Some(wal);
             core.replay = report;
             core.sequence = Some(SequenceFile::open(path, config.read_only)?);
         }
-        core.sync = Some(SyncHandover::Replay(recovered));
+        core.owner = Some(Handover {
+            saved: None,
+            logged,
+        });
         Ok(StoreEngine {
             shared: Arc::new(Mutex::new(core)),
         })
@@ -175,7 +144,8 @@ impl StoreEngine {
     }
 
     /// Puts `value` at `key` directly, stamped by the store's clock. Direct writes are local:
-    /// they are logged and survive restarts, but no sync engine propagates them.
+    /// they are logged and survive restarts, but carry no extension, so the layer owning the
+    /// store (if any) does not track them: sync does not propagate them.
     pub fn put(&self, key: Key, value: Value) -> Result<ApplyResult, StoreError> {
         self.apply_operation(Operation::put(key, value))
     }
@@ -198,14 +168,10 @@ impl StoreEngine {
         }
         let mut core = self.lock();
         let stamp = core.next_stamp()?;
-        let sync = core.durability == Durability::Durable;
+        let durable = core.durability == Durability::Durable;
         core.write(
-            &WriteRecord {
-                op: operation.with_timestamp(stamp),
-                origin: None,
-                tracking: Tracking::Untracked,
-            },
-            sync,
+            &WriteRecord::plain(operation.with_timestamp(stamp)),
+            durable,
         )
     }
 
@@ -242,58 +208,30 @@ impl StoreCore {
     fn replay_record(
         &mut self,
         payload: &[u8],
-        recovered: &mut Vec<Recovered>,
+        logged: &mut Vec<Logged>,
     ) -> Result<(), DecodeError> {
         match record::decode(payload)? {
-            Record::Annotation(bytes) => recovered.push(Recovered::Annotation(bytes)),
-            Record::Write(write) => self.replay_write(write, recovered)?,
+            Record::Note(bytes) => logged.push(Logged::Note(bytes)),
+            Record::Write(write) => self.replay_write(write, logged),
             Record::Writes(writes) => {
                 for write in writes {
-                    self.replay_write(write, recovered)?;
+                    self.replay_write(write, logged);
                 }
             }
         }
         Ok(())
     }
 
-    fn replay_write(
-        &mut self,
-        write: WriteRecord,
-        recovered: &mut Vec<Recovered>,
-    ) -> Result<(), DecodeError> {
+    fn replay_write(&mut self, write: WriteRecord, logged: &mut Vec<Logged>) {
         self.clock.observe(write.op.timestamp);
-        match &write.tracking {
-            Tracking::Untracked => {}
-            Tracking::Local {
-                seq,
-                queued,
-                replaces,
-            } => {
-                let origin = write
-                    .origin
-                    .clone()
-                    .ok_or_else(|| DecodeError("tracked local write without origin".into()))?;
-                recovered.push(Recovered::Local {
-                    seq: *seq,
-                    queued: *queued,
-                    op: write.op.clone(),
-                    origin,
-                    replaces: replaces.clone(),
-                });
-            }
-            Tracking::Remote { version } => {
-                let origin = write
-                    .origin
-                    .clone()
-                    .ok_or_else(|| DecodeError("remote write without origin".into()))?;
-                recovered.push(Recovered::Remote {
-                    origin,
-                    version: *version,
-                });
-            }
+        self.apply_in_memory(&write.op, write.writer.clone());
+        if !write.extension.is_empty() {
+            logged.push(Logged::Write {
+                op: write.op,
+                writer: write.writer,
+                extension: write.extension,
+            });
         }
-        self.apply_in_memory(&write.op, write.origin);
-        Ok(())
     }
 
     pub(crate) fn entry(&self, key: &Key) -> Option<Entry> {
@@ -337,8 +275,15 @@ impl StoreCore {
         self.slots.get(key).map(|slot| &slot.write)
     }
 
-    pub(crate) fn clock(&mut self) -> &mut HybridClock {
-        &mut self.clock
+    /// The physical time the store stamps writes with, in milliseconds.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.clock.physical_ms()
+    }
+
+    /// Keeps every later stamp above `stamp` (a write seen elsewhere that later writes here
+    /// must follow).
+    pub(crate) fn observe_stamp(&mut self, stamp: Stamp) {
+        self.clock.observe(stamp);
     }
 
     /// A stamp for a new local write.
@@ -367,40 +312,41 @@ impl StoreCore {
         }
     }
 
-    /// Logs `write` (synced to disk when `sync`), then applies it. Nothing changes on error.
+    /// Logs `write` (on stable storage before returning when `durable`, whatever the store's
+    /// own durability, which governs direct writes), then applies it. Nothing changes on error.
     pub(crate) fn write(
         &mut self,
         write: &WriteRecord,
-        sync: bool,
+        durable: bool,
     ) -> Result<ApplyResult, StoreError> {
         if let Some(wal) = &mut self.wal {
-            wal.append(|out| record::encode_write(out, write), sync)?;
+            wal.append(|out| record::encode_write(out, write), durable)?;
         }
-        Ok(self.apply_in_memory(&write.op, write.origin.clone()))
+        Ok(self.apply_in_memory(&write.op, write.writer.clone()))
     }
 
-    /// Logs `writes` as one record (synced to disk when `sync`), so that a crash keeps all of
-    /// them or none, then applies them in order. Nothing changes on error; a batch whose
-    /// record would exceed the largest record is refused.
+    /// Logs `writes` as one record (durable as in [`StoreCore::write`]), so that a crash keeps
+    /// all of them or none, then applies them in order. Nothing changes on error; a batch
+    /// whose record would exceed the largest record is refused.
     pub(crate) fn write_many(
         &mut self,
         writes: &[WriteRecord],
-        sync: bool,
+        durable: bool,
     ) -> Result<Vec<ApplyResult>, StoreError> {
         if let Some(wal) = &mut self.wal {
-            wal.append(|out| record::encode_writes(out, writes), sync)?;
+            wal.append(|out| record::encode_writes(out, writes), durable)?;
         }
         Ok(writes
             .iter()
-            .map(|w| self.apply_in_memory(&w.op, w.origin.clone()))
+            .map(|w| self.apply_in_memory(&w.op, w.writer.clone()))
             .collect())
     }
 
-    /// Logs an annotation for the sync layer. Not synced: losing the last annotations to a power
-    /// cut only means re-sending, which receivers deduplicate.
-    pub(crate) fn annotate(&mut self, annotation: &[u8]) -> Result<(), StoreError> {
+    /// Logs a note for the owner. Not synced: it reaches stable storage with the next durable
+    /// write or [`StoreCore::sync_wal`].
+    pub(crate) fn note(&mut self, note: &[u8]) -> Result<(), StoreError> {
         match &mut self.wal {
-            Some(wal) => wal.append(|out| record::encode_annotation(out, annotation), false),
+            Some(wal) => wal.append(|out| record::encode_note(out, note), false),
             None => Ok(()),
         }
     }
@@ -413,19 +359,19 @@ impl StoreCore {
         }
     }
 
-    /// Attaches a sync engine, handing it what it starts from; `None` if one is attached
-    /// already. Only one engine may track a store's writes, or two outboxes would split (and
-    /// double-log) its propagation.
-    pub(crate) fn attach_sync(&mut self) -> Option<SyncHandover> {
-        self.sync.take()
+    /// Takes ownership of the store, handing over what the owner starts from; `None` while
+    /// another owner holds it (two owners would split what they derive from the log).
+    pub(crate) fn take_ownership(&mut self) -> Option<Handover> {
+        self.owner.take()
     }
 
-    /// Detaches the engine, keeping `handover` for the next engine that attaches.
-    pub(crate) fn detach_sync(&mut self, handover: SyncHandover) {
-        self.sync = Some(handover);
+    /// Lets go of the store, leaving `handover` for the next owner: the state it saved, or
+    /// the handover it was given, unused.
+    pub(crate) fn release_ownership(&mut self, handover: Handover) {
+        self.owner = Some(handover);
     }
 
-    fn apply_in_memory(&mut self, op: &Operation, origin: Option<NodeId>) -> ApplyResult {
+    fn apply_in_memory(&mut self, op: &Operation, writer: Option<NodeId>) -> ApplyResult {
         self.last_version += 1;
         let value = match op.kind {
             OperationKind::Put => Some(op.value.clone()),
@@ -437,7 +383,7 @@ impl StoreCore {
             version: self.last_version,
             write: WriteId {
                 stamp: op.timestamp,
-                origin,
+                origin: writer,
             },
         };
         let previous = self.slots.insert(op.key.clone(), slot);

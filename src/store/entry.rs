@@ -37,7 +37,7 @@ pub struct Entry {
     pub version: u64,
     /// The stamp of that write.
     pub timestamp: Stamp,
-    /// The node that made that write, if it came through sync.
+    /// The node that made that write (`None` for a direct write).
     pub origin: Option<NodeId>,
 }
 
@@ -63,7 +63,7 @@ impl Entry {
 }
 
 /// The store's record of a key: a value, or a tombstone that keeps a deleted key's write
-/// identity so that an older remote put cannot bring it back.
+/// identity so that an older write of the key, arriving late, cannot bring it back.
 #[derive(Clone, Debug)]
 pub(crate) struct Slot {
     pub value: Option<Value>,

@@ -15,7 +15,7 @@ pub enum StoreError {
     #[error("invalid value: {0}")]
     InvalidValue(String),
     /// Another store handle (in this process or another) has this WAL open. Only one may, or
-    /// their records would interleave and their sync ids collide.
+    /// their records would interleave and the numbers they issue collide.
     #[error(
         "WAL {path} is in use by another store handle (in this process or another); \
          close that handle first"

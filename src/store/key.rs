@@ -11,7 +11,7 @@ pub const MAX_KEY_BYTES: usize = 64 * 1024;
 
 /// A validated key: non-empty UTF-8 of at most [`MAX_KEY_BYTES`] bytes.
 ///
-/// Cloning is cheap: the store, the outbox and batches share one allocation.
+/// Cloning is cheap: every copy of a key (the store's, and those layers above keep) shares one allocation.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key(Arc<str>);
 

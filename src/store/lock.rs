@@ -2,7 +2,7 @@
 //! lifetime.
 //!
 //! Two handles appending to one WAL would interleave records and roll back each other's
-//! writes, and two engines on one WAL would issue the same sync ids. The lock is taken before
+//! writes, and two owners of one WAL would issue the same numbers. The lock is taken before
 //! any store file is opened for writing, covers every file of the store, and is released by the
 //! operating system when the handle is dropped or the process dies (even by SIGKILL), so a
 //! crash never leaves a store locked. Separate open file descriptions conflict, so a second

@@ -1,10 +1,12 @@
 //! The local store: validated keys and values, put/delete operations, entries with tombstones,
-//! and the write-ahead log that makes them survive crashes.
+//! and the write-ahead log that makes them survive crashes. A layer above may own the store and
+//! log its own bytes with the writes (see `extension.rs`); the store never reads them.
 
 pub mod config;
 pub mod engine;
 pub mod entry;
 pub mod error;
+mod extension;
 pub mod faults;
 mod files;
 mod frame;
@@ -19,12 +21,12 @@ mod wal;
 
 pub use config::{Durability, StoreConfig};
 pub use engine::{ApplyResult, Entries, StoreEngine, ENTRIES_CHUNK_KEYS};
-pub(crate) use engine::{Recovered, SyncHandover};
 pub use entry::{Entry, WriteId};
 pub use error::StoreError;
+pub(crate) use extension::{Handover, Logged};
 pub use faults::WalFaults;
 pub use key::{Key, MAX_KEY_BYTES};
 pub use operation::{Operation, OperationKind};
-pub(crate) use record::{Tracking, WriteRecord};
+pub(crate) use record::WriteRecord;
 pub use value::{Value, MAX_VALUE_BYTES};
 pub use wal::ReplayReport;

@@ -30,7 +30,7 @@ pub struct Operation {
     pub key: Key,
     /// The new value of a put; empty for a delete.
     pub value: Value,
-    /// The write's hybrid-clock stamp; [`Stamp::ZERO`] until a store or sync engine stamps it.
+    /// The write's hybrid-clock stamp; [`Stamp::ZERO`] until it is written.
     pub timestamp: Stamp,
 }
 

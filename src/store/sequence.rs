@@ -1,6 +1,6 @@
 //! A persisted high-water mark that only moves up while the store is open: `<wal>.seq`.
 //!
-//! The owner of the store (the sync engine) reserves numbers here before it issues them, so
+//! The layer that owns the store reserves numbers here before it issues them, so
 //! that no recovery of the WAL, not even one that cuts records off, can make it issue a number
 //! twice. The store does not interpret the number.
 //!

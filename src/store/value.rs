@@ -10,7 +10,7 @@ pub const MAX_VALUE_BYTES: usize = 64 * 1024 * 1024;
 
 /// A value of at most [`MAX_VALUE_BYTES`] bytes.
 ///
-/// Cloning is cheap: the store entry and the outbox operation share one allocation.
+/// Cloning is cheap: every copy of a value shares one allocation.
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Value(Arc<[u8]>);
 

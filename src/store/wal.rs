@@ -1,6 +1,6 @@
 //! The write-ahead log file: appending, syncing, and failure handling.
 //!
-//! Layout: an 8-byte magic (`SASYWAL2`: the `2` is the format version), then frames (see
+//! Layout: an 8-byte magic (`SASYWAL3`: the `3` is the format version), then frames (see
 //! `frame.rs`). The WAL never interprets payloads (see `record.rs`); what replay does with
 //! damage is decided in `recovery.rs`.
 
@@ -16,9 +16,15 @@ use super::frame::{self, HEADER_BYTES, MAX_PAYLOAD_BYTES};
 use super::recovery;
 use crate::binary::DecodeError;
 
-const MAGIC: &[u8; 8] = b"SASYWAL2";
+const MAGIC: &[u8; 8] = b"SASYWAL3";
 /// Magics of WAL formats this version cannot read, with the format's name.
-const OLD_MAGICS: [(&[u8; 8], &str); 1] = [(b"SASYWAL1", "format 1 (softadastra-sync 0.1)")];
+const OLD_MAGICS: [(&[u8; 8], &str); 2] = [
+    (b"SASYWAL1", "format 1 (softadastra-sync 0.1)"),
+    (
+        b"SASYWAL2",
+        "format 2 (softadastra-sync 0.1 development builds, before record extensions)",
+    ),
+];
 
 /// What replaying a WAL found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -119,7 +125,7 @@ impl Wal {
                 .find(|(magic, _)| head == magic.as_slice())
             {
                 Some((_, format)) => format!(
-                    "a WAL in {format}, which this version does not read (it reads format 2)"
+                    "a WAL in {format}, which this version does not read (it reads format 3)"
                 ),
                 None => "not a softadastra-sync WAL (bad magic)".into(),
             };

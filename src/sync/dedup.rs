@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::binary::{DecodeError, Reader, Writer};
 use crate::node::NodeId;
 
 #[derive(Debug, Default)]
@@ -65,6 +66,45 @@ impl SeenVersions {
             .insert(version)
     }
 
+    /// Appends the handled versions to a binary encoding (see [`SeenVersions::decode`]).
+    pub fn encode(&self, w: &mut Writer<'_>) {
+        w.u64(self.per_origin.len() as u64);
+        for (origin, versions) in &self.per_origin {
+            w.str(origin.as_str());
+            w.u64(versions.ranges.len() as u64);
+            for (&start, &end) in &versions.ranges {
+                w.u64(start);
+                w.u64(end);
+            }
+        }
+    }
+
+    /// Reads what [`SeenVersions::encode`] wrote; ranges out of order, overlapping or touching
+    /// are damage.
+    pub fn decode(r: &mut Reader<'_>) -> Result<SeenVersions, DecodeError> {
+        let mut seen = SeenVersions::default();
+        for _ in 0..r.u64("origin count")? {
+            let origin = NodeId::read(r, "origin")?;
+            let mut versions = VersionRanges::default();
+            let mut floor = 0u64;
+            for _ in 0..r.u64("range count")? {
+                let (start, end) = (r.u64("range start")?, r.u64("range end")?);
+                if start < floor || end < start {
+                    return Err(DecodeError(format!(
+                        "versions of {origin}: range {start}..={end} is out of order"
+                    )));
+                }
+                versions.ranges.insert(start, end);
+                // The next range must leave a gap after this one.
+                floor = end.saturating_add(2);
+            }
+            if seen.per_origin.insert(origin.clone(), versions).is_some() {
+                return Err(DecodeError(format!("versions of {origin} listed twice")));
+            }
+        }
+        Ok(seen)
+    }
+
     #[cfg(test)]
     fn range_count(&self, origin: &NodeId) -> usize {
         self.per_origin.get(origin).map_or(0, |r| r.ranges.len())
@@ -86,6 +126,35 @@ mod tests {
         assert!(seen.contains(&node, 5_000));
         assert!(!seen.insert(&node, 5_000));
         assert!(!seen.contains(&node, 10_001));
+    }
+
+    #[test]
+    fn encoding_round_trips_and_rejects_bad_ranges() {
+        let b = NodeId::new("node-b").unwrap();
+        let c = NodeId::new("node-c").unwrap();
+        let mut seen = SeenVersions::default();
+        for v in [1, 2, 3, 7, 9, u64::MAX] {
+            seen.insert(&b, v);
+        }
+        seen.insert(&c, 4);
+        let mut bytes = Vec::new();
+        seen.encode(&mut Writer::new(&mut bytes));
+        let back = SeenVersions::decode(&mut Reader::new(&bytes)).unwrap();
+        for v in 0..12 {
+            assert_eq!(back.contains(&b, v), seen.contains(&b, v), "{v}");
+            assert_eq!(back.contains(&c, v), seen.contains(&c, v), "{v}");
+        }
+        assert!(back.contains(&b, u64::MAX));
+        // Touching ranges (1..=2 then 3..=3) must have been one range.
+        let mut bad = Vec::new();
+        let mut w = Writer::new(&mut bad);
+        w.u64(1);
+        w.str("node-b");
+        w.u64(2);
+        for v in [1, 2, 3, 3] {
+            w.u64(v);
+        }
+        assert!(SeenVersions::decode(&mut Reader::new(&bad)).is_err());
     }
 
     #[test]

@@ -17,15 +17,16 @@ use super::dedup::SeenVersions;
 use super::envelope::{SyncEnvelope, SyncStatus};
 use super::error::SyncError;
 use super::group_commit::CommitQueue;
-use super::journal::{Annotation, MAX_SEQS_PER_ANNOTATION};
+use super::journal::{Annotation, Tracking, MAX_SEQS_PER_ANNOTATION};
 use super::operation::{parse_sync_id, SyncOperation};
 use super::outbox::{Outbox, OutboxEntry};
+use super::snapshot::{self, Snapshot};
 use super::state::SyncState;
-use crate::clock::{millis, HybridClock};
+use crate::clock::millis;
 use crate::node::NodeId;
+use crate::store::engine::StoreCore;
 use crate::store::{
-    Durability, Key, Operation, OperationKind, Recovered, StoreEngine, SyncHandover, Tracking,
-    WriteId, WriteRecord,
+    Durability, Handover, Key, Logged, Operation, OperationKind, StoreEngine, WriteId, WriteRecord,
 };
 
 /// What an ACK did.
@@ -131,123 +132,122 @@ impl Default for EngineCore {
 }
 
 impl EngineCore {
-    /// Rebuilds the engine from what the WAL replay recovered: every operation not
-    /// acknowledged is pending or queued again (in-flight ones are queued), acknowledged and
-    /// failed ones keep their status until pruned, and sequence numbers continue after the
-    /// highest ever used: the highest in the log or the store's sequence mark, whichever is
-    /// greater (a recovery that cut records off the log cannot make an id be issued twice).
-    fn recover(
-        items: &[Recovered],
-        clock: &mut HybridClock,
-        sequence_mark: u64,
-    ) -> Result<EngineCore, SyncError> {
+    /// Rebuilds the engine from what the store hands over: the state the previous engine
+    /// saved, if any, then what the log holds after it. Every operation not acknowledged is
+    /// pending or queued again (in-flight ones are queued), acknowledged and failed ones keep
+    /// their status until pruned, and sequence numbers continue after the highest ever used:
+    /// the highest logged or the store's sequence mark, whichever is greater (a recovery that
+    /// cut records off the log cannot make an id be issued twice).
+    fn recover(handover: &Handover, store: &mut StoreCore) -> Result<EngineCore, SyncError> {
+        let corrupt = |e: crate::binary::DecodeError| SyncError::CorruptJournal(e.0);
+        let saved = match &handover.saved {
+            Some(bytes) => snapshot::decode(bytes).map_err(corrupt)?,
+            None => Snapshot::default(),
+        };
+        let sequence_mark = store.sequence_mark();
         let mut core = EngineCore {
             reserved_seq: sequence_mark,
-            next_seq: sequence_mark.saturating_add(1),
+            next_seq: sequence_mark.max(saved.last_seq).saturating_add(1),
+            seen: saved.seen,
+            last_applied_remote_version: saved.last_applied_remote_version,
             ..EngineCore::default()
         };
-        let mut entries: BTreeMap<u64, OutboxEntry> = BTreeMap::new();
-        // Moves the logged entries to `to`, only from `from` when given.
-        let set_status = |entries: &mut BTreeMap<u64, OutboxEntry>,
-                          seqs: Vec<u64>,
-                          from: Option<SyncStatus>,
-                          to: SyncStatus| {
-            for seq in seqs {
-                if let Some(entry) = entries.get_mut(&seq) {
-                    if from.is_none_or(|from| entry.status == from) {
-                        entry.status = to;
-                    }
-                }
-            }
-        };
-        for item in items {
+        let mut entries = saved.entries;
+        for item in &handover.logged {
             match item {
-                Recovered::Local {
-                    seq,
-                    queued,
+                Logged::Write {
                     op,
-                    origin,
-                    replaces,
+                    writer,
+                    extension,
                 } => {
-                    core.next_seq = core.next_seq.max(seq + 1);
-                    let status = if *queued {
-                        SyncStatus::Queued
-                    } else {
-                        SyncStatus::Pending
+                    let tracking = Tracking::decode(extension).map_err(corrupt)?;
+                    let Some(writer) = writer else {
+                        return Err(SyncError::CorruptJournal(format!(
+                            "a tracked write of key {:?} has no origin",
+                            op.key.as_str()
+                        )));
                     };
-                    entries.insert(
-                        *seq,
-                        new_entry(
-                            op.clone(),
-                            origin,
-                            replaces.clone(),
-                            status,
-                            op.timestamp.wall_ms(),
-                        ),
-                    );
-                }
-                Recovered::Remote { origin, version } => {
-                    core.seen.insert(origin, *version);
-                    core.last_applied_remote_version = *version;
-                }
-                Recovered::Annotation(bytes) => {
-                    match Annotation::decode(bytes).map_err(|e| SyncError::CorruptJournal(e.0))? {
-                        Annotation::Queued(seqs) => set_status(
-                            &mut entries,
-                            seqs,
-                            Some(SyncStatus::Pending),
-                            SyncStatus::Queued,
-                        ),
-                        Annotation::Acknowledged(seqs) => {
-                            set_status(&mut entries, seqs, None, SyncStatus::Acknowledged)
-                        }
-                        Annotation::Failed(seqs) => {
-                            set_status(&mut entries, seqs, None, SyncStatus::Failed)
-                        }
-                        Annotation::Requeued(seqs) => set_status(
-                            &mut entries,
-                            seqs,
-                            Some(SyncStatus::Failed),
-                            SyncStatus::Queued,
-                        ),
-                        Annotation::Pruned(seqs) => {
-                            for seq in seqs {
-                                entries.remove(&seq);
-                            }
-                        }
-                        Annotation::RemoteSeen {
-                            origin,
-                            version,
-                            stamp,
+                    match tracking {
+                        Tracking::Local {
+                            seq,
+                            queued,
+                            replaces,
                         } => {
-                            core.seen.insert(&origin, version);
-                            clock.observe(stamp);
+                            core.next_seq = core.next_seq.max(seq + 1);
+                            let status = if queued {
+                                SyncStatus::Queued
+                            } else {
+                                SyncStatus::Pending
+                            };
+                            let at = op.timestamp.wall_ms();
+                            let entry =
+                                OutboxEntry::new(op.clone(), writer.clone(), replaces, status, at);
+                            entries.insert(seq, entry);
+                        }
+                        Tracking::Remote { version } => {
+                            core.seen.insert(writer, version);
+                            core.last_applied_remote_version = version;
                         }
                     }
+                }
+                Logged::Note(bytes) => {
+                    let annotation = Annotation::decode(bytes).map_err(corrupt)?;
+                    replay_annotation(&mut core, &mut entries, annotation, store);
                 }
             }
         }
         core.outbox = Outbox::from_entries(entries);
         Ok(core)
     }
+
+    /// The state a snapshot keeps (see `snapshot.rs`).
+    fn save(&self) -> Vec<u8> {
+        snapshot::encode(
+            &self.outbox,
+            &self.seen,
+            self.next_seq - 1,
+            self.last_applied_remote_version,
+        )
+    }
 }
 
-fn new_entry(
-    op: Operation,
-    origin: &NodeId,
-    replaces: Option<WriteId>,
-    status: SyncStatus,
-    submitted_at: u64,
-) -> OutboxEntry {
-    OutboxEntry {
-        op,
-        origin: origin.clone(),
-        replaces,
-        status,
-        retry_count: 0,
-        submitted_at,
-        last_attempt_at: None,
-        not_before: None,
+/// Applies one logged outbox transition or remote bookkeeping to the state being rebuilt.
+fn replay_annotation(
+    core: &mut EngineCore,
+    entries: &mut BTreeMap<u64, OutboxEntry>,
+    annotation: Annotation,
+    store: &mut StoreCore,
+) {
+    // Moves the logged entries to `to`, only from `from` when given.
+    let mut set_status = |seqs: Vec<u64>, from: Option<SyncStatus>, to: SyncStatus| {
+        for seq in seqs {
+            if let Some(entry) = entries.get_mut(&seq) {
+                if from.is_none_or(|from| entry.status == from) {
+                    entry.status = to;
+                }
+            }
+        }
+    };
+    match annotation {
+        Annotation::Queued(seqs) => set_status(seqs, Some(SyncStatus::Pending), SyncStatus::Queued),
+        Annotation::Acknowledged(seqs) => set_status(seqs, None, SyncStatus::Acknowledged),
+        Annotation::Failed(seqs) => set_status(seqs, None, SyncStatus::Failed),
+        Annotation::Requeued(seqs) => {
+            set_status(seqs, Some(SyncStatus::Failed), SyncStatus::Queued)
+        }
+        Annotation::Pruned(seqs) => {
+            for seq in seqs {
+                entries.remove(&seq);
+            }
+        }
+        Annotation::RemoteSeen {
+            origin,
+            version,
+            stamp,
+        } => {
+            core.seen.insert(&origin, version);
+            store.observe_stamp(stamp);
+        }
     }
 }
 
@@ -266,35 +266,23 @@ pub struct SyncEngine {
 
 impl SyncEngine {
     /// Builds an engine over the context's store, recovering the outbox from its WAL. A store
-    /// serves one engine at a time; dropping the engine hands its state back to the store.
+    /// serves one engine at a time. Dropping the engine leaves its state with the store, and
+    /// the next engine over the store starts exactly where a restart would: operations in
+    /// flight are queued again; counters of activity start at zero.
     pub fn new(context: &SyncContext) -> Result<SyncEngine, SyncError> {
         let node = context.validate()?;
         let store = context.store.clone();
         let mut store_core = store.lock();
-        let handover = store_core.attach_sync().ok_or_else(|| {
+        let handover = store_core.take_ownership().ok_or_else(|| {
             SyncError::InvalidContext(
                 "the store already has a sync engine attached; drop that engine first".into(),
             )
         })?;
-        let core = match handover {
-            SyncHandover::Parked(parked) => match parked.downcast::<EngineCore>() {
-                Ok(core) => *core,
-                Err(other) => {
-                    store_core.detach_sync(SyncHandover::Parked(other));
-                    return Err(SyncError::InvalidContext(
-                        "the store holds state of an unknown engine".into(),
-                    ));
-                }
-            },
-            SyncHandover::Replay(items) => {
-                let mark = store_core.sequence_mark();
-                match EngineCore::recover(&items, store_core.clock(), mark) {
-                    Ok(core) => core,
-                    Err(e) => {
-                        store_core.detach_sync(SyncHandover::Replay(items));
-                        return Err(e);
-                    }
-                }
+        let core = match EngineCore::recover(&handover, &mut store_core) {
+            Ok(core) => core,
+            Err(e) => {
+                store_core.release_ownership(handover);
+                return Err(e);
             }
         };
         drop(store_core);
@@ -401,10 +389,11 @@ impl SyncEngine {
                 .map_err(SyncError::store("local apply"))?;
             core.reserved_seq = mark;
         }
-        let submitted_at = store.clock().physical_ms();
+        let submitted_at = store.now_ms();
         // The write each key holds once the earlier operations of this call are applied.
         let mut written: HashMap<Key, WriteId> = HashMap::new();
         let mut records = Vec::with_capacity(operations.len());
+        let mut replaced = Vec::with_capacity(operations.len());
         for (seq, operation) in (first..).zip(operations) {
             let stamp = store
                 .next_stamp()
@@ -420,15 +409,17 @@ impl SyncEngine {
                 };
                 written.insert(operation.key.clone(), id);
             }
+            let tracking = Tracking::Local {
+                seq,
+                queued: self.config.auto_queue,
+                replaces: replaces.clone(),
+            };
             records.push(WriteRecord {
                 op: operation.with_timestamp(stamp),
-                origin: Some(self.node.clone()),
-                tracking: Tracking::Local {
-                    seq,
-                    queued: self.config.auto_queue,
-                    replaces,
-                },
+                writer: Some(self.node.clone()),
+                extension: tracking.encode(),
             });
+            replaced.push(replaces);
         }
         let logged = if many {
             store.write_many(&records, self.durable()).map(drop)
@@ -439,13 +430,10 @@ impl SyncEngine {
         drop(store);
         core.next_seq = last + 1;
         let mut submitted = Vec::with_capacity(records.len());
-        for (seq, record) in (first..).zip(records) {
-            let Tracking::Local { replaces, .. } = record.tracking else {
-                unreachable!("local records were built above")
-            };
+        for ((seq, record), replaces) in (first..).zip(records).zip(replaced) {
             core.outbox.insert(
                 seq,
-                new_entry(record.op, &self.node, replaces, status, submitted_at),
+                OutboxEntry::new(record.op, self.node.clone(), replaces, status, submitted_at),
             );
             let envelope = core
                 .outbox
@@ -501,7 +489,7 @@ impl SyncEngine {
     fn log(&self, annotation: &Annotation, step: &'static str) -> Result<(), SyncError> {
         self.store
             .lock()
-            .annotate(&annotation.encode())
+            .note(&annotation.encode())
             .map_err(SyncError::store(step))
     }
 
@@ -532,7 +520,7 @@ impl SyncEngine {
     pub fn next_batch(&self) -> Result<Vec<SyncEnvelope>, SyncError> {
         let mut core = self.lock();
         let mut store = self.store.lock();
-        let now = store.clock().physical_ms();
+        let now = store.now_ms();
         let seqs = core.outbox.select_batch(now, self.config.batch_size);
         if seqs.is_empty() {
             return Ok(Vec::new());
@@ -544,7 +532,7 @@ impl SyncEngine {
         }
         if !self.config.require_ack {
             store
-                .annotate(&Annotation::Acknowledged(seqs.clone()).encode())
+                .note(&Annotation::Acknowledged(seqs.clone()).encode())
                 .map_err(SyncError::store("batch"))?;
         }
         drop(store);
@@ -615,7 +603,7 @@ impl SyncEngine {
     /// store). Returns how many were re-queued.
     pub fn retry_expired(&self) -> Result<usize, SyncError> {
         let mut core = self.lock();
-        let now = self.store.lock().clock().physical_ms();
+        let now = self.store.lock().now_ms();
         let (retry, fail): (Vec<u64>, Vec<u64>) =
             core.outbox.expired(now).into_iter().partition(|&seq| {
                 core.outbox
@@ -768,7 +756,7 @@ impl SyncEngine {
         }
         let mut store = self.store.lock();
         let stamp = remote.operation.timestamp;
-        let physical = store.clock().physical_ms();
+        let physical = store.now_ms();
         let max_skew = millis(self.config.max_clock_skew);
         if stamp.wall_ms() > physical.saturating_add(max_skew) {
             return Err(SyncError::InvalidRemoteOperation(format!(
@@ -791,10 +779,11 @@ impl SyncEngine {
         let store_version = if resolution.apply_remote {
             let record = WriteRecord {
                 op: remote.operation.clone(),
-                origin: Some(origin.clone()),
-                tracking: Tracking::Remote {
+                writer: Some(origin.clone()),
+                extension: Tracking::Remote {
                     version: remote.version,
-                },
+                }
+                .encode(),
             };
             let applied = store
                 .write(&record, self.durable())
@@ -807,11 +796,11 @@ impl SyncEngine {
                 stamp,
             };
             store
-                .annotate(&seen.encode())
+                .note(&seen.encode())
                 .map_err(SyncError::store("remote apply"))?;
             None
         };
-        store.clock().observe(stamp);
+        store.observe_stamp(stamp);
         drop(store);
         core.seen.insert(&origin, remote.version);
         if resolution.conflict_detected {
@@ -840,7 +829,7 @@ impl SyncEngine {
     pub fn state(&self) -> SyncState {
         let core = self.lock();
         let counts = core.outbox.counts();
-        let now = self.store.lock().clock().physical_ms();
+        let now = self.store.lock().now_ms();
         let oldest_age = core
             .outbox
             .oldest_unacknowledged_at()
@@ -896,7 +885,10 @@ impl Drop for SyncEngine {
         if core.reserved_seq > issued && store.set_sequence_mark(issued).is_ok() {
             core.reserved_seq = issued;
         }
-        store.detach_sync(SyncHandover::Parked(Box::new(core)));
+        store.release_ownership(Handover {
+            saved: Some(core.save()),
+            logged: Vec::new(),
+        });
     }
 }
 

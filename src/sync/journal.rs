@@ -1,13 +1,101 @@
-//! Outbox transitions and remote bookkeeping as logged in the store's WAL (annotations).
+//! What sync logs in the store's WAL: how each of its writes is tracked (the write's extension)
+//! and outbox transitions and remote bookkeeping (annotations, logged as notes).
 //!
-//! Only what must survive a restart is logged: manual queueing, acknowledgement, failure,
-//! pruning, and remote operations that were handled without a store write. Sending (in flight)
-//! and retry scheduling are not: after a restart every unacknowledged operation is simply
-//! queued again, and receivers deduplicate what they already have.
+//! Only what must survive a restart is logged: the write itself with its sequence, manual
+//! queueing, acknowledgement, failure, pruning, and remote operations that were handled without
+//! a store write. Sending (in flight) and retry scheduling are not: after a restart every
+//! unacknowledged operation is simply queued again, and receivers deduplicate what they already
+//! have.
 
 use crate::binary::{DecodeError, Reader, Writer};
 use crate::clock::Stamp;
 use crate::node::NodeId;
+use crate::store::WriteId;
+
+const TRACK_LOCAL: u8 = 1;
+const TRACK_LOCAL_QUEUED: u8 = 2;
+const TRACK_REMOTE: u8 = 3;
+
+/// How sync relates to one of its store writes (the write's extension in the WAL).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Tracking {
+    /// A local write submitted to sync: the outbox entry with sequence `seq`.
+    Local {
+        seq: u64,
+        queued: bool,
+        replaces: Option<WriteId>,
+    },
+    /// A remote operation applied through sync, with the origin's version.
+    Remote { version: u64 },
+}
+
+impl Tracking {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32);
+        let mut w = Writer::new(&mut out);
+        match self {
+            Tracking::Local {
+                seq,
+                queued,
+                replaces,
+            } => {
+                w.u8(if *queued {
+                    TRACK_LOCAL_QUEUED
+                } else {
+                    TRACK_LOCAL
+                });
+                w.u64(*seq);
+                write_replaces(&mut w, replaces.as_ref());
+            }
+            Tracking::Remote { version } => {
+                w.u8(TRACK_REMOTE);
+                w.u64(*version);
+            }
+        }
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Tracking, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let tracking = match r.u8("tracking")? {
+            tag @ (TRACK_LOCAL | TRACK_LOCAL_QUEUED) => Tracking::Local {
+                seq: r.u64("sequence")?,
+                queued: tag == TRACK_LOCAL_QUEUED,
+                replaces: read_replaces(&mut r)?,
+            },
+            TRACK_REMOTE => Tracking::Remote {
+                version: r.u64("remote version")?,
+            },
+            other => return Err(DecodeError(format!("unknown tracking {other}"))),
+        };
+        r.finish("tracking")?;
+        Ok(tracking)
+    }
+}
+
+/// Appends the write an operation replaced (or its absence).
+pub(crate) fn write_replaces(w: &mut Writer<'_>, replaces: Option<&WriteId>) {
+    match replaces {
+        Some(id) => {
+            w.u8(1);
+            w.u64(id.stamp.raw());
+            NodeId::write_optional(w, id.origin.as_ref());
+        }
+        None => w.u8(0),
+    }
+}
+
+/// Reads what [`write_replaces`] wrote.
+pub(crate) fn read_replaces(r: &mut Reader<'_>) -> Result<Option<WriteId>, DecodeError> {
+    match r.u8("replaces flag")? {
+        0 => Ok(None),
+        1 => Ok(Some(WriteId {
+            stamp: Stamp::from_raw(r.u64("replaced stamp")?),
+            origin: NodeId::read_optional(r, "replaced origin")?,
+        })),
+        other => Err(DecodeError(format!("bad replaces flag {other}"))),
+    }
+}
 
 const QUEUED: u8 = 1;
 const ACKNOWLEDGED: u8 = 2;
@@ -71,7 +159,7 @@ impl Annotation {
         let mut r = Reader::new(bytes);
         let tag = r.u8("annotation tag")?;
         let annotation = if tag == REMOTE_SEEN {
-            let origin = NodeId::new(r.str("origin")?).map_err(|e| DecodeError(e.to_string()))?;
+            let origin = NodeId::read(&mut r, "origin")?;
             Annotation::RemoteSeen {
                 origin,
                 version: r.u64("version")?,
@@ -102,6 +190,40 @@ impl Annotation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tracking_round_trips_and_rejects_every_truncation() {
+        let all = [
+            Tracking::Remote { version: 9 },
+            Tracking::Local {
+                seq: 3,
+                queued: true,
+                replaces: Some(WriteId {
+                    stamp: Stamp::new(40, 0),
+                    origin: None,
+                }),
+            },
+            Tracking::Local {
+                seq: 4,
+                queued: false,
+                replaces: Some(WriteId {
+                    stamp: Stamp::new(41, 2),
+                    origin: Some(NodeId::new("node-b").unwrap()),
+                }),
+            },
+        ];
+        for t in all {
+            let bytes = t.encode();
+            assert_eq!(Tracking::decode(&bytes).unwrap(), t);
+            for cut in 0..bytes.len() {
+                assert!(
+                    Tracking::decode(&bytes[..cut]).is_err(),
+                    "{t:?} cut at {cut}"
+                );
+            }
+        }
+        assert!(Tracking::decode(&[9]).is_err());
+    }
 
     #[test]
     fn round_trips_and_rejects_garbage() {

@@ -14,6 +14,7 @@ mod journal;
 pub mod operation;
 mod outbox;
 pub mod scheduler;
+mod snapshot;
 pub mod state;
 
 pub use ack::{AckStatus, AckTracker};

@@ -25,6 +25,28 @@ pub(crate) struct OutboxEntry {
     pub not_before: Option<u64>,
 }
 
+impl OutboxEntry {
+    /// An entry that was never sent.
+    pub fn new(
+        op: Operation,
+        origin: NodeId,
+        replaces: Option<WriteId>,
+        status: SyncStatus,
+        submitted_at: u64,
+    ) -> OutboxEntry {
+        OutboxEntry {
+            op,
+            origin,
+            replaces,
+            status,
+            retry_count: 0,
+            submitted_at,
+            last_attempt_at: None,
+            not_before: None,
+        }
+    }
+}
+
 /// Counts per status plus bytes, kept in step with every transition.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct OutboxCounts {
@@ -309,5 +331,10 @@ impl Outbox {
     /// All sequences, oldest first.
     pub fn seqs(&self) -> impl Iterator<Item = u64> + '_ {
         self.entries.keys().copied()
+    }
+
+    /// All entries with their sequences, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &OutboxEntry)> + '_ {
+        self.entries.iter().map(|(&seq, entry)| (seq, entry))
     }
 }

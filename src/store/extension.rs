@@ -1,0 +1,34 @@
+//! What the store keeps for the layer that owns it.
+//!
+//! One layer at a time may own a store. It attaches bytes to its writes (an *extension*, logged
+//! in the write's own record), logs *notes* (records of its bytes alone), and when it lets go it
+//! leaves its state as bytes (*saved*). The store logs and keeps these bytes without reading
+//! them, and hands them to the next owner in order: the saved state, then everything logged
+//! after it. An owner rebuilds the same state from a handover whether the process restarted in
+//! between or not.
+
+use super::operation::Operation;
+use crate::node::NodeId;
+
+/// One item of the log that concerns the owner.
+#[derive(Debug)]
+pub(crate) enum Logged {
+    /// A write that carried an extension (writes without one are plain store writes and are
+    /// not handed over).
+    Write {
+        op: Operation,
+        writer: Option<NodeId>,
+        extension: Vec<u8>,
+    },
+    /// A note.
+    Note(Vec<u8>),
+}
+
+/// What an owner taking over a store starts from.
+#[derive(Debug, Default)]
+pub(crate) struct Handover {
+    /// The state the previous owner saved when it let go, if any.
+    pub saved: Option<Vec<u8>>,
+    /// What was logged after that state, in log order.
+    pub logged: Vec<Logged>,
+}
