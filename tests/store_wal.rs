@@ -146,12 +146,13 @@ fn damage_followed_by_good_records_is_corruption_and_nothing_is_truncated() {
     }
     let mut bytes = fs::read(&wal).unwrap();
     let len_before = bytes.len();
-    // Flip a byte inside the first record's payload (after magic 8 + frame header 8).
-    bytes[8 + 8 + 3] ^= 0xff;
+    // Flip a byte inside the first record's payload (after the 24-byte segment header and the
+    // 8-byte frame header).
+    bytes[24 + 8 + 3] ^= 0xff;
     fs::write(&wal, &bytes).unwrap();
     let err = StoreEngine::open(StoreConfig::durable(&wal)).unwrap_err();
     assert!(
-        matches!(err, StoreError::Corrupt { offset: 8, .. }),
+        matches!(err, StoreError::Corrupt { offset: 24, .. }),
         "{err}"
     );
     assert!(err.to_string().contains("checksum mismatch"), "{err}");

@@ -101,19 +101,19 @@ fn verify_names_a_torn_tail_and_a_corruption_and_repairs_neither() {
     assert_eq!(fs::read(&wal).unwrap(), torn, "verify repaired nothing");
 
     let mut corrupt = good.clone();
-    corrupt[8 + 8 + 2] ^= 0x40; // inside the first record's payload
+    corrupt[24 + 8 + 2] ^= 0x40; // inside the first record's payload
     fs::write(&wal, &corrupt).unwrap();
     let (code, out, _) = tool(&["verify", path]);
     assert_eq!(code, 1);
     assert!(
-        out.contains("corrupt at byte 8: checksum mismatch"),
+        out.contains("corrupt at byte 24: checksum mismatch"),
         "{out}"
     );
     let (_, out, _) = tool(&["verify", path, "--json"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         (v["status"].as_str(), v["offset"].as_u64()),
-        (Some("corrupt"), Some(8))
+        (Some("corrupt"), Some(24))
     );
     assert_eq!(fs::read(&wal).unwrap(), corrupt);
 }

@@ -62,7 +62,10 @@ impl From<SyncError> for Failure {
 fn store_status(e: &StoreError) -> sa_status {
     match e {
         StoreError::InvalidKey(_) | StoreError::InvalidValue(_) => SA_ERR_INVALID_OPERATION,
-        StoreError::Io { .. } | StoreError::Poisoned { .. } | StoreError::ReadOnly { .. } => {
+        StoreError::Io { .. }
+        | StoreError::Poisoned { .. }
+        | StoreError::ReadOnly { .. }
+        | StoreError::Closed => {
             SA_ERR_IO
         }
         StoreError::Corrupt { .. } => SA_ERR_CORRUPT,

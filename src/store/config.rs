@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::faults::WalFaults;
 use crate::clock::{Clock, SystemClock};
@@ -17,6 +18,12 @@ pub enum Durability {
     /// its choosing (sync does before handing operations out in a batch).
     Fast = 2,
 }
+
+/// Default of [`StoreConfig::compact_threshold_bytes`]: 8 MiB. (Not `pub`: cbindgen would
+/// export it; the value is documented on the field.)
+const DEFAULT_COMPACT_THRESHOLD_BYTES: u64 = 8 << 20;
+/// Default of [`StoreConfig::tombstone_retention`]: 7 days.
+const DEFAULT_TOMBSTONE_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Store settings. Build with [`StoreConfig::durable`], [`StoreConfig::fast`] or
 /// [`StoreConfig::memory`].
@@ -34,7 +41,20 @@ pub struct StoreConfig {
     /// Open for inspection only: nothing is created, repaired or written (see
     /// [`StoreConfig::read_only`]).
     pub read_only: bool,
+    /// Automatic compaction starts, on a background thread, when the log written since the
+    /// last checkpoint exceeds `max(compact_threshold_bytes, 2 × the checkpoint's size)`;
+    /// 0 turns automatic compaction off ([`super::StoreEngine::compact`] still works).
+    /// Default 8 MiB.
+    pub compact_threshold_bytes: u64,
+    /// How long a tombstone (the mark a delete leaves) is kept at least; compaction collects
+    /// older ones unless the store's owner still needs them (sync: until the delete is
+    /// acknowledged). A write older than a collected delete that arrives later is no longer
+    /// recognised as older than it: keep the retention above the longest time a node may stay
+    /// offline. Default 7 days.
+    pub tombstone_retention: Duration,
 }
+
+
 
 impl StoreConfig {
     /// A WAL-backed store whose writes are on disk before they return.
@@ -45,6 +65,8 @@ impl StoreConfig {
             clock: Arc::new(SystemClock),
             faults: None,
             read_only: false,
+            compact_threshold_bytes: DEFAULT_COMPACT_THRESHOLD_BYTES,
+            tombstone_retention: DEFAULT_TOMBSTONE_RETENTION,
         }
     }
 
@@ -71,10 +93,7 @@ impl StoreConfig {
     pub fn memory() -> StoreConfig {
         StoreConfig {
             wal_path: None,
-            durability: Durability::Fast,
-            clock: Arc::new(SystemClock),
-            faults: None,
-            read_only: false,
+            ..StoreConfig::fast("")
         }
     }
 

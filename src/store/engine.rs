@@ -1,20 +1,26 @@
 //! The store engine: current key state, rebuilt from the WAL on open.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::ops::Bound;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::VecDeque;
+use std::fs;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
+use super::checkpoint;
+use super::compaction::{CompactionReport, CompactionStats, Compactions};
 use super::config::{Durability, StoreConfig};
-use super::entry::{Entry, Slot, WriteId};
+use super::entry::{Entry, WriteId};
 use super::error::StoreError;
-use super::extension::{Handover, Logged};
+use super::extension::{Fold, Handover, Logged};
+use super::faults::WalFaults;
+use super::files::{sync_parent_dir, StoreFiles};
 use super::key::Key;
 use super::lock::StoreLock;
 use super::operation::{Operation, OperationKind};
 use super::record::{self, Record, WriteRecord};
 use super::sequence::SequenceFile;
+use super::table::Table;
 use super::value::Value;
-use super::wal::{ReplayReport, Wal};
+use super::wal::{self, ReplayReport, Wal};
 use crate::binary::DecodeError;
 use crate::clock::{Clock, HybridClock, Stamp};
 use crate::node::NodeId;
@@ -40,12 +46,7 @@ pub struct ApplyResult {
 /// atomically.
 #[derive(Debug)]
 pub(crate) struct StoreCore {
-    slots: HashMap<Key, Slot>,
-    /// Every key in `slots`, sorted: prefix scans in O(log n + k) while lookups stay O(1).
-    /// Only a key's first write touches it (a tombstone keeps its slot), so updates pay nothing.
-    keys: BTreeSet<Key>,
-    live: usize,
-    last_version: u64,
+    table: Table,
     wal: Option<Wal>,
     durability: Durability,
     clock: HybridClock,
@@ -55,8 +56,27 @@ pub(crate) struct StoreCore {
     /// The mark reserved by the store's owner; in memory only for a store without a WAL.
     sequence: Option<SequenceFile>,
     memory_sequence: u64,
+    files: Option<StoreFiles>,
+    /// Size of the current checkpoint (0 when none).
+    checkpoint_bytes: u64,
+    /// Bytes of a closed segment not folded into the checkpoint yet.
+    closed_bytes: u64,
+    compact_threshold: u64,
+    tombstone_retention: Duration,
+    /// The owner's fold, kept after the owner lets go: the log still holds its records.
+    fold: Option<Fold>,
+    compactions: Arc<Compactions>,
+    /// This store, for a background compaction to reach.
+    this: Weak<Mutex<StoreCore>>,
     /// Declared last: released only after every file above is closed.
     _lock: Option<StoreLock>,
+}
+
+impl Drop for StoreCore {
+    fn drop(&mut self) {
+        // Before the lock is released: no compaction may still write the store's files.
+        self.compactions.shut_down();
+    }
 }
 
 /// The local key-value store: a shared handle (cloning is cheap and refers to the same store),
@@ -73,37 +93,38 @@ impl StoreEngine {
     /// [`StoreError::Corrupt`]).
     pub fn open(config: StoreConfig) -> Result<StoreEngine, StoreError> {
         let mut core = StoreCore {
-            slots: HashMap::new(),
-            keys: BTreeSet::new(),
-            live: 0,
-            last_version: 0,
+            table: Table::default(),
             wal: None,
             durability: config.durability,
-            clock: HybridClock::new(config.clock),
+            clock: HybridClock::new(config.clock.clone()),
             replay: ReplayReport::default(),
             owner: None,
             sequence: None,
             memory_sequence: 0,
+            files: None,
+            checkpoint_bytes: 0,
+            closed_bytes: 0,
+            compact_threshold: config.compact_threshold_bytes,
+            tombstone_retention: config.tombstone_retention,
+            fold: None,
+            compactions: Arc::default(),
+            this: Weak::new(),
             _lock: None,
         };
-        let mut logged = Vec::new();
+        let mut owner = Handover::default();
         if let Some(path) = &config.wal_path {
             core._lock = StoreLock::acquire(path, config.read_only)?;
-            let (wal, report) =
-                Wal::open(path, config.read_only, config.faults.clone(), |payload| {
-                    core.replay_record(payload, &mut logged)
-                })?;
-            core.wal = Some(wal);
-            core.replay = report;
+            let files = StoreFiles::new(path);
+            core.load_log(&files, &config, &mut owner)?;
+            core.files = Some(files);
             core.sequence = Some(SequenceFile::open(path, config.read_only)?);
         }
-        core.owner = Some(Handover {
-            saved: None,
-            logged,
+        core.owner = Some(owner);
+        let shared = Arc::new_cyclic(|this| {
+            core.this = this.clone();
+            Mutex::new(core)
         });
-        Ok(StoreEngine {
-            shared: Arc::new(Mutex::new(core)),
-        })
+        Ok(StoreEngine { shared })
     }
 
     /// A store with no WAL.
@@ -136,7 +157,7 @@ impl StoreEngine {
 
     /// The number of live keys.
     pub fn len(&self) -> usize {
-        self.lock().live
+        self.lock().table.live()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -194,8 +215,24 @@ impl StoreEngine {
 
     /// The number of keys whose current write is a delete (tombstones).
     pub fn tombstones(&self) -> usize {
-        let core = self.lock();
-        core.slots.len() - core.live
+        self.lock().table.tombstones()
+    }
+
+    /// Folds the log written so far into the checkpoint (see the README's "Compaction"):
+    /// afterwards reopening loads the checkpoint and replays only what was written since.
+    /// Writers on other threads keep going; waits for an automatic compaction that is running.
+    /// A memory store has nothing to compact. On error the previous checkpoint and the log
+    /// stand, and the next compaction starts over.
+    pub fn compact(&self) -> Result<CompactionReport, StoreError> {
+        let compactions = self.lock().compactions.clone();
+        compactions.run_now(&self.shared)
+    }
+
+    /// Compactions so far, automatic ones included (a failed automatic compaction is
+    /// reported here).
+    pub fn compaction_stats(&self) -> CompactionStats {
+        let compactions = self.lock().compactions.clone();
+        compactions.stats()
     }
 
     /// Whether this store has a WAL.
@@ -205,74 +242,116 @@ impl StoreEngine {
 }
 
 impl StoreCore {
-    fn replay_record(
+    /// Loads the checkpoint, then replays the closed segment left by an interrupted
+    /// compaction, if any, then the active segment; finishes what a crash interrupted: a
+    /// rotation between its renames, or the removal of a segment already folded.
+    fn load_log(
         &mut self,
-        payload: &[u8],
-        logged: &mut Vec<Logged>,
-    ) -> Result<(), DecodeError> {
-        match record::decode(payload)? {
-            Record::Note(bytes) => logged.push(Logged::Note(bytes)),
-            Record::Write(write) => self.replay_write(write, logged),
-            Record::Writes(writes) => {
-                for write in writes {
-                    self.replay_write(write, logged);
+        files: &StoreFiles,
+        config: &StoreConfig,
+        owner: &mut Handover,
+    ) -> Result<(), StoreError> {
+        let read_only = config.read_only;
+        let io = |path: &std::path::Path, action: &'static str| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io {
+                path,
+                action,
+                source,
+            }
+        };
+        if !read_only && files.checkpoint_tmp.exists() {
+            fs::remove_file(&files.checkpoint_tmp).map_err(io(&files.checkpoint_tmp, "remove"))?;
+        }
+        let mut covers = 0;
+        if let Some(checkpoint) = checkpoint::read(&files.checkpoint)? {
+            covers = checkpoint.covers;
+            self.table = checkpoint.table;
+            self.clock.observe(checkpoint.clock);
+            *owner = checkpoint.owner;
+            self.checkpoint_bytes = fs::metadata(&files.checkpoint)
+                .map_err(io(&files.checkpoint, "stat"))?
+                .len();
+        }
+        let mut last = covers;
+        let mut report = ReplayReport::default();
+        if files.closed.exists() {
+            let segment = wal::segment_number(&files.closed)?;
+            if segment <= covers {
+                if !read_only {
+                    fs::remove_file(&files.closed)
+                        .and_then(|()| sync_parent_dir(&files.closed))
+                        .map_err(io(&files.closed, "remove folded segment"))?;
                 }
+            } else if segment == covers + 1 {
+                let (_, replayed) = wal::replay_closed(&files.closed, |payload| {
+                    self.replay_record(payload, &mut owner.logged)
+                })?;
+                report.add(replayed);
+                last = segment;
+                self.closed_bytes = fs::metadata(&files.closed)
+                    .map_err(io(&files.closed, "stat"))?
+                    .len();
+            } else {
+                return Err(StoreError::Corrupt {
+                    path: files.closed.clone(),
+                    offset: 0,
+                    reason: format!(
+                        "segment {segment} does not follow the checkpoint, which covers \
+                         segments up to {covers}"
+                    ),
+                });
             }
         }
+        if !read_only && files.next.exists() {
+            if files.wal.exists() {
+                // Created for a rotation that never happened.
+                fs::remove_file(&files.next).map_err(io(&files.next, "remove"))?;
+            } else {
+                // A rotation interrupted between its two renames.
+                fs::rename(&files.next, &files.wal)
+                    .and_then(|()| sync_parent_dir(&files.wal))
+                    .map_err(io(&files.next, "rename"))?;
+            }
+        }
+        let (wal, replayed) = Wal::open(
+            &files.wal,
+            read_only,
+            config.faults.clone(),
+            last + 1,
+            |payload| self.replay_record(payload, &mut owner.logged),
+        )?;
+        if wal.segment() != last + 1 {
+            return Err(StoreError::Corrupt {
+                path: files.wal.clone(),
+                offset: 0,
+                reason: format!(
+                    "this is log segment {}, but segment {} comes next (the checkpoint covers \
+                     segments up to {covers})",
+                    wal.segment(),
+                    last + 1
+                ),
+            });
+        }
+        report.add(replayed);
+        self.wal = Some(wal);
+        self.replay = report;
         Ok(())
     }
 
-    fn replay_write(&mut self, write: WriteRecord, logged: &mut Vec<Logged>) {
-        self.clock.observe(write.op.timestamp);
-        self.apply_in_memory(&write.op, write.writer.clone());
-        if !write.extension.is_empty() {
-            logged.push(Logged::Write {
-                op: write.op,
-                writer: write.writer,
-                extension: write.extension,
-            });
-        }
+    fn replay_record(&mut self, payload: &[u8], logged: &mut Vec<Logged>) -> Result<(), DecodeError> {
+        let newest = replay_into(&mut self.table, logged, payload)?;
+        self.clock.observe(newest);
+        Ok(())
     }
 
     pub(crate) fn entry(&self, key: &Key) -> Option<Entry> {
-        let slot = self.slots.get(key)?;
-        Some(Entry {
-            key: key.clone(),
-            value: slot.value.clone()?,
-            version: slot.version,
-            timestamp: slot.write.stamp,
-            origin: slot.write.origin.clone(),
-        })
-    }
-
-    /// Visits up to `limit` keys (live or tombstoned) that start with `prefix` and sort after
-    /// `after`, in key order: the live entries among them, the last key visited, and whether
-    /// the prefix range ended. Bounding the keys visited, not the entries found, bounds how long
-    /// one call holds the lock even across a long run of tombstones.
-    fn scan(&self, prefix: &str, after: Option<&Key>, limit: usize) -> ScanChunk {
-        let start = match after {
-            Some(key) => Bound::Excluded(key.as_str()),
-            None => Bound::Included(prefix),
-        };
-        let mut chunk = ScanChunk::default();
-        let mut visited = 0;
-        for key in self
-            .keys
-            .range::<str, _>((start, Bound::Unbounded))
-            .take_while(|key| key.as_str().starts_with(prefix))
-            .take(limit)
-        {
-            visited += 1;
-            chunk.entries.extend(self.entry(key));
-            chunk.last = Some(key.clone());
-        }
-        chunk.ended = visited < limit;
-        chunk
+        self.table.entry(key)
     }
 
     /// The identity of the write currently holding `key` (value or tombstone).
     pub(crate) fn current_write(&self, key: &Key) -> Option<&WriteId> {
-        self.slots.get(key).map(|slot| &slot.write)
+        self.table.current_write(key)
     }
 
     /// The physical time the store stamps writes with, in milliseconds.
@@ -312,6 +391,18 @@ impl StoreCore {
         }
     }
 
+    /// Starts an automatic compaction when the log since the checkpoint outgrew its threshold.
+    fn maybe_compact(&self) {
+        let Some(wal) = &self.wal else { return };
+        if self.compact_threshold == 0 {
+            return;
+        }
+        let logged = wal.len() + self.closed_bytes;
+        if logged > self.compact_threshold.max(self.checkpoint_bytes.saturating_mul(2)) {
+            self.compactions.start_background(self.this.clone());
+        }
+    }
+
     /// Logs `write` (on stable storage before returning when `durable`, whatever the store's
     /// own durability, which governs direct writes), then applies it. Nothing changes on error.
     pub(crate) fn write(
@@ -321,6 +412,7 @@ impl StoreCore {
     ) -> Result<ApplyResult, StoreError> {
         if let Some(wal) = &mut self.wal {
             wal.append(|out| record::encode_write(out, write), durable)?;
+            self.maybe_compact();
         }
         Ok(self.apply_in_memory(&write.op, write.writer.clone()))
     }
@@ -335,6 +427,7 @@ impl StoreCore {
     ) -> Result<Vec<ApplyResult>, StoreError> {
         if let Some(wal) = &mut self.wal {
             wal.append(|out| record::encode_writes(out, writes), durable)?;
+            self.maybe_compact();
         }
         Ok(writes
             .iter()
@@ -345,10 +438,11 @@ impl StoreCore {
     /// Logs a note for the owner. Not synced: it reaches stable storage with the next durable
     /// write or [`StoreCore::sync_wal`].
     pub(crate) fn note(&mut self, note: &[u8]) -> Result<(), StoreError> {
-        match &mut self.wal {
-            Some(wal) => wal.append(|out| record::encode_note(out, note), false),
-            None => Ok(()),
+        if let Some(wal) = &mut self.wal {
+            wal.append(|out| record::encode_note(out, note), false)?;
+            self.maybe_compact();
         }
+        Ok(())
     }
 
     /// Makes everything logged so far durable.
@@ -361,8 +455,10 @@ impl StoreCore {
 
     /// Takes ownership of the store, handing over what the owner starts from; `None` while
     /// another owner holds it (two owners would split what they derive from the log).
-    pub(crate) fn take_ownership(&mut self) -> Option<Handover> {
-        self.owner.take()
+    pub(crate) fn take_ownership(&mut self, fold: Fold) -> Option<Handover> {
+        let handover = self.owner.take()?;
+        self.fold = Some(fold);
+        Some(handover)
     }
 
     /// Lets go of the store, leaving `handover` for the next owner: the state it saved, or
@@ -371,40 +467,88 @@ impl StoreCore {
         self.owner = Some(handover);
     }
 
-    fn apply_in_memory(&mut self, op: &Operation, writer: Option<NodeId>) -> ApplyResult {
-        self.last_version += 1;
-        let value = match op.kind {
-            OperationKind::Put => Some(op.value.clone()),
-            OperationKind::Delete => None,
+    pub(crate) fn files(&self) -> Option<&StoreFiles> {
+        self.files.as_ref()
+    }
+
+    pub(crate) fn wal_faults(&self) -> Option<Arc<WalFaults>> {
+        self.wal.as_ref().and_then(|wal| wal.faults().cloned())
+    }
+
+    pub(crate) fn fold(&self) -> Option<Fold> {
+        self.fold
+    }
+
+    pub(crate) fn tombstone_retention(&self) -> Duration {
+        self.tombstone_retention
+    }
+
+    pub(crate) fn active_segment(&self) -> u64 {
+        self.wal.as_ref().map_or(0, Wal::segment)
+    }
+
+    pub(crate) fn is_read_only(&self) -> bool {
+        self.wal.as_ref().is_some_and(Wal::is_read_only)
+    }
+
+    /// Every stamp issued or observed so far is at most this.
+    pub(crate) fn clock_high_water(&self) -> Stamp {
+        self.clock.last()
+    }
+
+    /// Closes the active segment (it becomes the closed one) and makes `next` active.
+    pub(crate) fn rotate(&mut self, next: fs::File) -> Result<(), StoreError> {
+        let (Some(wal), Some(files)) = (&mut self.wal, &self.files) else {
+            return Ok(());
         };
-        let now_live = value.is_some();
-        let slot = Slot {
-            value,
-            version: self.last_version,
-            write: WriteId {
-                stamp: op.timestamp,
-                origin: writer,
-            },
-        };
-        let previous = self.slots.insert(op.key.clone(), slot);
-        if previous.is_none() {
-            self.keys.insert(op.key.clone());
+        let closed_bytes = wal.len();
+        wal.rotate(&files.closed, &files.next, next)?;
+        self.closed_bytes = closed_bytes;
+        Ok(())
+    }
+
+    /// A compaction finished: the closed segment is folded into a checkpoint of
+    /// `checkpoint_bytes`, and the `collected` tombstones go unless their key was written since.
+    pub(crate) fn compacted(&mut self, checkpoint_bytes: u64, collected: &[(Key, WriteId)]) {
+        if checkpoint_bytes > 0 {
+            self.checkpoint_bytes = checkpoint_bytes;
         }
-        let was_live = previous.as_ref().is_some_and(|s| s.value.is_some());
-        match (was_live, now_live) {
-            (false, true) => self.live += 1,
-            (true, false) => self.live -= 1,
-            _ => {}
-        }
-        ApplyResult {
-            version: self.last_version,
-            timestamp: op.timestamp,
-            created: !was_live && now_live,
-            updated: was_live && now_live,
-            deleted: was_live && !now_live,
-            replaced: previous.map(|s| s.write),
+        self.closed_bytes = 0;
+        for (key, write) in collected {
+            self.table.collect_tombstone(key, write);
         }
     }
+
+    fn apply_in_memory(&mut self, op: &Operation, writer: Option<NodeId>) -> ApplyResult {
+        self.table.apply(op, writer)
+    }
+}
+
+/// Applies one logged record to `table`, collecting what concerns the store's owner in
+/// `logged`; returns the greatest stamp it held.
+pub(crate) fn replay_into(
+    table: &mut Table,
+    logged: &mut Vec<Logged>,
+    payload: &[u8],
+) -> Result<Stamp, DecodeError> {
+    let mut newest = Stamp::ZERO;
+    let mut replay = |write: WriteRecord| {
+        newest = newest.max(write.op.timestamp);
+        table.apply(&write.op, write.writer.clone());
+        if !write.extension.is_empty() {
+            logged.push(Logged::Write {
+                op: write.op,
+                writer: write.writer,
+                extension: write.extension,
+            });
+        }
+    };
+    match record::decode(payload)? {
+        Record::Note(bytes) => logged.push(Logged::Note(bytes)),
+        Record::Write(write) => replay(write),
+        Record::Writes(writes) => writes.into_iter().for_each(replay),
+    }
+    Ok(newest)
 }
 
 /// Keys (live or deleted) an [`Entries`] iterator reads per acquisition of the store's lock:
@@ -430,14 +574,6 @@ pub struct Entries {
     exhausted: bool,
 }
 
-/// One lock's worth of a prefix scan.
-#[derive(Default)]
-struct ScanChunk {
-    entries: Vec<Entry>,
-    last: Option<Key>,
-    ended: bool,
-}
-
 impl Iterator for Entries {
     type Item = Entry;
 
@@ -448,6 +584,7 @@ impl Iterator for Entries {
             let chunk =
                 self.store
                     .lock()
+                    .table
                     .scan(&self.prefix, self.after.as_ref(), ENTRIES_CHUNK_KEYS);
             self.exhausted = chunk.ended;
             if chunk.last.is_some() {

@@ -38,6 +38,10 @@ pub enum StoreError {
     /// further writes instead of risking a log with a hole in it. Reopen the store to recover.
     #[error("WAL {path} is closed after an earlier failure ({reason}); reopen the store")]
     Poisoned { path: PathBuf, reason: String },
+    /// The store closed while a compaction ran on its background thread; the compaction was
+    /// abandoned and the previous checkpoint stands.
+    #[error("the store closed during compaction; the compaction was abandoned")]
+    Closed,
     /// The WAL holds bytes that are not a torn tail: a damaged record followed by more data.
     /// Nothing is truncated, because that would throw away good records after the damage.
     #[error("WAL {path} is corrupt at byte {offset}: {reason}")]

@@ -7,6 +7,9 @@
 //! after it. An owner rebuilds the same state from a handover whether the process restarted in
 //! between or not.
 
+use std::collections::HashSet;
+
+use super::entry::WriteId;
 use super::operation::Operation;
 use crate::node::NodeId;
 
@@ -32,3 +35,18 @@ pub(crate) struct Handover {
     /// What was logged after that state, in log order.
     pub logged: Vec<Logged>,
 }
+
+/// What an owner's fold makes of its part of the log.
+#[derive(Debug)]
+pub(crate) struct Folded {
+    /// One saved state standing for the whole handover (what a checkpoint keeps).
+    pub saved: Vec<u8>,
+    /// Writes whose tombstones the owner still needs (compaction keeps them whatever their
+    /// age).
+    pub pinned: HashSet<WriteId>,
+}
+
+/// Condenses a handover into one saved state, as the owner would rebuild it; an error says
+/// what in the owner's bytes is damaged. An owner registers its fold when it takes the store,
+/// so that compaction can fold the log without the owner being involved.
+pub(crate) type Fold = fn(Handover) -> Result<Folded, String>;

@@ -1,6 +1,7 @@
 //! The files a store uses. Every one sits beside the WAL and starts with the WAL's file name,
-//! so that a user (and a backup script) sees them together: `data.wal`, `data.wal.lock`,
-//! `data.wal.seq`.
+//! so that a user (and a backup script) sees them together: `data.wal` (the active log
+//! segment), `data.wal.lock`, `data.wal.seq`, `data.wal.ckpt` (the checkpoint), and during a
+//! compaction `data.wal.closed`, `data.wal.next` and `data.wal.ckpt.tmp`.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -12,6 +13,40 @@ pub(crate) fn sibling(wal: &Path, suffix: &str) -> PathBuf {
     let mut name = wal.file_name().map(OsString::from).unwrap_or_default();
     name.push(suffix);
     wal.with_file_name(name)
+}
+
+/// The paths of a WAL-backed store's log files.
+#[derive(Clone, Debug)]
+pub(crate) struct StoreFiles {
+    /// The active segment: the WAL path itself.
+    pub wal: PathBuf,
+    /// The previous segment, being folded into the checkpoint.
+    pub closed: PathBuf,
+    /// The next segment, created before it replaces the active one.
+    pub next: PathBuf,
+    pub checkpoint: PathBuf,
+    pub checkpoint_tmp: PathBuf,
+}
+
+impl StoreFiles {
+    pub fn new(wal: &Path) -> StoreFiles {
+        StoreFiles {
+            wal: wal.to_path_buf(),
+            closed: sibling(wal, ".closed"),
+            next: sibling(wal, ".next"),
+            checkpoint: sibling(wal, ".ckpt"),
+            checkpoint_tmp: sibling(wal, ".ckpt.tmp"),
+        }
+    }
+
+    /// Bytes the log takes on disk: checkpoint and segments.
+    pub fn total_bytes(&self) -> u64 {
+        [&self.wal, &self.closed, &self.checkpoint]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
 }
 
 /// Makes a newly created file's directory entry durable.

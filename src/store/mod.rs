@@ -2,6 +2,8 @@
 //! and the write-ahead log that makes them survive crashes. A layer above may own the store and
 //! log its own bytes with the writes (see `extension.rs`); the store never reads them.
 
+mod checkpoint;
+mod compaction;
 pub mod config;
 pub mod engine;
 pub mod entry;
@@ -16,14 +18,16 @@ pub mod operation;
 mod record;
 mod recovery;
 mod sequence;
+mod table;
 pub mod value;
 mod wal;
 
+pub use compaction::{CompactionReport, CompactionStats};
 pub use config::{Durability, StoreConfig};
 pub use engine::{ApplyResult, Entries, StoreEngine, ENTRIES_CHUNK_KEYS};
 pub use entry::{Entry, WriteId};
 pub use error::StoreError;
-pub(crate) use extension::{Handover, Logged};
+pub(crate) use extension::{Folded, Handover, Logged};
 pub use faults::WalFaults;
 pub use key::{Key, MAX_KEY_BYTES};
 pub use operation::{Operation, OperationKind};

@@ -22,11 +22,10 @@ use super::operation::{parse_sync_id, SyncOperation};
 use super::outbox::{Outbox, OutboxEntry};
 use super::snapshot::{self, Snapshot};
 use super::state::SyncState;
-use crate::clock::millis;
+use crate::clock::{millis, Stamp};
 use crate::node::NodeId;
-use crate::store::engine::StoreCore;
 use crate::store::{
-    Durability, Handover, Key, Logged, Operation, OperationKind, StoreEngine, WriteId, WriteRecord,
+    Durability, Folded, Handover, Key, Logged, Operation, OperationKind, StoreEngine, WriteId, WriteRecord,
 };
 
 /// What an ACK did.
@@ -138,13 +137,18 @@ impl EngineCore {
     /// their status until pruned, and sequence numbers continue after the highest ever used:
     /// the highest logged or the store's sequence mark, whichever is greater (a recovery that
     /// cut records off the log cannot make an id be issued twice).
-    fn recover(handover: &Handover, store: &mut StoreCore) -> Result<EngineCore, SyncError> {
+    /// `observe` is given the stamps of remote writes handled without a store write (the
+    /// store's clock must stay above them).
+    fn recover(
+        handover: &Handover,
+        sequence_mark: u64,
+        observe: &mut dyn FnMut(Stamp),
+    ) -> Result<EngineCore, SyncError> {
         let corrupt = |e: crate::binary::DecodeError| SyncError::CorruptJournal(e.0);
         let saved = match &handover.saved {
             Some(bytes) => snapshot::decode(bytes).map_err(corrupt)?,
             None => Snapshot::default(),
         };
-        let sequence_mark = store.sequence_mark();
         let mut core = EngineCore {
             reserved_seq: sequence_mark,
             next_seq: sequence_mark.max(saved.last_seq).saturating_add(1),
@@ -192,12 +196,32 @@ impl EngineCore {
                 }
                 Logged::Note(bytes) => {
                     let annotation = Annotation::decode(bytes).map_err(corrupt)?;
-                    replay_annotation(&mut core, &mut entries, annotation, store);
+                    replay_annotation(&mut core, &mut entries, annotation, observe);
                 }
             }
         }
         core.outbox = Outbox::from_entries(entries);
         Ok(core)
+    }
+
+    /// The store's fold (see `store/extension.rs`): the state a handover rebuilds, saved, and
+    /// the writes of operations not acknowledged yet (their tombstones must stay until the
+    /// delete is acknowledged).
+    fn fold(handover: Handover) -> Result<Folded, String> {
+        let core = EngineCore::recover(&handover, 0, &mut |_| {}).map_err(|e| e.to_string())?;
+        let pinned = core
+            .outbox
+            .iter()
+            .filter(|(_, entry)| entry.status != SyncStatus::Acknowledged)
+            .map(|(_, entry)| WriteId {
+                stamp: entry.op.timestamp,
+                origin: Some(entry.origin.clone()),
+            })
+            .collect();
+        Ok(Folded {
+            saved: core.save(),
+            pinned,
+        })
     }
 
     /// The state a snapshot keeps (see `snapshot.rs`).
@@ -216,7 +240,7 @@ fn replay_annotation(
     core: &mut EngineCore,
     entries: &mut BTreeMap<u64, OutboxEntry>,
     annotation: Annotation,
-    store: &mut StoreCore,
+    observe: &mut dyn FnMut(Stamp),
 ) {
     // Moves the logged entries to `to`, only from `from` when given.
     let mut set_status = |seqs: Vec<u64>, from: Option<SyncStatus>, to: SyncStatus| {
@@ -246,7 +270,7 @@ fn replay_annotation(
             stamp,
         } => {
             core.seen.insert(&origin, version);
-            store.observe_stamp(stamp);
+            observe(stamp);
         }
     }
 }
@@ -273,12 +297,15 @@ impl SyncEngine {
         let node = context.validate()?;
         let store = context.store.clone();
         let mut store_core = store.lock();
-        let handover = store_core.take_ownership().ok_or_else(|| {
+        let handover = store_core.take_ownership(EngineCore::fold).ok_or_else(|| {
             SyncError::InvalidContext(
                 "the store already has a sync engine attached; drop that engine first".into(),
             )
         })?;
-        let core = match EngineCore::recover(&handover, &mut store_core) {
+        let mark = store_core.sequence_mark();
+        let recovered =
+            EngineCore::recover(&handover, mark, &mut |stamp| store_core.observe_stamp(stamp));
+        let core = match recovered {
             Ok(core) => core,
             Err(e) => {
                 store_core.release_ownership(handover);
@@ -823,6 +850,13 @@ impl SyncEngine {
             reason: Some(resolution.reason),
             store_version,
         })
+    }
+
+    /// Compacts the store's log (see [`StoreEngine::compact`]): the outbox and the versions
+    /// seen are kept in the checkpoint in the form a restart rebuilds. Submits and other calls
+    /// on other threads keep going meanwhile.
+    pub fn compact(&self) -> Result<crate::store::CompactionReport, SyncError> {
+        self.store.compact().map_err(SyncError::store("compact"))
     }
 
     /// The engine's counters, in O(1).

@@ -80,7 +80,8 @@ impl SyncError {
             SyncError::Store { source, .. } => match source {
                 StoreError::Io { .. }
                 | StoreError::Poisoned { .. }
-                | StoreError::ReadOnly { .. } => ErrorKind::Io,
+                | StoreError::ReadOnly { .. }
+                | StoreError::Closed => ErrorKind::Io,
                 StoreError::Corrupt { .. } => ErrorKind::Corrupt,
                 StoreError::InUse { .. } => ErrorKind::InUse,
                 // The same rule as the C ABI's: an invalid key or value is the operation being

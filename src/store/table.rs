@@ -1,0 +1,154 @@
+//! The store's current state in memory: one slot per key ever written (a value or a
+//! tombstone), a sorted index of the keys, and the write counter.
+
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Bound;
+
+use super::engine::ApplyResult;
+use super::entry::{Entry, Slot, WriteId};
+use super::key::Key;
+use super::operation::{Operation, OperationKind};
+use crate::node::NodeId;
+
+#[derive(Debug, Default)]
+pub(crate) struct Table {
+    slots: HashMap<Key, Slot>,
+    /// Every key in `slots`, sorted: prefix scans in O(log n + k) while lookups stay O(1).
+    /// Only a key's first write touches it (a tombstone keeps its slot), so updates pay nothing.
+    keys: BTreeSet<Key>,
+    live: usize,
+    last_version: u64,
+}
+
+/// One lock's worth of a prefix scan.
+#[derive(Default)]
+pub(crate) struct ScanChunk {
+    pub entries: Vec<Entry>,
+    pub last: Option<Key>,
+    pub ended: bool,
+}
+
+impl Table {
+    /// The number of live keys.
+    pub fn live(&self) -> usize {
+        self.live
+    }
+
+    /// The number of keys whose current write is a delete.
+    pub fn tombstones(&self) -> usize {
+        self.slots.len() - self.live
+    }
+
+    /// The store's sequence number of the last write.
+    pub fn last_version(&self) -> u64 {
+        self.last_version
+    }
+
+    pub fn entry(&self, key: &Key) -> Option<Entry> {
+        let slot = self.slots.get(key)?;
+        Some(Entry {
+            key: key.clone(),
+            value: slot.value.clone()?,
+            version: slot.version,
+            timestamp: slot.write.stamp,
+            origin: slot.write.origin.clone(),
+        })
+    }
+
+    /// The identity of the write currently holding `key` (value or tombstone).
+    pub fn current_write(&self, key: &Key) -> Option<&WriteId> {
+        self.slots.get(key).map(|slot| &slot.write)
+    }
+
+    /// Every slot, in no particular order.
+    pub fn slots(&self) -> impl Iterator<Item = (&Key, &Slot)> + '_ {
+        self.slots.iter()
+    }
+
+    /// Visits up to `limit` keys (live or tombstoned) that start with `prefix` and sort after
+    /// `after`, in key order: the live entries among them, the last key visited, and whether
+    /// the prefix range ended. Bounding the keys visited, not the entries found, bounds how long
+    /// one call holds the lock even across a long run of tombstones.
+    pub fn scan(&self, prefix: &str, after: Option<&Key>, limit: usize) -> ScanChunk {
+        let start = match after {
+            Some(key) => Bound::Excluded(key.as_str()),
+            None => Bound::Included(prefix),
+        };
+        let mut chunk = ScanChunk::default();
+        let mut visited = 0;
+        for key in self
+            .keys
+            .range::<str, _>((start, Bound::Unbounded))
+            .take_while(|key| key.as_str().starts_with(prefix))
+            .take(limit)
+        {
+            visited += 1;
+            chunk.entries.extend(self.entry(key));
+            chunk.last = Some(key.clone());
+        }
+        chunk.ended = visited < limit;
+        chunk
+    }
+
+    /// Applies one write, giving it the next version.
+    pub fn apply(&mut self, op: &Operation, writer: Option<NodeId>) -> ApplyResult {
+        self.last_version += 1;
+        let value = match op.kind {
+            OperationKind::Put => Some(op.value.clone()),
+            OperationKind::Delete => None,
+        };
+        let slot = Slot {
+            value,
+            version: self.last_version,
+            write: WriteId {
+                stamp: op.timestamp,
+                origin: writer,
+            },
+        };
+        let now_live = slot.value.is_some();
+        let previous = self.insert(op.key.clone(), slot);
+        let was_live = previous.as_ref().is_some_and(|s| s.value.is_some());
+        ApplyResult {
+            version: self.last_version,
+            timestamp: op.timestamp,
+            created: !was_live && now_live,
+            updated: was_live && now_live,
+            deleted: was_live && !now_live,
+            replaced: previous.map(|s| s.write),
+        }
+    }
+
+    /// Puts `slot` at `key` as it is (a checkpoint being loaded), returning what it replaced.
+    pub fn insert(&mut self, key: Key, slot: Slot) -> Option<Slot> {
+        self.last_version = self.last_version.max(slot.version);
+        let now_live = slot.value.is_some();
+        let previous = self.slots.insert(key.clone(), slot);
+        if previous.is_none() {
+            self.keys.insert(key);
+        }
+        let was_live = previous.as_ref().is_some_and(|s| s.value.is_some());
+        match (was_live, now_live) {
+            (false, true) => self.live += 1,
+            (true, false) => self.live -= 1,
+            _ => {}
+        }
+        previous
+    }
+
+    /// Raises the write counter to at least `version` (a checkpoint being loaded).
+    pub fn raise_version(&mut self, version: u64) {
+        self.last_version = self.last_version.max(version);
+    }
+
+    /// Removes the tombstone at `key` if it is still the one written by `write`.
+    pub fn collect_tombstone(&mut self, key: &Key, write: &WriteId) -> bool {
+        match self.slots.get(key) {
+            Some(slot) if slot.value.is_none() && &slot.write == write => {
+                self.slots.remove(key);
+                self.keys.remove(key);
+                true
+            }
+            _ => false,
+        }
+    }
+}
