@@ -12,9 +12,11 @@ fi
 cargo test
 cargo run --quiet --example two_nodes > /dev/null
 # The long runs of the fault proofs: 10 000 simulation seeds; 1 000 SIGKILLs, 200 racing
-# opens and 300 kills during group commit.
+# opens, 300 kills during group commit and 250 during compaction (at least 200 of them must
+# land inside one).
 SA_SIM_SEEDS=10000 cargo test --release --quiet --test simulation last_write_wins
-SA_CRASH_KILLS=1000 SA_CRASH_RACES=200 SA_CRASH_GROUP_KILLS=300 cargo test --release --quiet --test crash_kill
+SA_CRASH_KILLS=1000 SA_CRASH_RACES=200 SA_CRASH_GROUP_KILLS=300 SA_CRASH_COMPACT_KILLS=250 \
+  cargo test --release --quiet --test crash_kill
 # The bounded fuzz pass over untrusted bytes (V2, V1, WAL replay): 200 000 mutations each.
 SA_FUZZ_ITERS=200000 cargo test --release --quiet --test fuzz_wire
 cargo build --lib --quiet

@@ -14,9 +14,14 @@
 //! A third variant kills a child whose four threads submit durably at once, so that kills land
 //! while a group of submitters shares one record and one fdatasync (group commit).
 //!
+//! A fourth variant kills a child that compacts its store in a loop while it writes, at a
+//! random moment after a compaction started, so that kills land while a checkpoint is written
+//! or swapped in; it counts those that did.
+//!
 //! `SA_CRASH_KILLS=N` sets the number of kills (default 200; the long mode is 1000),
-//! `SA_CRASH_RACES=N` the number of racing pairs (default 50; the long mode is 200), and
-//! `SA_CRASH_GROUP_KILLS=N` the group-commit kills (default 100; the long mode is 300).
+//! `SA_CRASH_RACES=N` the number of racing pairs (default 50; the long mode is 200),
+//! `SA_CRASH_GROUP_KILLS=N` the group-commit kills (default 100; the long mode is 300), and
+//! `SA_CRASH_COMPACT_KILLS=N` the compaction kills (default 60; the long mode is 250).
 
 mod common;
 
@@ -68,6 +73,11 @@ fn child(wal: &Path, durable: bool) {
     {
         drop(out);
         group_child(&engine, threads);
+        return;
+    }
+    if std::env::var_os("SA_CRASH_COMPACT").is_some() {
+        drop(out);
+        compact_child(&engine);
         return;
     }
     let mut n: u64 = engine.state().last_submitted_version;
@@ -125,6 +135,40 @@ fn group_child(engine: &SyncEngine, threads: u64) {
                     }
                 }
             });
+        }
+    });
+}
+
+/// The compaction child: one thread writes as the plain child does (printing each line as it
+/// is made), another compacts in a loop, printing `compact-start` and `compact-end` around
+/// each compaction.
+fn compact_child(engine: &SyncEngine) {
+    std::thread::scope(|scope| {
+        scope.spawn(|| loop {
+            println!("compact-start");
+            engine.compact().unwrap();
+            println!("compact-end");
+        });
+        let mut n = engine.state().last_submitted_version;
+        loop {
+            n += 1;
+            let key = format!("k{}", n % KEYS);
+            let op = engine
+                .submit_local_operation(put(&key, &format!("v{n}")))
+                .unwrap();
+            println!("submit {} {key} {}", op.sync_id, op.version);
+            if n.is_multiple_of(3) {
+                for envelope in engine.next_batch().unwrap() {
+                    if envelope.operation.version % 2 == 0 {
+                        engine.receive_ack(&envelope.operation.sync_id).unwrap();
+                        println!("ack {}", envelope.operation.sync_id);
+                    }
+                }
+            }
+            if n.is_multiple_of(7) {
+                engine.prune_completed().unwrap();
+                println!("prune");
+            }
         }
     });
 }
@@ -292,7 +336,16 @@ fn spawn_child_with(
             // with "test <name> ... ".
             let line = line.rsplit("... ").next().unwrap_or_default().to_string();
             let word = line.split(' ').next().unwrap_or_default();
-            if !["submit", "ack", "prune", "opened", "in-use"].contains(&word) {
+            let words = [
+                "submit",
+                "ack",
+                "prune",
+                "opened",
+                "in-use",
+                "compact-start",
+                "compact-end",
+            ];
+            if !words.contains(&word) {
                 continue;
             }
             if lines.send((tag, line)).is_err() {
@@ -306,6 +359,7 @@ fn spawn_child_with(
 const SINGLE: &str = "sigkill_at_random_moments_never_loses_acknowledged_writes_or_reuses_ids";
 const RACING: &str = "two_processes_racing_to_open_one_wal_never_share_it";
 const GROUP: &str = "sigkill_during_group_commit_never_loses_acknowledged_writes_or_reuses_ids";
+const COMPACT: &str = "sigkill_during_compaction_never_loses_acknowledged_writes_or_reuses_ids";
 
 #[test]
 fn sigkill_at_random_moments_never_loses_acknowledged_writes_or_reuses_ids() {
@@ -438,4 +492,56 @@ fn sigkill_during_group_commit_never_loses_acknowledged_writes_or_reuses_ids() {
         check(&wal, &mut history, kill);
     }
     assert!(history.submitted.len() as u64 >= kills);
+}
+
+#[test]
+fn sigkill_during_compaction_never_loses_acknowledged_writes_or_reuses_ids() {
+    if run_as_child() {
+        return;
+    }
+    let kills = kills_from_env("SA_CRASH_COMPACT_KILLS", 60);
+    let dir = tempfile::tempdir().unwrap();
+    let wal = dir.path().join("node.wal");
+    let mut next = rng(0xC0_4AC7);
+    let mut history = History::default();
+    let mut inside = 0;
+    for kill in 0..kills {
+        let (send, receive) = mpsc::channel();
+        let env = [("SA_CRASH_COMPACT", "1".to_string())];
+        let durable = next().is_multiple_of(2);
+        let mut child = spawn_child_with(COMPACT, dir.path(), durable, 0, &send, &env);
+        drop(send);
+        let wanted = 1 + next() % 40;
+        let mut seen = 0;
+        let mut compacting = false;
+        // Some writes first, then the next compaction start, then a random moment inside it
+        // (a compaction takes several fdatasyncs: milliseconds).
+        while seen < wanted || !compacting {
+            let Ok((_, line)) = receive.recv() else { break };
+            match line.as_str() {
+                "compact-start" => compacting = true,
+                "compact-end" => compacting = false,
+                _ => seen += u64::from(history.record(&line, kill)),
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_micros(next() % 3_000));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        for (_, line) in receive {
+            match line.as_str() {
+                "compact-start" => compacting = true,
+                "compact-end" => compacting = false,
+                _ => {
+                    history.record(&line, kill);
+                }
+            }
+        }
+        inside += u64::from(compacting);
+        check(&wal, &mut history, kill);
+    }
+    println!("{inside} of {kills} kills landed inside a compaction");
+    assert!(
+        inside * 5 >= kills * 4,
+        "only {inside} of {kills} kills landed inside a compaction"
+    );
 }

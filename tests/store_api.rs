@@ -233,7 +233,14 @@ fn the_store_does_not_depend_on_sync() {
     for file in std::fs::read_dir(&dir).unwrap() {
         let path = file.unwrap().path();
         let source = std::fs::read_to_string(&path).unwrap();
-        for word in ["crate::sync", "super::super", "Outbox", "outbox", "sync id", "SyncEngine"] {
+        for word in [
+            "crate::sync",
+            "super::super",
+            "Outbox",
+            "outbox",
+            "sync id",
+            "SyncEngine",
+        ] {
             assert!(
                 !source.contains(word),
                 "{} mentions {word:?}: the store must not know the sync layer",

@@ -728,7 +728,8 @@ fn engine_recreation_starts_where_a_restart_would() {
     let n = node(dir.path(), config.clone());
     let e = &n.engine;
     for i in 1..=6 {
-        e.submit_local_operation(put(&format!("k{i}"), "v")).unwrap();
+        e.submit_local_operation(put(&format!("k{i}"), "v"))
+            .unwrap();
     }
     for id in ["node-a-1", "node-a-2", "node-a-3", "node-a-4"] {
         e.queue_operation(id).unwrap();
@@ -758,12 +759,18 @@ fn engine_recreation_starts_where_a_restart_would() {
     let recreated = SyncEngine::new(&SyncContext::new(&n.store, config.clone())).unwrap();
     let after_recreation = listing(&recreated);
     let state = recreated.state();
-    assert_eq!(state.queued_count, 2, "3 and 4 were in flight: queued again");
+    assert_eq!(
+        state.queued_count, 2,
+        "3 and 4 were in flight: queued again"
+    );
     assert_eq!(state.pending_count, 2);
     assert_eq!(state.in_flight_count, 0);
     assert_eq!(state.last_submitted_version, 6);
     assert_eq!(state.last_applied_remote_version, 1);
-    assert_eq!(state.remote_applied_count, 0, "counters belong to one engine");
+    assert_eq!(
+        state.remote_applied_count, 0,
+        "counters belong to one engine"
+    );
     for version in [1, 2] {
         assert!(recreated
             .receive_remote_operation(&remote(version, "r1"))
@@ -777,7 +784,10 @@ fn engine_recreation_starts_where_a_restart_would() {
     let restarted = SyncEngine::new(&SyncContext::new(&store, config)).unwrap();
     assert_eq!(listing(&restarted), after_recreation);
     let next = restarted.submit_local_operation(put("k7", "v")).unwrap();
-    assert_eq!(next.sync_id, "node-a-7", "numbering continues without a gap");
+    assert_eq!(
+        next.sync_id, "node-a-7",
+        "numbering continues without a gap"
+    );
 }
 
 /// Crash in the middle of writing the last submit: cut the WAL at every byte of that record.

@@ -95,26 +95,29 @@ impl FrameWriter<'_> {
 }
 
 /// Writes `checkpoint` to `tmp`, syncs it, renames it to `path` and syncs the directory;
-/// returns its size. On error `path` is untouched and `tmp` removed.
+/// returns its size. `before_rename` may stop it there (a simulated crash: `tmp` stays). On
+/// error `path` is untouched and `tmp` removed.
 pub(crate) fn write(
     path: &Path,
     tmp: &Path,
+    before_rename: impl FnOnce() -> Result<(), StoreError>,
     checkpoint: CheckpointRef<'_>,
     faults: Option<&WalFaults>,
 ) -> Result<u64, StoreError> {
-    let result = write_tmp(tmp, &checkpoint, faults).and_then(|size| {
-        fs::rename(tmp, path)?;
-        sync_parent_dir(path)?;
-        Ok(size)
-    });
-    result.map_err(|source| {
+    let io_error = |source| {
         let _ = fs::remove_file(tmp);
         StoreError::Io {
             path: path.to_path_buf(),
             action: "write checkpoint",
             source,
         }
-    })
+    };
+    let size = write_tmp(tmp, &checkpoint, faults).map_err(io_error)?;
+    before_rename()?;
+    fs::rename(tmp, path)
+        .and_then(|()| sync_parent_dir(path))
+        .map_err(io_error)?;
+    Ok(size)
 }
 
 fn write_tmp(
@@ -248,11 +251,13 @@ pub(crate) fn read(path: &Path) -> Result<Option<Checkpoint>, StoreError> {
         action: "read checkpoint",
         source,
     })?;
-    parse(&bytes).map(Some).map_err(|(offset, reason)| StoreError::Corrupt {
-        path: path.to_path_buf(),
-        offset,
-        reason: format!("checkpoint: {reason}"),
-    })
+    parse(&bytes)
+        .map(Some)
+        .map_err(|(offset, reason)| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            offset,
+            reason: format!("checkpoint: {reason}"),
+        })
 }
 
 /// Parses a whole checkpoint; an error carries the offset of the frame at fault.
@@ -271,66 +276,66 @@ fn parse(bytes: &[u8]) -> Result<Checkpoint, (u64, String)> {
         let payload = frame_at(bytes, offset).map_err(fail)?;
         offset += HEADER_BYTES + payload.len() as u64;
         let mut r = Reader::new(&payload[1..]);
-        let decoded: Result<(), DecodeError> = (|| {
-            match payload[0] {
-                HEADER if !seen_header => {
-                    seen_header = true;
-                    checkpoint.covers = r.u64("covered segment")?;
-                    checkpoint.clock = Stamp::from_raw(r.u64("clock")?);
-                    checkpoint.table.raise_version(r.u64("last version")?);
-                    r.finish("header")
-                }
-                _ if !seen_header => Err(DecodeError("the first frame is not a header".into())),
-                SLOTS => {
-                    while r.remaining() > 0 {
-                        let (key, slot) = decode_slot(&mut r)?;
-                        if checkpoint.table.insert(key.clone(), slot).is_some() {
-                            return Err(DecodeError(format!("key {:?} listed twice", key.as_str())));
-                        }
-                        slots += 1;
+        let decoded: Result<(), DecodeError> = (|| match payload[0] {
+            HEADER if !seen_header => {
+                seen_header = true;
+                checkpoint.covers = r.u64("covered segment")?;
+                checkpoint.clock = Stamp::from_raw(r.u64("clock")?);
+                checkpoint.table.raise_version(r.u64("last version")?);
+                r.finish("header")
+            }
+            _ if !seen_header => Err(DecodeError("the first frame is not a header".into())),
+            SLOTS => {
+                while r.remaining() > 0 {
+                    let (key, slot) = decode_slot(&mut r)?;
+                    if checkpoint.table.insert(key.clone(), slot).is_some() {
+                        return Err(DecodeError(format!("key {:?} listed twice", key.as_str())));
                     }
-                    Ok(())
+                    slots += 1;
                 }
-                SAVED => {
-                    saved.get_or_insert_with(Vec::new).extend_from_slice(r.rest());
-                    Ok(())
-                }
-                LOGGED => {
-                    let item = match record::decode(r.rest())? {
-                        Record::Write(write) => Logged::Write {
-                            op: write.op,
-                            writer: write.writer,
-                            extension: write.extension,
-                        },
-                        Record::Note(note) => Logged::Note(note),
-                        Record::Writes(_) => {
-                            return Err(DecodeError("a batch record among logged items".into()))
-                        }
-                    };
-                    checkpoint.owner.logged.push(item);
-                    Ok(())
-                }
-                END => {
-                    let want_slots = r.u64("slot count")?;
-                    let want_saved = match r.u8("saved flag")? {
-                        0 => None,
-                        _ => Some(r.u64("saved bytes")?),
-                    };
-                    let want_logged = r.u64("logged count")?;
-                    r.finish("end")?;
-                    let have_saved = saved.as_ref().map(|s| s.len() as u64);
-                    let logged = checkpoint.owner.logged.len() as u64;
-                    if (want_slots, want_saved, want_logged) != (slots, have_saved, logged) {
-                        return Err(DecodeError(format!(
-                            "counts do not match: {slots} slots, {have_saved:?} saved bytes and \
+                Ok(())
+            }
+            SAVED => {
+                saved
+                    .get_or_insert_with(Vec::new)
+                    .extend_from_slice(r.rest());
+                Ok(())
+            }
+            LOGGED => {
+                let item = match record::decode(r.rest())? {
+                    Record::Write(write) => Logged::Write {
+                        op: write.op,
+                        writer: write.writer,
+                        extension: write.extension,
+                    },
+                    Record::Note(note) => Logged::Note(note),
+                    Record::Writes(_) => {
+                        return Err(DecodeError("a batch record among logged items".into()))
+                    }
+                };
+                checkpoint.owner.logged.push(item);
+                Ok(())
+            }
+            END => {
+                let want_slots = r.u64("slot count")?;
+                let want_saved = match r.u8("saved flag")? {
+                    0 => None,
+                    _ => Some(r.u64("saved bytes")?),
+                };
+                let want_logged = r.u64("logged count")?;
+                r.finish("end")?;
+                let have_saved = saved.as_ref().map(|s| s.len() as u64);
+                let logged = checkpoint.owner.logged.len() as u64;
+                if (want_slots, want_saved, want_logged) != (slots, have_saved, logged) {
+                    return Err(DecodeError(format!(
+                        "counts do not match: {slots} slots, {have_saved:?} saved bytes and \
                              {logged} logged items read, the end frame says {want_slots}, \
                              {want_saved:?} and {want_logged}"
-                        )));
-                    }
-                    Ok(())
+                    )));
                 }
-                other => Err(DecodeError(format!("unknown frame kind {other}"))),
+                Ok(())
             }
+            other => Err(DecodeError(format!("unknown frame kind {other}"))),
         })();
         decoded.map_err(|e| fail(e.0))?;
         if payload[0] == END {
@@ -407,7 +412,7 @@ mod tests {
             table: &table,
             owner: &owner,
         };
-        let size = write(&path, &tmp, reference, None).unwrap();
+        let size = write(&path, &tmp, || Ok(()), reference, None).unwrap();
         assert!(!tmp.exists());
         let back = read(&path).unwrap().unwrap();
         assert_eq!(back.covers, 4);
@@ -427,7 +432,10 @@ mod tests {
             bad[at] ^= 0x01;
             fs::write(&path, &bad).unwrap();
             let err = read(&path).unwrap_err();
-            assert!(matches!(err, StoreError::Corrupt { .. }), "byte {at}: {err}");
+            assert!(
+                matches!(err, StoreError::Corrupt { .. }),
+                "byte {at}: {err}"
+            );
         }
         for cut in 0..good.len() {
             fs::write(&path, &good[..cut]).unwrap();

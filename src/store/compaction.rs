@@ -30,6 +30,7 @@ use super::engine::StoreCore;
 use super::entry::WriteId;
 use super::error::StoreError;
 use super::extension::{Fold, Folded};
+use super::faults::CompactionStep;
 use super::files::{sync_parent_dir, StoreFiles};
 use super::key::Key;
 use super::wal;
@@ -191,15 +192,22 @@ fn run(
     // compaction): fold that one first.
     let mut rotation_pause = Duration::ZERO;
     if !plan.files.closed.exists() {
-        let next = wal::create_segment(&plan.files.next, active_segment + 1, plan.faults.as_deref())
-            .inspect_err(|_| {
-                let _ = fs::remove_file(&plan.files.next);
-            })?;
+        let next =
+            wal::create_segment(&plan.files.next, active_segment + 1, plan.faults.as_deref())
+                .inspect_err(|_| {
+                    let _ = fs::remove_file(&plan.files.next);
+                })?;
         let store_arc = upgrade(store)?;
         let mut core = lock(&store_arc);
+        if let Some(crash) = core.crashes_at(CompactionStep::NextCreated) {
+            return Err(crash);
+        }
         let paused = Instant::now();
         core.rotate(next)?;
         rotation_pause = paused.elapsed();
+        if let Some(crash) = core.crashes_at(CompactionStep::Rotated) {
+            return Err(crash);
+        }
     }
     let clock = {
         let store_arc = upgrade(store)?;
@@ -234,9 +242,11 @@ fn run(
     state.covers = segment;
     state.clock = state.clock.max(clock);
     check_abort(compactions)?;
+    let crash_before_rename = || crash_at(store, CompactionStep::CheckpointWritten);
     let checkpoint_bytes = checkpoint::write(
         &plan.files.checkpoint,
         &plan.files.checkpoint_tmp,
+        crash_before_rename,
         CheckpointRef {
             covers: state.covers,
             clock: state.clock,
@@ -247,6 +257,7 @@ fn run(
     )?;
 
     // 3. The closed segment is folded: remove it, then drop collected tombstones from memory.
+    crash_at(store, CompactionStep::CheckpointInstalled)?;
     remove_closed(&plan.files)?;
     let mut report = finish(
         store,
@@ -259,6 +270,16 @@ fn run(
     )?;
     report.checkpoint_bytes = checkpoint_bytes;
     Ok(report)
+}
+
+/// Stops the compaction dead at `step` when a crash is injected there.
+fn crash_at(store: &Weak<Mutex<StoreCore>>, step: CompactionStep) -> Result<(), StoreError> {
+    let store_arc = upgrade(store)?;
+    let mut core = lock(&store_arc);
+    match core.crashes_at(step) {
+        Some(crash) => Err(crash),
+        None => Ok(()),
+    }
 }
 
 fn check_abort(compactions: &Compactions) -> Result<(), StoreError> {

@@ -54,8 +54,6 @@ pub struct StoreConfig {
     pub tombstone_retention: Duration,
 }
 
-
-
 impl StoreConfig {
     /// A WAL-backed store whose writes are on disk before they return.
     pub fn durable(wal_path: impl Into<PathBuf>) -> StoreConfig {

@@ -11,7 +11,7 @@ use super::config::{Durability, StoreConfig};
 use super::entry::{Entry, WriteId};
 use super::error::StoreError;
 use super::extension::{Fold, Handover, Logged};
-use super::faults::WalFaults;
+use super::faults::{CompactionStep, WalFaults};
 use super::files::{sync_parent_dir, StoreFiles};
 use super::key::Key;
 use super::lock::StoreLock;
@@ -339,7 +339,11 @@ impl StoreCore {
         Ok(())
     }
 
-    fn replay_record(&mut self, payload: &[u8], logged: &mut Vec<Logged>) -> Result<(), DecodeError> {
+    fn replay_record(
+        &mut self,
+        payload: &[u8],
+        logged: &mut Vec<Logged>,
+    ) -> Result<(), DecodeError> {
         let newest = replay_into(&mut self.table, logged, payload)?;
         self.clock.observe(newest);
         Ok(())
@@ -398,7 +402,11 @@ impl StoreCore {
             return;
         }
         let logged = wal.len() + self.closed_bytes;
-        if logged > self.compact_threshold.max(self.checkpoint_bytes.saturating_mul(2)) {
+        if logged
+            > self
+                .compact_threshold
+                .max(self.checkpoint_bytes.saturating_mul(2))
+        {
             self.compactions.start_background(self.this.clone());
         }
     }
@@ -489,6 +497,17 @@ impl StoreCore {
 
     pub(crate) fn is_read_only(&self) -> bool {
         self.wal.as_ref().is_some_and(Wal::is_read_only)
+    }
+
+    /// Whether the compaction must stop dead at `step`; if so, the store now refuses every
+    /// write, as a crashed process would (see [`WalFaults::crash_compaction_at`]).
+    pub(crate) fn crashes_at(&mut self, step: CompactionStep) -> Option<StoreError> {
+        let wal = self.wal.as_mut()?;
+        if wal.faults().is_some_and(|f| f.crashes_at(step)) {
+            Some(wal.simulated_crash())
+        } else {
+            None
+        }
     }
 
     /// Every stamp issued or observed so far is at most this.

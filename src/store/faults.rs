@@ -11,6 +11,22 @@ struct FaultState {
     space_left: Option<u64>,
     failing_syncs: u32,
     short_writes: u32,
+    crash_at: Option<CompactionStep>,
+}
+
+/// A point inside a compaction, for [`WalFaults::crash_compaction_at`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompactionStep {
+    /// The next segment is created as `<wal>.next`; the active one is not renamed yet.
+    NextCreated,
+    /// The active segment is renamed to `<wal>.closed`; the next one is not in its place yet.
+    ClosedRenamed,
+    /// Rotation is done; nothing is folded yet.
+    Rotated,
+    /// The new checkpoint is written and synced as `<wal>.ckpt.tmp`, not renamed yet.
+    CheckpointWritten,
+    /// The new checkpoint is in place; the closed segment is not removed yet.
+    CheckpointInstalled,
 }
 
 /// What the WAL may write of the next frame.
@@ -52,6 +68,13 @@ impl WalFaults {
         self.state().short_writes = count;
     }
 
+    /// The next compaction stops dead at `step`, leaving the files exactly as a crash there
+    /// would (nothing is undone) and the store refusing every write until it is reopened, as
+    /// a crashed process would. One-shot.
+    pub fn crash_compaction_at(&self, step: CompactionStep) {
+        self.state().crash_at = Some(step);
+    }
+
     /// Removes every fault.
     pub fn clear(&self) {
         *self.state() = FaultState::default();
@@ -75,6 +98,16 @@ impl WalFaults {
             }
             None => WritePermit::All,
         }
+    }
+
+    /// Whether the compaction must stop dead at `step` (see [`WalFaults::crash_compaction_at`]).
+    pub(crate) fn crashes_at(&self, step: CompactionStep) -> bool {
+        let mut state = self.state();
+        if state.crash_at == Some(step) {
+            state.crash_at = None;
+            return true;
+        }
+        false
     }
 
     pub(crate) fn before_sync(&self) -> io::Result<()> {

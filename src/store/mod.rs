@@ -28,7 +28,7 @@ pub use engine::{ApplyResult, Entries, StoreEngine, ENTRIES_CHUNK_KEYS};
 pub use entry::{Entry, WriteId};
 pub use error::StoreError;
 pub(crate) use extension::{Folded, Handover, Logged};
-pub use faults::WalFaults;
+pub use faults::{CompactionStep, WalFaults};
 pub use key::{Key, MAX_KEY_BYTES};
 pub use operation::{Operation, OperationKind};
 pub(crate) use record::WriteRecord;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::error::StoreError;
-use super::faults::{WalFaults, WritePermit};
+use super::faults::{CompactionStep, WalFaults, WritePermit};
 use super::files::sync_parent_dir;
 use super::frame::{self, HEADER_BYTES, MAX_PAYLOAD_BYTES};
 use super::recovery;
@@ -99,10 +99,7 @@ fn parse_magic(head: &[u8]) -> Head {
     })
 }
 
-fn io_err<'a>(
-    path: &'a Path,
-    action: &'static str,
-) -> impl FnOnce(io::Error) -> StoreError + 'a {
+fn io_err<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(io::Error) -> StoreError + 'a {
     move |source| StoreError::Io {
         path: path.to_path_buf(),
         action,
@@ -305,6 +302,21 @@ impl Wal {
         self.len
     }
 
+    fn crashes_at(&self, step: CompactionStep) -> bool {
+        self.faults.as_ref().is_some_and(|f| f.crashes_at(step))
+    }
+
+    /// Closes the WAL to every write, as a process that crashed would be; returns the error
+    /// the crashed step reports.
+    pub fn simulated_crash(&mut self) -> StoreError {
+        self.poisoned = Some("a crash was simulated (WalFaults::crash_compaction_at)".into());
+        StoreError::Io {
+            path: self.path.clone(),
+            action: "compact",
+            source: io::Error::other("injected crash"),
+        }
+    }
+
     pub fn is_read_only(&self) -> bool {
         self.read_only
     }
@@ -340,8 +352,11 @@ impl Wal {
     ) -> Result<(), StoreError> {
         self.check_usable()?;
         fs::rename(&self.path, closed_path).map_err(io_err(&self.path, "rename"))?;
-        let installed = sync_parent_dir(&self.path)
-            .map_err(io_err(&self.path, "sync directory"))
+        let synced = sync_parent_dir(&self.path).map_err(io_err(&self.path, "sync directory"));
+        if synced.is_ok() && self.crashes_at(CompactionStep::ClosedRenamed) {
+            return Err(self.simulated_crash());
+        }
+        let installed = synced
             .and_then(|()| fs::rename(next_path, &self.path).map_err(io_err(next_path, "rename")));
         if let Err(e) = installed {
             // Put the segment back; if even that fails, no later write may land in a file
@@ -426,7 +441,9 @@ impl Wal {
         self.check_usable()?;
         if let Some(retired) = &self.retired {
             if let Err(source) = self.sync_file(retired) {
-                self.poisoned = Some(format!("fdatasync of the previous segment failed: {source}"));
+                self.poisoned = Some(format!(
+                    "fdatasync of the previous segment failed: {source}"
+                ));
                 return Err(StoreError::Io {
                     path: self.path.clone(),
                     action: "fdatasync",

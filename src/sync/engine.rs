@@ -25,7 +25,8 @@ use super::state::SyncState;
 use crate::clock::{millis, Stamp};
 use crate::node::NodeId;
 use crate::store::{
-    Durability, Folded, Handover, Key, Logged, Operation, OperationKind, StoreEngine, WriteId, WriteRecord,
+    Durability, Folded, Handover, Key, Logged, Operation, OperationKind, StoreEngine, WriteId,
+    WriteRecord,
 };
 
 /// What an ACK did.
@@ -303,8 +304,9 @@ impl SyncEngine {
             )
         })?;
         let mark = store_core.sequence_mark();
-        let recovered =
-            EngineCore::recover(&handover, mark, &mut |stamp| store_core.observe_stamp(stamp));
+        let recovered = EngineCore::recover(&handover, mark, &mut |stamp| {
+            store_core.observe_stamp(stamp)
+        });
         let core = match recovered {
             Ok(core) => core,
             Err(e) => {
