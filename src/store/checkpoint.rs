@@ -267,7 +267,8 @@ fn parse(bytes: &[u8]) -> Result<Checkpoint, (u64, String)> {
     }
     let mut checkpoint = Checkpoint::default();
     let mut saved: Option<Vec<u8>> = None;
-    let mut slots = 0u64;
+    let mut slots: Vec<(Key, Slot)> = Vec::new();
+    let mut last_version = 0;
     let mut offset = MAGIC.len() as u64;
     let mut seen_header = false;
     loop {
@@ -281,17 +282,13 @@ fn parse(bytes: &[u8]) -> Result<Checkpoint, (u64, String)> {
                 seen_header = true;
                 checkpoint.covers = r.u64("covered segment")?;
                 checkpoint.clock = Stamp::from_raw(r.u64("clock")?);
-                checkpoint.table.raise_version(r.u64("last version")?);
+                last_version = r.u64("last version")?;
                 r.finish("header")
             }
             _ if !seen_header => Err(DecodeError("the first frame is not a header".into())),
             SLOTS => {
                 while r.remaining() > 0 {
-                    let (key, slot) = decode_slot(&mut r)?;
-                    if checkpoint.table.insert(key.clone(), slot).is_some() {
-                        return Err(DecodeError(format!("key {:?} listed twice", key.as_str())));
-                    }
-                    slots += 1;
+                    slots.push(decode_slot(&mut r)?);
                 }
                 Ok(())
             }
@@ -326,13 +323,17 @@ fn parse(bytes: &[u8]) -> Result<Checkpoint, (u64, String)> {
                 r.finish("end")?;
                 let have_saved = saved.as_ref().map(|s| s.len() as u64);
                 let logged = checkpoint.owner.logged.len() as u64;
-                if (want_slots, want_saved, want_logged) != (slots, have_saved, logged) {
+                let slot_count = slots.len() as u64;
+                if (want_slots, want_saved, want_logged) != (slot_count, have_saved, logged) {
                     return Err(DecodeError(format!(
-                        "counts do not match: {slots} slots, {have_saved:?} saved bytes and \
+                        "counts do not match: {slot_count} slots, {have_saved:?} saved bytes and \
                              {logged} logged items read, the end frame says {want_slots}, \
                              {want_saved:?} and {want_logged}"
                     )));
                 }
+                let slots = std::mem::take(&mut slots);
+                checkpoint.table = Table::from_sorted(slots, last_version)
+                    .ok_or_else(|| DecodeError("keys out of order or listed twice".into()))?;
                 Ok(())
             }
             other => Err(DecodeError(format!("unknown frame kind {other}"))),

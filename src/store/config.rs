@@ -19,9 +19,10 @@ pub enum Durability {
     Fast = 2,
 }
 
-/// Default of [`StoreConfig::compact_threshold_bytes`]: 8 MiB. (Not `pub`: cbindgen would
-/// export it; the value is documented on the field.)
-const DEFAULT_COMPACT_THRESHOLD_BYTES: u64 = 8 << 20;
+/// Default of [`StoreConfig::compact_threshold_bytes`]: 4 MiB, so that reopening replays at
+/// most a few MiB of log beyond the checkpoint. (Not `pub`: cbindgen would export it; the
+/// value is documented on the field.)
+const DEFAULT_COMPACT_THRESHOLD_BYTES: u64 = 4 << 20;
 /// Default of [`StoreConfig::tombstone_retention`]: 7 days.
 const DEFAULT_TOMBSTONE_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -44,7 +45,7 @@ pub struct StoreConfig {
     /// Automatic compaction starts, on a background thread, when the log written since the
     /// last checkpoint exceeds `max(compact_threshold_bytes, 2 × the checkpoint's size)`;
     /// 0 turns automatic compaction off ([`super::StoreEngine::compact`] still works).
-    /// Default 8 MiB.
+    /// Default 4 MiB.
     pub compact_threshold_bytes: u64,
     /// How long a tombstone (the mark a delete leaves) is kept at least; compaction collects
     /// older ones unless the store's owner still needs them (sync: until the delete is

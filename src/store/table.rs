@@ -10,9 +10,13 @@ use super::key::Key;
 use super::operation::{Operation, OperationKind};
 use crate::node::NodeId;
 
+/// Keys are hashed on every write and read: foldhash is several times faster than the
+/// standard SipHash here and still seeded per process.
+type Slots = HashMap<Key, Slot, foldhash::fast::RandomState>;
+
 #[derive(Debug, Default)]
 pub(crate) struct Table {
-    slots: HashMap<Key, Slot>,
+    slots: Slots,
     /// Every key in `slots`, sorted: prefix scans in O(log n + k) while lookups stay O(1).
     /// Only a key's first write touches it (a tombstone keeps its slot), so updates pay nothing.
     keys: BTreeSet<Key>,
@@ -60,9 +64,34 @@ impl Table {
         self.slots.get(key).map(|slot| &slot.write)
     }
 
-    /// Every slot, in no particular order.
+    /// Every slot, in key order.
     pub fn slots(&self) -> impl Iterator<Item = (&Key, &Slot)> + '_ {
-        self.slots.iter()
+        self.keys
+            .iter()
+            .filter_map(|key| self.slots.get_key_value(key))
+    }
+
+    /// A table holding `slots` (in ascending key order, each key once, as [`Table::slots`]
+    /// lists them), with `last_version`; `None` if they are not.
+    pub fn from_sorted(slots: Vec<(Key, Slot)>, last_version: u64) -> Option<Table> {
+        if !slots.windows(2).all(|w| w[0].0 < w[1].0) {
+            return None;
+        }
+        let mut table = Table {
+            slots: Slots::with_capacity_and_hasher(slots.len(), Default::default()),
+            // Built in bulk from sorted keys: linear, not n inserts.
+            keys: slots.iter().map(|(key, _)| key.clone()).collect(),
+            live: slots
+                .iter()
+                .filter(|(_, slot)| slot.value.is_some())
+                .count(),
+            last_version,
+        };
+        for (key, slot) in slots {
+            table.last_version = table.last_version.max(slot.version);
+            table.slots.insert(key, slot);
+        }
+        Some(table)
     }
 
     /// Visits up to `limit` keys (live or tombstoned) that start with `prefix` and sort after
@@ -133,11 +162,6 @@ impl Table {
             _ => {}
         }
         previous
-    }
-
-    /// Raises the write counter to at least `version` (a checkpoint being loaded).
-    pub fn raise_version(&mut self, version: u64) {
-        self.last_version = self.last_version.max(version);
     }
 
     /// Removes the tombstone at `key` if it is still the one written by `write`.

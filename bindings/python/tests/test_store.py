@@ -134,7 +134,7 @@ def test_damaged_length_in_the_middle_is_corruption(tmp_path: Path) -> None:
         for i in range(3):
             e.submit_put(f"k{i}", b"v")
     data = bytearray(wal.read_bytes())
-    data[11] ^= 0xFF  # the high byte of the first record's length
+    data[24 + 3] ^= 0xFF  # the high byte of the first record's length (after the segment header)
     wal.write_bytes(bytes(data))
     with pytest.raises(sa.CorruptError, match="valid record follows"):
         sa.Store.open(wal)
