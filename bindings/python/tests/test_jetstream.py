@@ -39,6 +39,7 @@ from jetstream_harness import (
     cluster,
     free_ports,
     nats_server_path,
+    unacknowledged,
     wait_until_quiescent,
 )
 
@@ -66,6 +67,19 @@ class Write:
     key: str
     value: Optional[str]  # None: a delete
     stamp: int  # 0 when unknown (the node died before answering)
+
+
+def test_node_ids_map_one_to_one_to_plain_subject_tokens() -> None:
+    from softadastra_sync.jetstream import consumer_name, escape_token, origin_subject
+
+    ids = ["node-a", "node.a", "node~2Ea", "a*b", "a>b", "n\u00e9", "~", "~7E", "A_b-9"]
+    tokens = [escape_token(node) for node in ids]
+    assert len(set(tokens)) == len(ids)
+    assert tokens[:3] == ["node-a", "node~2Ea", "node~7E2Ea"]
+    for token in tokens:
+        assert not set(token) & set(".*> \t") and token.isascii() and token.isprintable()
+    assert origin_subject("app.sync", "node.a") == "app.sync.ops.node~2Ea"
+    assert consumer_name("node.a") == "sync-node~2Ea"
 
 
 def plan(node: str, count: int, rng: random.Random) -> List[Tuple[str, Optional[str]]]:
@@ -199,13 +213,15 @@ def test_nodes_converge_through_node_kill_and_server_restart(tmp_path: Path) -> 
     def start(name: str) -> Node:
         return Node(name, wals[name], [server.url], tmp_path / f"{name}.log", extra)
 
-    server.start()
+    # The nodes start before the server: they accept writes before they ever reached it.
     slots = {name: Slot(start(name)) for name in names}
     writers = [Writer(name, slots[name], 100, seed, 0.025)
                for seed, name in enumerate(names, start=14)]
     try:
         for writer in writers:
             writer.start()
+        wait_for(lambda: total_oks(writers) >= 20, "20 writes with no server")
+        server.start()
         victim = writers[1]
         wait_for(lambda: len(victim.certain) >= 30, "the victim's 30th write")
         slots[victim.name_].back.clear()
@@ -217,6 +233,8 @@ def test_nodes_converge_through_node_kill_and_server_restart(tmp_path: Path) -> 
         server.stop()
         before = total_oks(writers)
         time.sleep(1.0)  # the nodes keep writing with no server
+        # The stuck-queue figures show it: operations wait, and the oldest one ages.
+        cut_off = slots[names[0]].node.state()
         written_while_down = total_oks(writers) - before
         server.start()
         finish(writers)
@@ -230,6 +248,9 @@ def test_nodes_converge_through_node_kill_and_server_restart(tmp_path: Path) -> 
 
     check_end_state(wals, writers)
     assert written_while_down > 0, "no write was made while the server was down"
+    assert not cut_off["connected"] and cut_off["consumer"] is None
+    assert unacknowledged(cut_off) > 0
+    assert cut_off["engine"]["oldest_unacknowledged_age_ms"] >= 500
     assert all(s["engine"]["remote_applied_count"] > 0 for s in states)
     # Publishes failed while the server was away: the engine's retries resent them.
     assert sum(s["engine"]["total_retries"] for s in states) > 0

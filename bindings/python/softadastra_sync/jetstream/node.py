@@ -148,8 +148,9 @@ class JetStreamNode:
     # -- on the event loop -------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Connects (retrying until the servers answer), makes sure the stream exists, then
-        publishes and consumes until ``stop`` is set. Never raises for a network failure."""
+        """Connects (retrying until a server answers), makes sure the stream exists, then
+        publishes and consumes until ``stop`` is set. Raises only for a stream of the same
+        name that does not hold this node's subjects, never for a network failure."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         nc = await self._connect(stop)
@@ -201,23 +202,30 @@ class JetStreamNode:
         }
 
     async def _connect(self, stop: asyncio.Event) -> Any:
+        """Connects, trying the servers until one answers (nats-py keeps trying: unbounded
+        reconnect attempts), or returns None once ``stop`` is set."""
+        unreachable_told = [False]
+
         async def disconnected() -> None:
-            if stop.is_set():
-                return  # our own close
-            self._log(f"{self._node}: disconnected from NATS; writes are kept in the outbox")
+            unreachable_told[0] = False
+            if not stop.is_set():  # else: our own close
+                self._log(f"{self._node}: disconnected from NATS; writes stay in the outbox")
 
         async def reconnected() -> None:
             self._log(f"{self._node}: reconnected to {self._nc.connected_url.netloc}")
 
         async def error(exc: Exception) -> None:
             if isinstance(exc, OSError) and not (self._nc and self._nc.is_connected):
-                return  # a reconnect attempt failing: "disconnected" said it already
+                # A connection attempt failing: said once per outage, not once per attempt.
+                if not unreachable_told[0]:
+                    unreachable_told[0] = True
+                    self._log(f"{self._node}: no NATS server answers yet ({exc}); retrying")
+                return
             self._log(f"{self._node}: NATS: {exc!r}")
 
-        delay = 0.1
         while not stop.is_set():
-            try:
-                return await nats.connect(
+            connecting = asyncio.ensure_future(
+                nats.connect(
                     servers=self.options.servers,
                     name=f"softadastra-sync {self._node}",
                     connect_timeout=2,
@@ -227,10 +235,19 @@ class JetStreamNode:
                     reconnected_cb=reconnected,
                     error_cb=error,
                 )
+            )
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not connecting.done():
+                connecting.cancel()
+                await asyncio.gather(connecting, return_exceptions=True)
+                return None
+            try:
+                return connecting.result()
             except _NETWORK_ERRORS as exc:
-                self._log(f"{self._node}: cannot reach {self.options.servers}: {exc!r}")
-            await _sleep_unless(stop, delay)
-            delay = min(delay * 2, 2.0)
+                self._log(f"{self._node}: cannot connect to {self.options.servers}: {exc!r}")
+                await _sleep_unless(stop, 1.0)
         return None
 
     async def _ensure_stream(self, js: Any, stop: asyncio.Event) -> bool:
