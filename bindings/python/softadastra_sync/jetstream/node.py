@@ -149,8 +149,9 @@ class JetStreamNode:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connects (retrying until a server answers), makes sure the stream exists, then
-        publishes and consumes until ``stop`` is set. Raises only for a stream of the same
-        name that does not hold this node's subjects, never for a network failure."""
+        publishes and consumes until ``stop`` is set. Never raises for a network failure;
+        raises for a stream of the same name that does not hold this node's subjects, and for
+        an engine error other than a refused frame (the WAL failing)."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         nc = await self._connect(stop)
@@ -165,12 +166,18 @@ class JetStreamNode:
                 asyncio.ensure_future(self._publish_loop(js, stop)),
                 asyncio.ensure_future(self._consume_loop(js, stop)),
             ]
+            stopping = asyncio.ensure_future(stop.wait())
             try:
-                await stop.wait()
-            finally:
+                # The loops end only on stop, or on an error of this node's own (its WAL
+                # failing, say): that one is raised, not left to stall the node unseen.
+                await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
                 for task in tasks:
+                    if task.done() and task.exception() is not None:
+                        raise task.exception()  # type: ignore[misc]
+            finally:
+                for task in (stopping, *tasks):
                     task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.gather(stopping, *tasks, return_exceptions=True)
         finally:
             self._sub = None
             try:
