@@ -40,7 +40,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--ack-wait", type=float, default=defaults.ack_wait_s, metavar="S",
-        help="seconds before JetStream redelivers a frame this node did not acknowledge",
+        help="seconds before JetStream redelivers a frame this node did not acknowledge "
+        "(set when the node's durable consumer is created)",
     )
     return parser.parse_args(argv)
 

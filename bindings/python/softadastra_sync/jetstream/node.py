@@ -56,7 +56,8 @@ class JetStreamOptions:
         replicas: replicas of the stream when this node creates it (3 on a 3-server cluster).
         publish_timeout_s: how long a publish waits for the stream's acknowledgement.
         ack_wait_s: how long JetStream waits for this node to acknowledge a frame before it
-            delivers it again (a node killed mid-apply gets its frames back after this).
+            delivers it again (a node killed mid-apply gets its frames back after this); a
+            setting of the durable consumer, fixed when it is created.
         fetch_batch: most frames taken from the consumer at once.
         poll_interval_s: how often expired operations are looked for when idle.
         max_invalid_deliveries: a frame holding operations the engine refuses (say, a stamp
