@@ -26,12 +26,20 @@ python3 -m pip wheel --no-deps --quiet --wheel-dir "$work/dist" "$here" >"$work/
 wheels=("$work"/dist/softadastra_sync-*-py3-none-*.whl)
 [ -f "${wheels[0]}" ] || { ls "$work/dist" >&2; fail "no py3-none-<platform> wheel was built"; }
 wheel="${wheels[0]}"
-python3 - "$wheel" <<'EOF' || fail "the wheel does not bundle the library"
+python3 - "$wheel" <<'EOF' || fail "the wheel does not bundle the library and the jetstream subpackage"
 import sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
 libraries = [n for n in names if n.startswith("softadastra_sync/libsoftadastra_sync.")
              or n == "softadastra_sync/softadastra_sync.dll"]
-sys.exit(0 if len(libraries) == 1 else f"libraries in the wheel: {libraries}")
+if len(libraries) != 1:
+    sys.exit(f"libraries in the wheel: {libraries}")
+# The JetStream transport ships as a subpackage, its dependency as the `jetstream` extra.
+if "softadastra_sync/jetstream/__main__.py" not in names:
+    sys.exit("the wheel lacks softadastra_sync.jetstream")
+metadata = zipfile.ZipFile(sys.argv[1]).read(
+    next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+if "Provides-Extra: jetstream" not in metadata or "extra == \"jetstream\"" not in metadata:
+    sys.exit("the wheel's metadata lacks the jetstream extra")
 EOF
 
 python3 -m venv "$work/venv" >"$work/venv.log" 2>&1 \
