@@ -239,3 +239,30 @@ fn wal_replay_survives_mutation() {
         Ok(())
     });
 }
+
+#[test]
+fn checkpoint_load_survives_mutation() {
+    let dir = tempfile::tempdir().unwrap();
+    // Seed: a real checkpoint holding entries, a tombstone, an outbox and remote versions.
+    let n = node(dir.path(), SyncConfig::durable("node-a"));
+    n.engine.submit_local_operation(put("k1", "v1")).unwrap();
+    n.engine.submit_local_operation(put("k2", "v2")).unwrap();
+    n.store.remove(key("k3")).unwrap();
+    let batch = n.engine.next_batch().unwrap();
+    n.engine.receive_ack(&batch[0].operation.sync_id).unwrap();
+    n.engine.compact().unwrap();
+    let checkpoint = std::fs::read(n.wal.with_file_name("node-a.wal.ckpt")).unwrap();
+    drop(n);
+    // The mutated checkpoint is opened read-only beside an empty segment: nothing written.
+    let wal = dir.path().join("fuzz.wal");
+    drop(StoreEngine::open(StoreConfig::fast(&wal)).unwrap());
+    let path = dir.path().join("fuzz.wal.ckpt");
+    run("checkpoint", vec![checkpoint], &mut |input| {
+        std::fs::write(&path, input).unwrap();
+        let clock = Arc::new(ManualClock::new(T0));
+        if let Ok(store) = StoreEngine::open(StoreConfig::read_only(&wal).with_clock(clock)) {
+            let _ = SyncEngine::new(&SyncContext::new(&store, SyncConfig::fast("node-a")));
+        }
+        Ok(())
+    });
+}

@@ -11,7 +11,7 @@
 //! missing end, a count that does not match) is corruption: it is never loaded in part.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use super::entry::{Slot, WriteId};
@@ -240,9 +240,9 @@ fn decode_slot(r: &mut Reader<'_>) -> Result<(Key, Slot), DecodeError> {
 /// Reads the checkpoint at `path`; `None` when there is none. Any damage is
 /// [`StoreError::Corrupt`] naming the offset.
 pub(crate) fn read(path: &Path) -> Result<Option<Checkpoint>, StoreError> {
-    let mut bytes = Vec::new();
-    match File::open(path) {
-        Ok(mut file) => file.read_to_end(&mut bytes),
+    // fs::read sizes the buffer from the file's length: one copy, not a doubling series.
+    let bytes = match fs::read(path) {
+        Ok(bytes) => Ok(bytes),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => Err(e),
     }
@@ -293,8 +293,10 @@ fn parse(bytes: &[u8]) -> Result<Checkpoint, (u64, String)> {
                 Ok(())
             }
             SAVED => {
+                // Sized for the rest of the file at once: the saved state is most of it.
+                let rest = bytes.len() - offset as usize;
                 saved
-                    .get_or_insert_with(Vec::new)
+                    .get_or_insert_with(|| Vec::with_capacity(rest))
                     .extend_from_slice(r.rest());
                 Ok(())
             }

@@ -163,21 +163,37 @@ impl Default for Outbox {
 impl Outbox {
     /// An outbox holding `entries` (none may be in flight: nothing is in flight after a restart).
     pub fn from_entries(entries: BTreeMap<u64, OutboxEntry>) -> Outbox {
-        let mut index = Indexes {
-            ready: BTreeSet::new(),
-            backoff: BTreeSet::new(),
-            // Deadlines are always given explicitly; this clock is never read.
-            in_flight: AckTracker::with_clock(Arc::new(SystemClock)),
-            acknowledged: BTreeSet::new(),
-            failed: BTreeSet::new(),
-            unacknowledged: BTreeSet::new(),
-            counts: OutboxCounts::default(),
-        };
+        // Sequences come in order: each index is built in bulk from a sorted list (linear), not
+        // by one tree insert per entry, which is most of a restart with a large outbox.
+        let mut counts = OutboxCounts::default();
+        let (mut ready, mut backoff, mut acknowledged, mut failed, mut unacknowledged) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (&seq, entry) in &entries {
             debug_assert_ne!(entry.status, SyncStatus::InFlight);
-            index.add(seq, entry, None);
-            index.counts.bytes += entry.op.payload_bytes();
+            *counts.slot(entry.status) += 1;
+            counts.bytes += entry.op.payload_bytes();
+            if entry.status != SyncStatus::Acknowledged {
+                unacknowledged.push(seq);
+                counts.unacknowledged_bytes += entry.op.payload_bytes();
+            }
+            match (entry.status, entry.not_before) {
+                (SyncStatus::Queued, Some(t)) => backoff.push((t, seq)),
+                (SyncStatus::Queued, None) => ready.push(seq),
+                (SyncStatus::Acknowledged, _) => acknowledged.push(seq),
+                (SyncStatus::Failed, _) => failed.push(seq),
+                _ => {}
+            }
         }
+        let index = Indexes {
+            ready: ready.into_iter().collect(),
+            backoff: backoff.into_iter().collect(),
+            // Deadlines are always given explicitly; this clock is never read.
+            in_flight: AckTracker::with_clock(Arc::new(SystemClock)),
+            acknowledged: acknowledged.into_iter().collect(),
+            failed: failed.into_iter().collect(),
+            unacknowledged: unacknowledged.into_iter().collect(),
+            counts,
+        };
         Outbox { entries, index }
     }
 

@@ -70,10 +70,12 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
     }
     let last_seq = r.u64("last sequence")?;
     let last_applied_remote_version = r.u64("last remote version")?;
-    let mut entries = BTreeMap::new();
+    // Entries are listed in ascending sequence order, so the map is built in bulk at the end.
+    let mut entries = Vec::new();
     for _ in 0..r.u64("entry count")? {
         let seq = r.u64("sequence")?;
-        if seq == 0 || seq > last_seq || entries.contains_key(&seq) {
+        let after_previous = entries.last().is_none_or(|&(previous, _)| seq > previous);
+        if seq == 0 || seq > last_seq || !after_previous {
             return Err(DecodeError(format!("bad outbox sequence {seq}")));
         }
         let status = match r.u8("status")? {
@@ -98,11 +100,10 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
             timestamp: stamp,
         };
         let submitted_at = stamp.wall_ms();
-        entries.insert(
-            seq,
-            OutboxEntry::new(op, origin, replaces, status, submitted_at),
-        );
+        let entry = OutboxEntry::new(op, origin, replaces, status, submitted_at);
+        entries.push((seq, entry));
     }
+    let entries: BTreeMap<u64, OutboxEntry> = entries.into_iter().collect();
     let seen = SeenVersions::decode(&mut r)?;
     r.finish("snapshot")?;
     Ok(Snapshot {
