@@ -495,6 +495,11 @@ impl StoreCore {
         self.wal.as_ref().map_or(0, Wal::segment)
     }
 
+    /// Whether writes are logged: extensions of a store without a WAL are never read back.
+    pub(crate) fn is_logged(&self) -> bool {
+        self.wal.is_some()
+    }
+
     pub(crate) fn is_read_only(&self) -> bool {
         self.wal.as_ref().is_some_and(Wal::is_read_only)
     }

@@ -419,6 +419,8 @@ impl SyncEngine {
             core.reserved_seq = mark;
         }
         let submitted_at = store.now_ms();
+        // Only a log reads the tracking back: a memory store's writes need none.
+        let logged = store.is_logged();
         // The write each key holds once the earlier operations of this call are applied.
         let mut written: HashMap<Key, WriteId> = HashMap::new();
         let mut records = Vec::with_capacity(operations.len());
@@ -446,7 +448,11 @@ impl SyncEngine {
             records.push(WriteRecord {
                 op: operation.with_timestamp(stamp),
                 writer: Some(self.node.clone()),
-                extension: tracking.encode(),
+                extension: if logged {
+                    tracking.encode()
+                } else {
+                    Vec::new()
+                },
             });
             replaced.push(replaces);
         }
@@ -806,13 +812,17 @@ impl SyncEngine {
             self.config.conflict_policy,
         );
         let store_version = if resolution.apply_remote {
+            let tracking = Tracking::Remote {
+                version: remote.version,
+            };
             let record = WriteRecord {
                 op: remote.operation.clone(),
                 writer: Some(origin.clone()),
-                extension: Tracking::Remote {
-                    version: remote.version,
-                }
-                .encode(),
+                extension: if store.is_logged() {
+                    tracking.encode()
+                } else {
+                    Vec::new()
+                },
             };
             let applied = store
                 .write(&record, self.durable())
