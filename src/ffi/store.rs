@@ -49,7 +49,7 @@ pub(crate) fn durability(mode: i32, what: &str, status: sa_status) -> Result<Dur
     })
 }
 
-/// Opens a store. `wal_path` (NUL-terminated) is the write-ahead log, created if missing and
+/// Opens a store (`sa_store_open_with` takes the other settings). `wal_path` (NUL-terminated) is the write-ahead log, created if missing and
 /// replayed if present (a torn tail is cut; see `sa_store_replay_report`); NULL opens a
 /// memory-only store. `durability` is `SA_DURABLE` or `SA_FAST` (for direct store writes;
 /// sync writes follow the sync config). On success `*out_store` receives a handle to free with
@@ -77,9 +77,7 @@ pub extern "C" fn sa_store_open(
             StoreConfig::durable(path)
         };
         config.durability = durability;
-        let store = StoreEngine::open(config)?;
-        *slot = Box::into_raw(Box::new(sa_store { inner: store }));
-        Ok(())
+        super::store_config::open_into(config, slot)
     })
 }
 
