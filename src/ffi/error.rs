@@ -65,9 +65,7 @@ fn store_status(e: &StoreError) -> sa_status {
         StoreError::Io { .. }
         | StoreError::Poisoned { .. }
         | StoreError::ReadOnly { .. }
-        | StoreError::Closed => {
-            SA_ERR_IO
-        }
+        | StoreError::Closed => SA_ERR_IO,
         StoreError::Corrupt { .. } => SA_ERR_CORRUPT,
         StoreError::InUse { .. } => SA_ERR_IN_USE,
         StoreError::ClockExhausted(_) => SA_ERR_STORE_APPLY,
