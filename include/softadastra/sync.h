@@ -873,16 +873,16 @@ const char *sa_last_error_message(void);
 // The library version, e.g. `"0.1.0"` (same as `SA_SYNC_VERSION_*`). Static; never freed.
 const char *sa_version(void);
 
-// Opens a store (`sa_store_open_with` takes the other settings). `wal_path` (NUL-terminated) is the write-ahead log, created if missing and
-// replayed if present (a torn tail is cut; see `sa_store_replay_report`); NULL opens a
-// memory-only store. `durability` is `SA_DURABLE` or `SA_FAST` (for direct store writes;
-// sync writes follow the sync config). On success `*out_store` receives a handle to free with
-// `sa_store_free`; on error it is not written.
+// Opens a store with the library's defaults for the settings it does not take (compaction
+// threshold, tombstone retention: `sa_store_open_with` takes them). `wal_path`
+// (NUL-terminated) is the write-ahead log, created if missing and replayed if present (a torn
+// tail is cut; see `sa_store_replay_report`); NULL opens a memory-only store. `durability` is
+// `SA_DURABLE` or `SA_FAST` (for direct store writes; sync writes follow the sync config). On
+// success `*out_store` receives a handle to free with `sa_store_free`; on error it is not
+// written.
 // Errors: `SA_ERR_INVALID_ARGUMENT` (NULL `out_store`, bad durability, path not UTF-8),
 // `SA_ERR_IO`, `SA_ERR_CORRUPT` (damage that is not a torn tail: nothing is truncated).
-sa_status sa_store_open(const char *wal_path,
-                        int32_t durability_mode,
-                        struct sa_store **out_store);
+sa_status sa_store_open(const char *wal_path, int32_t durability_mode, struct sa_store **out_store);
 
 // Reads `key` (NUL-terminated UTF-8). A live key sets `*out_entry` to an entry handle (free
 // with `sa_entry_free`); an absent or deleted key sets it to NULL and still returns `SA_OK`.
