@@ -161,3 +161,111 @@ fn a_read_only_store_refuses_writes() {
     assert!(engine.submit_local_operation(put("x", "y")).is_err());
     assert_eq!(engine.state().outbox_size, 4);
 }
+
+#[test]
+fn compact_folds_the_log_and_inspect_lists_the_store_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = dir.path().join("node.wal");
+    sample(&wal);
+    let path = wal.to_str().unwrap();
+    let before = fs::metadata(&wal).unwrap().len();
+
+    let (code, out, err) = tool(&["compact", path]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("{before} before")), "{out}");
+    assert!(out.contains("records        5 folded"), "{out}");
+    // "b" was deleted, but its delete is only queued, not acknowledged: its tombstone stays.
+    assert!(out.contains("tombstones     0 collected"), "{out}");
+    let checkpoint = dir.path().join("node.wal.ckpt");
+    let checkpoint_bytes = fs::metadata(&checkpoint).unwrap().len();
+    assert!(
+        out.contains(&format!("(checkpoint {checkpoint_bytes})")),
+        "{out}"
+    );
+
+    let (code, out, err) = tool(&["inspect", path]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!(
+            "{} ({checkpoint_bytes} bytes, checkpoint)",
+            checkpoint.display()
+        )),
+        "{out}"
+    );
+    assert!(out.contains("node.wal.seq ("), "{out}");
+    assert!(out.contains("2 live, 1 tombstones"), "{out}");
+    assert!(out.contains("4 operations"), "{out}");
+    let (_, out, _) = tool(&["inspect", path, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let files = v["files"].as_array().unwrap();
+    let roles: Vec<&str> = files.iter().map(|f| f["role"].as_str().unwrap()).collect();
+    assert!(roles.contains(&"checkpoint"), "{out}");
+    assert!(roles.contains(&"active log segment"), "{out}");
+    assert!(
+        !roles.iter().any(|r| r.contains("being")),
+        "no compaction left midway: {out}"
+    );
+
+    // What the store holds is unchanged.
+    let store = StoreEngine::open(StoreConfig::read_only(&wal)).unwrap();
+    assert_eq!(store.get(&key("a")).unwrap().value, val("1"));
+    assert_eq!(store.get(&key("b")), None);
+    assert_eq!(store.tombstones(), 1);
+}
+
+#[test]
+fn compact_collects_an_acknowledged_tombstone_past_its_retention_and_prints_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = dir.path().join("node.wal");
+    sample(&wal);
+    {
+        let store = StoreEngine::open(
+            StoreConfig::fast(&wal).with_clock(Arc::new(ManualClock::new(T0 + 10))),
+        )
+        .unwrap();
+        let engine =
+            SyncEngine::new(&SyncContext::new(&store, SyncConfig::fast("node-a"))).unwrap();
+        // The queued delete is handed out: acknowledged (the fast preset needs no ACK).
+        assert_eq!(engine.next_batch().unwrap().len(), 1);
+    }
+    // The delete was stamped at T0 (2023): far past the default retention of 7 days.
+    let (code, out, err) = tool(&["compact", wal.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["tombstones_collected"], 1, "{out}");
+    let checkpoint_bytes = fs::metadata(dir.path().join("node.wal.ckpt"))
+        .unwrap()
+        .len();
+    assert_eq!(v["checkpoint_bytes"], checkpoint_bytes);
+    // After: the checkpoint and the new, empty segment.
+    assert_eq!(
+        v["bytes_after"],
+        checkpoint_bytes + fs::metadata(&wal).unwrap().len(),
+        "{out}"
+    );
+    for field in ["records_folded", "rotation_pause_us", "duration_us"] {
+        assert!(v[field].is_u64(), "{field}: {out}");
+    }
+    let store = StoreEngine::open(StoreConfig::read_only(&wal)).unwrap();
+    assert_eq!(store.tombstones(), 0);
+    assert_eq!(store.len(), 2);
+}
+
+#[test]
+fn compact_refuses_a_store_in_use_and_a_missing_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = dir.path().join("busy.wal");
+    let store = StoreEngine::open(StoreConfig::fast(&wal)).unwrap();
+    let path = wal.to_str().unwrap();
+    let (code, _, err) = tool(&["compact", path]);
+    assert_eq!(code, 2);
+    assert!(err.contains("in use"), "{err}");
+    assert!(!dir.path().join("busy.wal.ckpt").exists());
+    drop(store);
+
+    let missing = dir.path().join("missing.wal");
+    let (code, _, err) = tool(&["compact", missing.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("No such file"), "{err}");
+    assert!(!missing.exists(), "nothing created");
+}

@@ -332,6 +332,45 @@ typedef struct sa_envelope_view {
   struct sa_str replaces_origin;
 } sa_envelope_view;
 
+// What one compaction did (`sa_store_compact`, `sa_sync_compact`).
+typedef struct sa_compaction_report {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
+  // Bytes of the store's files (checkpoint and log segments) before the compaction.
+  uint64_t bytes_before;
+  // The same after it.
+  uint64_t bytes_after;
+  // Size of the new checkpoint file (`<wal>.ckpt`).
+  uint64_t checkpoint_bytes;
+  // Log records folded into the checkpoint.
+  uint64_t records_folded;
+  // Tombstones collected (past their retention and no longer needed by sync).
+  uint64_t tombstones_collected;
+  // How long the compaction held the store's lock (the longest a writer waited), in µs.
+  uint64_t rotation_pause_us;
+  // How long the whole compaction took, in µs.
+  uint64_t duration_us;
+} sa_compaction_report;
+
+// Compactions of a store since it was opened, automatic ones included.
+typedef struct sa_compaction_stats {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
+  // Compactions run (successful or not).
+  uint64_t runs;
+  // Compactions that failed.
+  uint64_t failures;
+  // The latest compaction failed (its message is in `out_last_error`).
+  bool last_failed;
+} sa_compaction_stats;
+
+// Bytes owned by the caller (a frame, a JSON document): `len` bytes at `ptr`. `ptr` is NULL
+// when `len` is 0. Free with `sa_buf_free` exactly once; never with `free()`.
+typedef struct sa_buf {
+  uint8_t *ptr;
+  size_t len;
+} sa_buf;
+
 // Sync settings. Set `struct_size = sizeof(sa_sync_config)`, fill with
 // `sa_sync_config_durable` or `sa_sync_config_fast`, then change fields. Durations are
 // milliseconds. As every growable struct (see the top of this header): the library reads only
@@ -510,12 +549,33 @@ typedef struct sa_entry_view {
   struct sa_str origin;
 } sa_entry_view;
 
-// Bytes owned by the caller (a frame, a JSON document): `len` bytes at `ptr`. `ptr` is NULL
-// when `len` is 0. Free with `sa_buf_free` exactly once; never with `free()`.
-typedef struct sa_buf {
-  uint8_t *ptr;
-  size_t len;
-} sa_buf;
+// Store settings for `sa_store_open_with`. Set `struct_size = sizeof(sa_store_config)`, fill
+// with `sa_store_config_default`, then change fields. As every growable struct (see the top of
+// this header): the library reads only the caller's `struct_size` bytes and gives the fields
+// after them `sa_store_config_default`'s values; the smallest size accepted ends with
+// `wal_path`.
+typedef struct sa_store_config {
+  uint32_t struct_size;
+  // The write-ahead log (NUL-terminated UTF-8; borrowed for the call only): created if
+  // missing, replayed if present. NULL opens a memory-only store. Default NULL.
+  const char *wal_path;
+  // `SA_DURABLE` or `SA_FAST`, for direct store writes (sync writes follow the sync config).
+  // Default `SA_DURABLE`.
+  int32_t durability;
+  // Open an existing WAL for inspection only: nothing is created, repaired or written, every
+  // write and compaction fails with `SA_ERR_IO` naming the WAL, and a store open for writing
+  // elsewhere makes the open fail with `SA_ERR_IN_USE`. Default false.
+  bool read_only;
+  // Automatic compaction starts, on a background thread, when the log written since the
+  // last checkpoint exceeds max(`compact_threshold_bytes`, 2 × the checkpoint's size); 0
+  // turns it off (`sa_store_compact` still works). Default: see `sa_store_config_default`.
+  uint64_t compact_threshold_bytes;
+  // How long a tombstone (the mark a delete leaves) is kept at least, in ms: compaction
+  // collects older ones once sync no longer needs them (their delete is acknowledged). A
+  // write older than a collected delete that arrives later is applied: keep this above the
+  // longest time a node may stay offline. Default: see `sa_store_config_default`.
+  uint64_t tombstone_retention_ms;
+} sa_store_config;
 
 // What `sa_sync_receive_frame` did with the operations of a frame.
 typedef struct sa_receive_report {
@@ -630,6 +690,43 @@ uint64_t sa_clock_now(const struct sa_clock *clock);
 // Frees a clock handle (NULL is a no-op). Engines using it keep their own reference.
 // No other call on this handle may be in flight.
 void sa_clock_free(struct sa_clock *clock);
+
+// Compacts the store's log now, on the calling thread: the log written since the last
+// checkpoint is folded into a new checkpoint file (`<wal>.ckpt`) and removed, and tombstones
+// past the store's retention are collected (see the README's "Compaction"). Writers on other
+// threads keep going (they wait only for the short rotation, `rotation_pause_us`); a
+// compaction already running (automatic or explicit) is waited for first. A memory store has
+// nothing to compact: `SA_OK` with an all-zero report.
+//
+// For a store under a sync engine, prefer `sa_sync_compact` (the same, through the engine):
+// the store alone, when no engine was ever built on it in this process, keeps every
+// tombstone and folds sync's records unchanged.
+//
+// `out_report` may be NULL; otherwise its `struct_size` is checked before anything is done
+// and, on success, it receives what the compaction did. Thread-safe.
+// Errors (the previous checkpoint and log stand, nothing is lost, the failure is counted in
+// `sa_store_compaction_stats`, and the next compaction folds the same log again):
+// `SA_ERR_INVALID_ARGUMENT` (NULL `store`, bad `struct_size`), `SA_ERR_IO` (a disk error, a
+// read-only store: the message names the WAL), `SA_ERR_CORRUPT` (a damaged checkpoint or
+// segment, named).
+sa_status sa_store_compact(const struct sa_store *store, struct sa_compaction_report *out_report);
+
+// Compacts the log of the store under `sync`, as `sa_store_compact` (same report, same
+// errors; thread-safe): the outbox that is not pruned, the per-origin dedup ranges and the
+// versions are condensed into the checkpoint, and a tombstone is collected only once its
+// delete is acknowledged and it is older than the store's tombstone retention.
+sa_status sa_sync_compact(const struct sa_sync *sync, struct sa_compaction_report *out_report);
+
+// Reads the store's compaction statistics into `*out_stats`. An automatic compaction runs
+// on a background thread and nobody waits for it: this is where its failure shows. When
+// `out_last_error` is not NULL it receives a copy of the latest compaction's error message
+// (UTF-8, not NUL-terminated; free it with `sa_buf_free`), or `{NULL, 0}` when the latest
+// compaction succeeded or none ran. Thread-safe; a snapshot.
+// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL `store` or `out_stats`, bad `struct_size`:
+// nothing written).
+sa_status sa_store_compaction_stats(const struct sa_store *store,
+                                    struct sa_compaction_stats *out_stats,
+                                    struct sa_buf *out_last_error);
 
 // Fills `*out_config` with the durable preset for `node_id` (NUL-terminated), writing only the
 // `out_config->struct_size` bytes the caller set (see the top of this header): writes on disk
@@ -776,11 +873,13 @@ const char *sa_last_error_message(void);
 // The library version, e.g. `"0.1.0"` (same as `SA_SYNC_VERSION_*`). Static; never freed.
 const char *sa_version(void);
 
-// Opens a store. `wal_path` (NUL-terminated) is the write-ahead log, created if missing and
-// replayed if present (a torn tail is cut; see `sa_store_replay_report`); NULL opens a
-// memory-only store. `durability` is `SA_DURABLE` or `SA_FAST` (for direct store writes;
-// sync writes follow the sync config). On success `*out_store` receives a handle to free with
-// `sa_store_free`; on error it is not written.
+// Opens a store with the library's defaults for the settings it does not take (compaction
+// threshold, tombstone retention: `sa_store_open_with` takes them). `wal_path`
+// (NUL-terminated) is the write-ahead log, created if missing and replayed if present (a torn
+// tail is cut; see `sa_store_replay_report`); NULL opens a memory-only store. `durability` is
+// `SA_DURABLE` or `SA_FAST` (for direct store writes; sync writes follow the sync config). On
+// success `*out_store` receives a handle to free with `sa_store_free`; on error it is not
+// written.
 // Errors: `SA_ERR_INVALID_ARGUMENT` (NULL `out_store`, bad durability, path not UTF-8),
 // `SA_ERR_IO`, `SA_ERR_CORRUPT` (damage that is not a torn tail: nothing is truncated).
 sa_status sa_store_open(const char *wal_path, int32_t durability_mode, struct sa_store **out_store);
@@ -877,6 +976,23 @@ void sa_store_iter_free(struct sa_store_iter *iter);
 // Frees a store handle (NULL is a no-op). An engine built on the store keeps it alive, so
 // handles may be freed in any order. No other call on this handle may be in flight.
 void sa_store_free(struct sa_store *store);
+
+// Fills `*out_config` with the library's store defaults, writing only the
+// `out_config->struct_size` bytes the caller set: no WAL (memory only), `SA_DURABLE`, not
+// read-only, and this library's compaction threshold and tombstone retention. This function
+// is where those values come from: read them from the struct it fills, never copy them; a
+// minor version may tune them. Thread-safe.
+// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL, bad `struct_size`: nothing written).
+sa_status sa_store_config_default(struct sa_store_config *out_config);
+
+// Opens a store as `config` says (see `sa_store_config`; `sa_store_open` is this with the
+// defaults, a path and a durability). The config and its `wal_path` are only read during the
+// call. On success `*out_store` receives a handle to free with `sa_store_free`; on error it is
+// not written and no file is created. Thread-safe.
+// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL `config` or `out_store`, bad `struct_size`, bad
+// durability, path not UTF-8: the message names the field), `SA_ERR_IO`, `SA_ERR_CORRUPT`
+// (damage that is not a torn tail), `SA_ERR_IN_USE` (another handle has the WAL open).
+sa_status sa_store_open_with(const struct sa_store_config *config, struct sa_store **out_store);
 
 // Frees the bytes of `*buf` and resets it to `{NULL, 0}`. NULL, or a buffer already reset,
 // is a no-op. Thread-safe for distinct buffers.

@@ -12,6 +12,7 @@ mod args;
 mod batch;
 mod clock;
 mod codes;
+mod compaction;
 mod config;
 mod conflict;
 mod engine;
@@ -19,6 +20,7 @@ mod error;
 mod meta;
 mod sized;
 mod store;
+mod store_config;
 mod types;
 mod wire;
 

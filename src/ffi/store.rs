@@ -49,11 +49,13 @@ pub(crate) fn durability(mode: i32, what: &str, status: sa_status) -> Result<Dur
     })
 }
 
-/// Opens a store. `wal_path` (NUL-terminated) is the write-ahead log, created if missing and
-/// replayed if present (a torn tail is cut; see `sa_store_replay_report`); NULL opens a
-/// memory-only store. `durability` is `SA_DURABLE` or `SA_FAST` (for direct store writes;
-/// sync writes follow the sync config). On success `*out_store` receives a handle to free with
-/// `sa_store_free`; on error it is not written.
+/// Opens a store with the library's defaults for the settings it does not take (compaction
+/// threshold, tombstone retention: `sa_store_open_with` takes them). `wal_path`
+/// (NUL-terminated) is the write-ahead log, created if missing and replayed if present (a torn
+/// tail is cut; see `sa_store_replay_report`); NULL opens a memory-only store. `durability` is
+/// `SA_DURABLE` or `SA_FAST` (for direct store writes; sync writes follow the sync config). On
+/// success `*out_store` receives a handle to free with `sa_store_free`; on error it is not
+/// written.
 /// Errors: `SA_ERR_INVALID_ARGUMENT` (NULL `out_store`, bad durability, path not UTF-8),
 /// `SA_ERR_IO`, `SA_ERR_CORRUPT` (damage that is not a torn tail: nothing is truncated).
 #[no_mangle]
@@ -77,9 +79,7 @@ pub extern "C" fn sa_store_open(
             StoreConfig::durable(path)
         };
         config.durability = durability;
-        let store = StoreEngine::open(config)?;
-        *slot = Box::into_raw(Box::new(sa_store { inner: store }));
-        Ok(())
+        super::store_config::open_into(config, slot)
     })
 }
 

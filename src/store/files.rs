@@ -49,6 +49,21 @@ impl StoreFiles {
     }
 }
 
+/// Every file the store whose WAL is at `wal` may use, each with its role, for tools that show
+/// them (most exist only at times: see the top of this module).
+pub fn store_files(wal: &Path) -> Vec<(&'static str, PathBuf)> {
+    let files = StoreFiles::new(wal);
+    vec![
+        ("active log segment", files.wal),
+        ("checkpoint", files.checkpoint),
+        ("closed segment, being folded", files.closed),
+        ("next segment, being created", files.next),
+        ("checkpoint being written", files.checkpoint_tmp),
+        ("writer lock", sibling(wal, ".lock")),
+        ("sequence mark", sibling(wal, ".seq")),
+    ]
+}
+
 /// Makes a newly created file's directory entry durable.
 pub(crate) fn sync_parent_dir(path: &Path) -> io::Result<()> {
     let dir = match path.parent() {

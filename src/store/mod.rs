@@ -29,6 +29,7 @@ pub use entry::{Entry, WriteId};
 pub use error::StoreError;
 pub(crate) use extension::{Folded, Handover, Logged};
 pub use faults::{CompactionStep, WalFaults};
+pub use files::store_files;
 pub use key::{Key, MAX_KEY_BYTES};
 pub use operation::{Operation, OperationKind};
 pub(crate) use record::WriteRecord;

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <softadastra/sync.h>
@@ -2986,6 +2987,239 @@ static void test_output_struct_sizes(void)
     sa_store_free(store);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Compaction (issue 10): store config, explicit compaction, statistics                      */
+/* ---------------------------------------------------------------------------------------- */
+
+static sa_store_config store_config_default(void)
+{
+    sa_store_config config = {.struct_size = sizeof config};
+    OK(sa_store_config_default(&config));
+    return config;
+}
+
+static sa_compaction_stats compaction_stats_of(const sa_store *store)
+{
+    sa_compaction_stats stats = {.struct_size = sizeof stats};
+    OK(sa_store_compaction_stats(store, &stats, NULL));
+    return stats;
+}
+
+/* The defaults come from the library (no number here but "positive"); bad input changes
+ * nothing and names the problem. */
+static void test_store_config(void)
+{
+    sa_store_config config = store_config_default();
+    CHECK(config.struct_size == sizeof config);
+    CHECK(config.wal_path == NULL);
+    CHECK(config.durability == SA_DURABLE);
+    CHECK(!config.read_only);
+    CHECK(config.compact_threshold_bytes > 0);
+    CHECK(config.tombstone_retention_ms > 0);
+
+    EXPECT_NULL_ARG(sa_store_config_default(NULL), "out_config");
+    sa_store_config bad;
+    POISON(bad);
+    bad.struct_size = 2;
+    EXPECT(sa_store_config_default(&bad), SA_ERR_INVALID_ARGUMENT, "struct_size is 2");
+    CHECK(bad.struct_size == 2 && poisoned((const char *)&bad + 4, sizeof bad - 4));
+    POISON(bad);
+    bad.struct_size = sizeof bad + 8;
+    EXPECT(sa_store_config_default(&bad), SA_ERR_INVALID_ARGUMENT, "newer header");
+    /* An older caller's struct (up to wal_path) gets only what it knows. */
+    POISON(bad);
+    bad.struct_size = (uint32_t)offsetof(sa_store_config, durability);
+    OK(sa_store_config_default(&bad));
+    CHECK(bad.wal_path == NULL);
+    CHECK(poisoned((const char *)&bad + offsetof(sa_store_config, durability),
+                   sizeof bad - offsetof(sa_store_config, durability)));
+
+    sa_store *store;
+    POISON(store);
+    EXPECT_NULL_ARG(sa_store_open_with(NULL, &store), "config");
+    EXPECT_NULL_ARG(sa_store_open_with(&config, NULL), "out_store");
+    config.durability = 7;
+    EXPECT(sa_store_open_with(&config, &store), SA_ERR_INVALID_ARGUMENT, "durability 7");
+    CHECK(UNTOUCHED(store));
+    config = store_config_default();
+    config.struct_size = 4; /* without wal_path, which has no default to fall back on */
+    EXPECT(sa_store_open_with(&config, &store), SA_ERR_INVALID_ARGUMENT, "struct_size is 4");
+    CHECK(UNTOUCHED(store));
+    char path[256];
+    path_in_dir(path, sizeof path, "never" BAD_UTF8 ".wal");
+    config = store_config_default();
+    config.wal_path = path;
+    EXPECT(sa_store_open_with(&config, &store), SA_ERR_INVALID_ARGUMENT, "wal_path");
+    CHECK(UNTOUCHED(store));
+    CHECK(file_size(path) == -1); /* nothing created */
+
+    /* A caller built before the compaction fields: they take the library's defaults. */
+    config = store_config_default();
+    config.struct_size = (uint32_t)offsetof(sa_store_config, read_only);
+    config.compact_threshold_bytes = 0; /* beyond its struct_size: not read */
+    store = NULL;
+    if (OK(sa_store_open_with(&config, &store))) {
+        CHECK(store != NULL);
+        OK(sa_store_compact(store, NULL)); /* memory only: nothing to do */
+    }
+    sa_store_free(store);
+}
+
+/* Explicit compaction through the sync engine: the log shrinks to the live state, a
+ * tombstone is kept within its retention and collected after it, a reopen reads it all back;
+ * bad input changes nothing; a read-only store refuses and the failure shows in the stats. */
+static void test_compaction(void)
+{
+    char path[256], ckpt[300];
+    path_in_dir(path, sizeof path, "compact.wal");
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", path);
+    sa_clock *clock = NULL;
+    OK(sa_clock_new_manual(T0, &clock));
+
+    sa_store_config config = store_config_default();
+    config.wal_path = path;
+    config.durability = SA_FAST;
+    config.compact_threshold_bytes = 0; /* explicit compactions only */
+    config.tombstone_retention_ms = 1000;
+    sa_store *store = NULL;
+    if (!OK(sa_store_open_with(&config, &store))) {
+        sa_clock_free(clock);
+        return;
+    }
+    OK(sa_store_set_clock(store, clock));
+    sa_sync_config sync_config = config_for("node-a", false); /* a batch counts as acked */
+    sa_sync *engine = new_engine(store, &sync_config);
+    for (int round = 0; engine != NULL && round < 50; round++) {
+        char value[32];
+        snprintf(value, sizeof value, "v%d", round);
+        put(engine, "hot", value, NULL);
+    }
+    put(engine, "gone", "soon", NULL);
+    sa_submitted removed = {.struct_size = sizeof removed};
+    OK(sa_sync_submit(engine, SA_OP_DELETE, "gone", NULL, 0, &removed));
+    sa_batch *batch = NULL;
+    OK(sa_sync_next_batch(engine, &batch));
+    sa_batch_free(batch);
+
+    /* Bad input: nothing runs. */
+    sa_compaction_report report;
+    POISON(report);
+    EXPECT_NULL_ARG(sa_sync_compact(NULL, &report), "sync");
+    EXPECT_NULL_ARG(sa_store_compact(NULL, &report), "store");
+    report.struct_size = 12; /* inside a field */
+    EXPECT(sa_sync_compact(engine, &report), SA_ERR_INVALID_ARGUMENT, "struct_size is 12");
+    EXPECT(sa_store_compact(store, &report), SA_ERR_INVALID_ARGUMENT, "struct_size is 12");
+    CHECK(poisoned((const char *)&report + 4, sizeof report - 4));
+    CHECK(compaction_stats_of(store).runs == 0);
+    CHECK(file_size(ckpt) == -1);
+
+    /* Within the retention: the tombstone stays. */
+    long wal_before = file_size(path);
+    POISON_OUT(report);
+    if (OK(sa_sync_compact(engine, &report))) {
+        CHECK(report.struct_size == sizeof report);
+        CHECK(report.records_folded >= 53);
+        CHECK(report.checkpoint_bytes > 0 && (long)report.checkpoint_bytes == file_size(ckpt));
+        CHECK(report.bytes_before >= (uint64_t)wal_before);
+        CHECK(report.bytes_after < report.bytes_before);
+        CHECK(report.tombstones_collected == 0);
+        CHECK(report.duration_us >= report.rotation_pause_us);
+    }
+    /* Past it, and acknowledged: collected. */
+    OK(sa_clock_advance(clock, 5000));
+    POISON_OUT(report);
+    if (OK(sa_sync_compact(engine, &report))) {
+        CHECK(report.tombstones_collected == 1);
+    }
+    OK(sa_store_compact(store, NULL)); /* the report is optional */
+    sa_buf message;
+    POISON(message);
+    sa_compaction_stats stats = {.struct_size = sizeof stats};
+    if (OK(sa_store_compaction_stats(store, &stats, &message))) {
+        CHECK(stats.runs == 3 && stats.failures == 0 && !stats.last_failed);
+        CHECK(message.ptr == NULL && message.len == 0);
+    }
+    POISON(stats);
+    EXPECT_NULL_ARG(sa_store_compaction_stats(NULL, &stats, NULL), "store");
+    EXPECT_NULL_ARG(sa_store_compaction_stats(store, NULL, NULL), "out_stats");
+    stats.struct_size = 1;
+    EXPECT(sa_store_compaction_stats(store, &stats, &message), SA_ERR_INVALID_ARGUMENT,
+           "struct_size is 1");
+    CHECK(stats.struct_size == 1 && poisoned((const char *)&stats + 4, sizeof stats - 4));
+    sa_sync_free(engine);
+    sa_store_free(store);
+
+    /* Reopen: the checkpoint and the log after it give everything back. */
+    long ckpt_size = file_size(ckpt), wal_size = file_size(path);
+    config.read_only = true;
+    store = NULL;
+    if (OK(sa_store_open_with(&config, &store))) {
+        CHECK(store_holds_str(store, "hot", "v49"));
+        CHECK(store_holds_str(store, "gone", NULL));
+        CHECK(store_len(store) == 1);
+        /* Read-only: refused, named, counted; the files are untouched. */
+        POISON_OUT(report);
+        EXPECT(sa_store_compact(store, &report), SA_ERR_IO, "read-only");
+        CHECK(strstr(g_msg, path) != NULL);
+        CHECK(UNTOUCHED_OUT(report));
+        CHECK(file_size(ckpt) == ckpt_size && file_size(path) == wal_size);
+        POISON(message);
+        stats.struct_size = sizeof stats;
+        if (OK(sa_store_compaction_stats(store, &stats, &message))) {
+            CHECK(stats.runs == 1 && stats.failures == 1 && stats.last_failed);
+            CHECK(message.ptr != NULL && message.len > 0);
+            CHECK(message.ptr != NULL && memchr(message.ptr, 'r', message.len) != NULL);
+            char text[512] = {0};
+            memcpy(text, message.ptr, message.len < sizeof text - 1 ? message.len : 0);
+            CHECK(strstr(text, "read-only") != NULL);
+        }
+        sa_buf_free(&message);
+        CHECK(message.ptr == NULL && message.len == 0);
+    }
+    sa_store_free(store);
+    sa_clock_free(clock);
+}
+
+/* An automatic compaction runs on its own once the log passes the threshold; its outcome is
+ * read from the statistics (nobody waits for it). */
+static void test_automatic_compaction(void)
+{
+    char path[256], ckpt[300];
+    path_in_dir(path, sizeof path, "auto.wal");
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", path);
+    sa_store_config config = store_config_default();
+    config.wal_path = path;
+    config.durability = SA_FAST;
+    config.compact_threshold_bytes = 512;
+    sa_store *store = NULL;
+    if (!OK(sa_store_open_with(&config, &store))) {
+        return;
+    }
+    sa_sync_config sync_config = config_for("node-a", false);
+    sa_sync *engine = new_engine(store, &sync_config);
+    for (int i = 0; engine != NULL && i < 200; i++) {
+        put(engine, "key", "a value of some length", NULL);
+    }
+    /* Bounded wait for the background thread (not a speed check: 20 s on a loaded machine). */
+    sa_compaction_stats stats = compaction_stats_of(store);
+    for (int tries = 0; stats.runs == 0 && tries < 2000; tries++) {
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+        stats = compaction_stats_of(store);
+    }
+    CHECK(stats.runs >= 1 && stats.failures == 0 && !stats.last_failed);
+    OK(sa_sync_compact(engine, NULL)); /* waits for a running one; leaves a checkpoint */
+    CHECK(file_size(ckpt) > 0);
+    sa_sync_free(engine);
+    sa_store_free(store);
+    store = NULL;
+    config.read_only = true;
+    if (OK(sa_store_open_with(&config, &store))) {
+        CHECK(store_holds_str(store, "key", "a value of some length"));
+    }
+    sa_store_free(store);
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof g_dir, "/tmp/sa_test_api_XXXXXX");
@@ -3021,6 +3255,9 @@ int main(void)
     test_ack_tracker();
     test_conflict_resolve();
     test_output_struct_sizes();
+    test_store_config();
+    test_compaction();
+    test_automatic_compaction();
 
     remove_dir(g_dir);
     printf("%lu passed, %lu failed\n", g_passed, g_failed);

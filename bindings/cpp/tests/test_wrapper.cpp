@@ -1272,6 +1272,108 @@ namespace
     CHECK(std::string(sync::types::to_string(ConflictPolicy::LastWriteWins)) == "last-write-wins");
     CHECK(std::string(store::types::to_string(store::types::OperationType::Delete)) == "delete");
   }
+  /// Removes a store's files (the WAL and every file beside it that starts with its name).
+  void remove_store(const std::string &wal)
+  {
+    for (const auto &entry : std::filesystem::directory_iterator("."))
+    {
+      if (entry.path().filename().string().rfind(wal, 0) == 0)
+      {
+        std::filesystem::remove(entry.path());
+      }
+    }
+  }
+
+  void test_compaction()
+  {
+    current_test = "compaction";
+    const std::string wal = "compact.wal";
+    remove_store(wal);
+    // The defaults are the library's (sa_store_config_default), not numbers of the wrapper.
+    const StoreConfig defaults = StoreConfig::fast(wal);
+    sa_store_config c{};
+    c.struct_size = sizeof c;
+    CHECK(sa_store_config_default(&c) == SA_OK);
+    CHECK_EQ(defaults.compact_threshold_bytes, c.compact_threshold_bytes);
+    CHECK_EQ(static_cast<std::uint64_t>(defaults.tombstone_retention.millis()), c.tombstone_retention_ms);
+    CHECK(!defaults.read_only);
+
+    ManualClock clock{T0};
+    {
+      StoreConfig config = StoreConfig::fast(wal);
+      config.compact_threshold_bytes = 0; // explicit compactions only
+      config.tombstone_retention = Duration::from_seconds(1);
+      StoreEngine store{config};
+      CHECK(store.is_open());
+      CHECK(store.set_clock(clock).is_ok());
+      SyncEngine engine{SyncContext(store, SyncConfig::fast("node-a"))};
+      for (int i = 0; i < 30; ++i)
+      {
+        CHECK(engine.submit_local_operation(put("hot", "v" + std::to_string(i))).is_ok());
+      }
+      CHECK(engine.submit_local_operation(put("gone", "x")).is_ok());
+      CHECK(engine.submit_local_operation(Operation::remove(Key{"gone"})).is_ok());
+      CHECK_EQ(engine.next_batch().size(), std::size_t{32}); // fast preset: acknowledged
+
+      auto first = engine.compact();
+      CHECK(first.is_ok());
+      if (first.is_ok())
+      {
+        const auto &r = first.value();
+        CHECK(r.records_folded >= 32);
+        CHECK(r.checkpoint_bytes > 0);
+        CHECK_EQ(r.checkpoint_bytes, static_cast<std::uint64_t>(std::filesystem::file_size(wal + ".ckpt")));
+        CHECK(r.bytes_after < r.bytes_before);
+        CHECK_EQ(r.tombstones_collected, std::uint64_t{0}); // within its retention
+        CHECK(r.duration >= r.rotation_pause);
+      }
+      CHECK(clock.advance(Duration::from_seconds(5)));
+      // Past its retention and acknowledged: collected (the engine's part is registered on
+      // the store, so the store's own compact() knows it too).
+      auto second = store.compact();
+      CHECK(second.is_ok() && second.value().tombstones_collected == 1);
+      auto stats = store.compaction_stats();
+      CHECK(stats.is_ok());
+      if (stats.is_ok())
+      {
+        CHECK_EQ(stats.value().runs, std::uint64_t{2});
+        CHECK_EQ(stats.value().failures, std::uint64_t{0});
+        CHECK(!stats.value().last_error.has_value());
+      }
+    }
+    {
+      StoreConfig config = StoreConfig::fast(wal);
+      config.read_only = true;
+      StoreEngine reader{config};
+      CHECK(reader.is_open());
+      CHECK(reader.get(Key{"hot"}).has_value() && reader.get(Key{"hot"})->value.str() == "v29");
+      CHECK(!reader.contains(Key{"gone"}));
+      const auto ckpt_size = std::filesystem::file_size(wal + ".ckpt");
+      auto refused = reader.compact();
+      CHECK(refused.is_err());
+      CHECK(refused.is_err() && refused.error().code() == ErrorCode::Io);
+      CHECK(refused.is_err() && refused.error().message().find("read-only") != std::string::npos);
+      CHECK_EQ(std::filesystem::file_size(wal + ".ckpt"), ckpt_size);
+      auto stats = reader.compaction_stats();
+      CHECK(stats.is_ok() && stats.value().failures == 1 && stats.value().last_error.has_value() &&
+            stats.value().last_error->find("read-only") != std::string::npos);
+    }
+    {
+      StoreConfig config = StoreConfig::fast(wal);
+      config.tombstone_retention = Duration::from_millis(-1);
+      StoreEngine bad{config};
+      CHECK(!bad.is_open());
+      CHECK(bad.error().message().find("tombstone_retention") != std::string::npos);
+      CHECK(bad.compact().is_err());
+      CHECK(bad.compaction_stats().is_err());
+      SyncEngine unusable{SyncContext(bad, SyncConfig::fast("node-a"))};
+      CHECK(unusable.compact().is_err());
+    }
+    StoreEngine memory{StoreConfig::memory()};
+    auto nothing = memory.compact();
+    CHECK(nothing.is_ok() && nothing.value().records_folded == 0);
+    remove_store(wal);
+  }
 } // namespace
 
 int main()
@@ -1293,6 +1395,7 @@ int main()
   test_conflict_resolver();
   test_threads();
   test_compat_names();
+  test_compaction();
 
   std::filesystem::remove("node_a.wal");
   std::filesystem::remove("node_b.wal");

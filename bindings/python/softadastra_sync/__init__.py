@@ -32,6 +32,7 @@ from .core import (
     library_version,
     resolve_conflict,
     status_name,
+    store_defaults,
     v1_frame_for_envelope,
     v1_hello_frame,
 )
@@ -59,6 +60,8 @@ from .errors import (
 from .model import (
     AckOutcome,
     ApplyResult,
+    CompactionReport,
+    CompactionStats,
     ConflictPolicy,
     Durability,
     Entry,
@@ -71,6 +74,7 @@ from .model import (
     ReceiveReport,
     ReplayReport,
     Resolution,
+    StoreDefaults,
     StoreWriteResult,
     SyncOperation,
     SyncState,
@@ -106,6 +110,9 @@ __all__ = [
     "Entry",
     "StoreWriteResult",
     "ReplayReport",
+    "CompactionReport",
+    "CompactionStats",
+    "StoreDefaults",
     "ReceiveReport",
     "OperationError",
     "make_stamp",
@@ -145,5 +152,6 @@ __all__ = [
     "library_path",
     "library_version",
     "status_name",
+    "store_defaults",
     "__version__",
 ]

@@ -295,6 +295,46 @@ class sa_replay_report(_Sized):
     _fields_ = [("struct_size", c_uint32), ("records", c_uint64), ("dropped_bytes", c_uint64)]
 
 
+class sa_store_config(_Sized):
+    """``struct sa_store_config`` (filled by ``sa_store_config_default``; the path is
+    borrowed for the call)."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("wal_path", c_char_p),
+        ("durability", c_int32),
+        ("read_only", c_bool),
+        ("compact_threshold_bytes", c_uint64),
+        ("tombstone_retention_ms", c_uint64),
+    ]
+
+
+class sa_compaction_report(_Sized):
+    """``struct sa_compaction_report`` (filled by ``sa_store_compact`` / ``sa_sync_compact``)."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("bytes_before", c_uint64),
+        ("bytes_after", c_uint64),
+        ("checkpoint_bytes", c_uint64),
+        ("records_folded", c_uint64),
+        ("tombstones_collected", c_uint64),
+        ("rotation_pause_us", c_uint64),
+        ("duration_us", c_uint64),
+    ]
+
+
+class sa_compaction_stats(_Sized):
+    """``struct sa_compaction_stats`` (filled by ``sa_store_compaction_stats``)."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("runs", c_uint64),
+        ("failures", c_uint64),
+        ("last_failed", c_bool),
+    ]
+
+
 class sa_store_write_result(_Sized):
     """``struct sa_store_write_result`` (filled by ``sa_store_put/remove/apply``)."""
 
@@ -469,6 +509,20 @@ _PROTOTYPES.update(
         "sa_sync_state_json": (sa_status, [_P(sa_sync), _P(sa_buf)]),
         "sa_sync_outbox_json": (sa_status, [_P(sa_sync), _P(sa_buf)]),
         "sa_batch_json": (sa_status, [_P(sa_batch), _P(sa_buf)]),
+    }
+)
+
+# Store config and compaction.
+_PROTOTYPES.update(
+    {
+        "sa_store_config_default": (sa_status, [_P(sa_store_config)]),
+        "sa_store_open_with": (sa_status, [_P(sa_store_config), _P(_P(sa_store))]),
+        "sa_store_compact": (sa_status, [_P(sa_store), _P(sa_compaction_report)]),
+        "sa_sync_compact": (sa_status, [_P(sa_sync), _P(sa_compaction_report)]),
+        "sa_store_compaction_stats": (
+            sa_status,
+            [_P(sa_store), _P(sa_compaction_stats), _P(sa_buf)],
+        ),
     }
 )
 

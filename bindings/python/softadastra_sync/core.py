@@ -44,6 +44,9 @@ from .model import (
     Reason,
     ReplacedWrite,
     ReplayReport,
+    CompactionReport,
+    CompactionStats,
+    StoreDefaults,
     Resolution,
     StoreWriteResult,
     SyncOperation,
@@ -361,22 +364,37 @@ class Store(_Owner):
     _what = "store"
 
     def __init__(
-        self, path: Optional[PathArg] = None, durability: Durability = Durability.DURABLE
+        self,
+        path: Optional[PathArg] = None,
+        durability: Durability = Durability.DURABLE,
+        *,
+        read_only: bool = False,
+        compact_threshold_bytes: Optional[int] = None,
+        tombstone_retention_ms: Optional[int] = None,
     ) -> None:
         """Prefer :meth:`open` and :meth:`memory`. ``path=None`` is a memory-only store."""
-        mode = _int32(durability, "durability", InvalidArgumentError)
-        c_path: Optional[bytes] = None
+        config = _store_config()
+        config.durability = _int32(durability, "durability", InvalidArgumentError)
+        config.read_only = _bool(read_only, "read_only")
+        if compact_threshold_bytes is not None:
+            config.compact_threshold_bytes = _uint(
+                compact_threshold_bytes, "compact_threshold_bytes", _U64_MAX, InvalidArgumentError
+            )
+        if tombstone_retention_ms is not None:
+            config.tombstone_retention_ms = _uint(
+                tombstone_retention_ms, "tombstone_retention_ms", _U64_MAX, InvalidArgumentError
+            )
         if path is not None:
             raw = os.fspath(path)
             if isinstance(raw, str):
-                c_path = _encode(raw, "wal_path", InvalidArgumentError)
+                config.wal_path = _encode(raw, "wal_path", InvalidArgumentError)
             else:
                 if b"\x00" in raw:
                     raise make(InvalidArgumentError, f"wal_path {raw!r} contains a NUL byte")
-                c_path = raw
+                config.wal_path = raw
         lib = _lib()
         out = ctypes.POINTER(N.sa_store)()
-        status = lib.sa_store_open(c_path, mode, byref(out))
+        status = lib.sa_store_open_with(byref(config), byref(out))
         if status:
             raise _error(lib, status)
         self._lib = lib
@@ -384,16 +402,37 @@ class Store(_Owner):
         self._own(out, lib.sa_store_free)
 
     @classmethod
-    def open(cls, path: PathArg, durability: Durability = Durability.DURABLE) -> "Store":
+    def open(
+        cls,
+        path: PathArg,
+        durability: Durability = Durability.DURABLE,
+        *,
+        read_only: bool = False,
+        compact_threshold_bytes: Optional[int] = None,
+        tombstone_retention_ms: Optional[int] = None,
+    ) -> "Store":
         """Opens the store logged in the WAL at ``path``.
 
         ``durability`` applies to direct store writes (sync writes follow the sync config).
-        Raises :class:`InvalidArgumentError` (bad durability, path not UTF-8),
-        :class:`SyncIOError`, :class:`CorruptError`.
+        ``read_only`` opens an existing WAL for inspection: nothing is created, repaired or
+        written, and writes and :meth:`compact` raise :class:`SyncIOError`.
+        ``compact_threshold_bytes``: automatic compaction starts, on a background thread, when
+        the log written since the last checkpoint exceeds max(this, 2 x the checkpoint's size);
+        0 turns it off. ``tombstone_retention_ms``: how long a tombstone is kept at least
+        (collected after that once its delete is acknowledged; keep it above the longest time
+        a node may stay offline). ``None`` takes the library's default (:func:`store_defaults`).
+        Raises :class:`InvalidArgumentError` (bad durability, path not UTF-8, a value out of
+        range), :class:`SyncIOError`, :class:`CorruptError`, :class:`InUseError`.
         """
         if path is None:
             raise TypeError("path must be a path, not None (use Store.memory())")
-        return cls(path, durability)
+        return cls(
+            path,
+            durability,
+            read_only=read_only,
+            compact_threshold_bytes=compact_threshold_bytes,
+            tombstone_retention_ms=tombstone_retention_ms,
+        )
 
     @classmethod
     def memory(cls) -> "Store":
@@ -504,9 +543,69 @@ class Store(_Owner):
         """Makes the store (and the engine on it) read physical time from ``clock``."""
         _set_clock(self, clock, self._lib.sa_store_set_clock)
 
+    def compact(self) -> CompactionReport:
+        """Compacts the store's log now (``sa_store_compact``): the log written since the last
+        checkpoint is folded into a new checkpoint and removed; writers on other threads keep
+        going. A store under a :class:`SyncEngine` is compacted with
+        :meth:`SyncEngine.compact`. On error the previous state stands, the failure is counted
+        in :meth:`compaction_stats`, and the next compaction folds the same log again. Raises
+        :class:`SyncIOError` (disk error, read-only store), :class:`CorruptError`."""
+        out = N.sa_compaction_report()
+        self._call(self._lib.sa_store_compact, byref(out))
+        return _compaction_report(out)
+
+    def compaction_stats(self) -> CompactionStats:
+        """Compactions since the store was opened, automatic ones included, with the latest
+        failure's message (``sa_store_compaction_stats``): where a failed automatic compaction
+        shows."""
+        out = N.sa_compaction_stats()
+        message = N.sa_buf()
+        self._call(self._lib.sa_store_compaction_stats, byref(out), byref(message))
+        text = _take_buf(self._lib, message).decode("utf-8", "replace")
+        return CompactionStats(
+            runs=int(out.runs),
+            failures=int(out.failures),
+            last_error=text if out.last_failed else None,
+        )
+
     def __repr__(self) -> str:
         where = "memory" if self.path is None else repr(self.path)
         return f"Store({where}{', closed' if self.closed else ''})"
+
+
+_U64_MAX = 2**64 - 1
+
+
+def _store_config() -> Any:
+    """A C store config holding the library's defaults."""
+    config = N.sa_store_config()
+    lib = _lib()
+    status = lib.sa_store_config_default(byref(config))
+    if status:
+        raise _error(lib, status)
+    return config
+
+
+def store_defaults() -> StoreDefaults:
+    """The library's default compaction threshold and tombstone retention
+    (``sa_store_config_default``)."""
+    config = _store_config()
+    return StoreDefaults(
+        compact_threshold_bytes=int(config.compact_threshold_bytes),
+        tombstone_retention_ms=int(config.tombstone_retention_ms),
+    )
+
+
+def _compaction_report(c: Any) -> CompactionReport:
+    return CompactionReport(
+        bytes_before=int(c.bytes_before),
+        bytes_after=int(c.bytes_after),
+        checkpoint_bytes=int(c.checkpoint_bytes),
+        records_folded=int(c.records_folded),
+        tombstones_collected=int(c.tombstones_collected),
+        rotation_pause_us=int(c.rotation_pause_us),
+        duration_us=int(c.duration_us),
+    )
 
 
 class StoreIterator(_Owner):
@@ -1042,6 +1141,17 @@ class SyncEngine(_Owner):
         out = N.sa_buf()
         self._call(self._lib.sa_sync_handle_v1_frame, data, len(data), byref(out))
         return _take_buf(self._lib, out)
+
+    def compact(self) -> CompactionReport:
+        """Compacts the log of the engine's store (``sa_sync_compact``): the outbox that is
+        not pruned, dedup ranges and versions go into the checkpoint; a tombstone is collected
+        once its delete is acknowledged and it is older than the store's
+        ``tombstone_retention_ms``. Writers keep going. On error the previous state stands and
+        the failure is counted in the store's :meth:`Store.compaction_stats`. Raises
+        :class:`SyncIOError`, :class:`CorruptError`."""
+        out = N.sa_compaction_report()
+        self._call(self._lib.sa_sync_compact, byref(out))
+        return _compaction_report(out)
 
     def state_json(self) -> str:
         """The engine's counters as a JSON object (``sa_sync_state_json``)."""

@@ -24,6 +24,9 @@ __all__ = [
     "Entry",
     "StoreWriteResult",
     "ReplayReport",
+    "CompactionReport",
+    "CompactionStats",
+    "StoreDefaults",
     "OperationError",
     "ReceiveReport",
     "make_stamp",
@@ -324,6 +327,49 @@ class ReplayReport:
 
     records: int
     dropped_bytes: int
+
+
+@dataclass(frozen=True)
+class CompactionReport:
+    """What one compaction did (:meth:`Store.compact`, :meth:`SyncEngine.compact`)."""
+
+    #: Bytes of the store's files (checkpoint and log segments) before and after.
+    bytes_before: int
+    bytes_after: int
+    #: Size of the new checkpoint file (``<wal>.ckpt``).
+    checkpoint_bytes: int
+    #: Log records folded into the checkpoint.
+    records_folded: int
+    #: Tombstones collected (past their retention and no longer needed by sync).
+    tombstones_collected: int
+    #: How long writers were held (the rotation, under the store's lock), in microseconds.
+    rotation_pause_us: int
+    #: How long the whole compaction took, in microseconds.
+    duration_us: int
+
+
+@dataclass(frozen=True)
+class CompactionStats:
+    """Compactions of a store since it was opened, automatic ones included
+    (:meth:`Store.compaction_stats`)."""
+
+    runs: int
+    failures: int
+    #: The latest compaction's error message if it failed (``None`` if it succeeded or none
+    #: ran): where a failed automatic compaction shows.
+    last_error: Optional[str]
+
+
+@dataclass(frozen=True)
+class StoreDefaults:
+    """The library's store defaults (``sa_store_config_default``), used by :meth:`Store.open`
+    for the settings it is not given."""
+
+    #: Automatic compaction starts when the log written since the last checkpoint exceeds
+    #: max(this, 2 x the checkpoint's size); 0 turns it off.
+    compact_threshold_bytes: int
+    #: How long a tombstone is kept at least, in milliseconds.
+    tombstone_retention_ms: int
 
 
 @dataclass(frozen=True)

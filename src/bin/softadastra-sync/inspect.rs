@@ -3,18 +3,36 @@
 use std::path::Path;
 
 use serde_json::json;
-use softadastra_sync::store::{StoreConfig, StoreEngine};
+use softadastra_sync::store::{store_files, StoreConfig, StoreEngine};
 use softadastra_sync::sync::{SyncConfig, SyncContext, SyncEngine};
 
 /// The node id the inspection engine is built with. Counters do not depend on it; the node
 /// that wrote the store is read from its outbox entries.
 const INSPECTOR: &str = "softadastra-sync-inspect";
 
+/// Builds a sync engine on `store`: its recovery reads sync's records, and it registers
+/// sync's part of compaction.
+pub fn attach_engine(store: &StoreEngine) -> Result<SyncEngine, String> {
+    SyncEngine::new(&SyncContext::new(store, SyncConfig::fast(INSPECTOR)))
+        .map_err(|e| e.to_string())
+}
+
+/// The store's files that exist, with their role and size.
+fn existing_files(wal: &Path) -> Vec<(&'static str, String, u64)> {
+    store_files(wal)
+        .into_iter()
+        .filter_map(|(role, path)| {
+            let bytes = std::fs::metadata(&path).ok()?.len();
+            Some((role, path.display().to_string(), bytes))
+        })
+        .collect()
+}
+
 /// Prints the summary; returns the exit status (0).
 pub fn run(wal: &Path, json: bool) -> Result<u8, String> {
     let store = StoreEngine::open(StoreConfig::read_only(wal)).map_err(|e| e.to_string())?;
-    let engine = SyncEngine::new(&SyncContext::new(&store, SyncConfig::fast(INSPECTOR)))
-        .map_err(|e| e.to_string())?;
+    let engine = attach_engine(&store)?;
+    let files = existing_files(wal);
     let file_bytes = std::fs::metadata(wal).map_err(|e| e.to_string())?.len();
     let report = store.replay_report();
     let state = engine.state();
@@ -32,6 +50,10 @@ pub fn run(wal: &Path, json: bool) -> Result<u8, String> {
             "file_bytes": file_bytes,
             "records": report.records,
             "torn_tail": torn,
+            "files": files
+                .iter()
+                .map(|(role, path, bytes)| json!({"path": path, "role": role, "bytes": bytes}))
+                .collect::<Vec<_>>(),
             "live_keys": store.len(),
             "tombstones": store.tombstones(),
             "sequence_mark": store.sequence_mark(),
@@ -42,6 +64,10 @@ pub fn run(wal: &Path, json: bool) -> Result<u8, String> {
         return Ok(0);
     }
     println!("wal            {} ({file_bytes} bytes)", wal.display());
+    for (i, (role, path, bytes)) in files.iter().enumerate() {
+        let label = if i == 0 { "files" } else { "" };
+        println!("{label:<14} {path} ({bytes} bytes, {role})");
+    }
     println!("records        {}", report.records);
     match report.torn_tail {
         None => println!("torn tail      none"),

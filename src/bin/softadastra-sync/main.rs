@@ -3,12 +3,14 @@
 //! ```text
 //! softadastra-sync inspect WAL [--json]   counts, outbox summary, replay report
 //! softadastra-sync verify WAL [--json]    full integrity check: exit 0 clean, 1 damaged
+//! softadastra-sync compact WAL [--json]   fold the log into the checkpoint, print the report
 //! ```
 //!
-//! Both open the store read-only (nothing is created, repaired or written) and refuse a store
-//! that a running process has open for writing (exit 2). Exit status 2 is also every usage or
-//! I/O error.
+//! `inspect` and `verify` open the store read-only (nothing is created, repaired or written);
+//! `compact` opens it for writing. All three refuse a store that a running process has open
+//! for writing (exit 2). Exit status 2 is also every usage or I/O error.
 
+mod compact;
 mod inspect;
 mod verify;
 
@@ -17,12 +19,19 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: softadastra-sync inspect WAL [--json]
        softadastra-sync verify WAL [--json]
+       softadastra-sync compact WAL [--json]
 
-  inspect  counts, outbox summary and replay report of the store at WAL
+  inspect  files, counts, outbox summary and replay report of the store at WAL
   verify   full integrity check of WAL and its sequence file:
            exit 0 clean, 1 damaged (the offset and the damage are named)
+  compact  fold the log into the checkpoint and collect expired, acknowledged
+           tombstones, as the library's automatic compaction does
 
-Both open the store read-only: nothing is created, repaired or written.";
+inspect and verify open the store read-only: nothing is created, repaired or
+written. compact writes: the store must not be open in another process.";
+
+/// The commands, as typed.
+const COMMANDS: [&str; 3] = ["inspect", "verify", "compact"];
 
 /// What the command line asks for.
 struct Request {
@@ -44,12 +53,12 @@ fn parse(args: &[String]) -> Result<Request, String> {
         }
     }
     match positional.as_slice() {
-        [command, wal] if command == "inspect" || command == "verify" => Ok(Request {
+        [command, wal] if COMMANDS.contains(&command.as_str()) => Ok(Request {
             command: command.clone(),
             wal: PathBuf::from(wal),
             json,
         }),
-        [command, ..] if command != "inspect" && command != "verify" => {
+        [command, ..] if !COMMANDS.contains(&command.as_str()) => {
             Err(format!("unknown command {command}"))
         }
         _ => Err("expected a command and one WAL path".into()),
@@ -71,6 +80,7 @@ fn main() -> ExitCode {
     };
     let outcome = match request.command.as_str() {
         "inspect" => inspect::run(&request.wal, request.json),
+        "compact" => compact::run(&request.wal, request.json),
         _ => verify::run(&request.wal, request.json),
     };
     match outcome {

@@ -3,6 +3,7 @@
  *
  *   softadastra::store::types::Key / Value / OperationType / Durability
  *   softadastra::store::core::Operation / Entry / StoreConfig / ReplayReport
+ *   softadastra::store::core::CompactionReport / CompactionStats
  *   softadastra::store::engine::StoreEngine  (RAII over sa_store)
  *
  * Keys and values are std::string based. A key must be non-empty UTF-8 without NUL bytes (at
@@ -16,6 +17,11 @@
  * StoreEngine::scan(prefix) iterates live entries in ascending key order; entries() returns
  * them all as a sorted map.
  *
+ * StoreEngine::compact() folds the log into a checkpoint now; compaction_stats() counts every
+ * compaction, automatic ones (run on a background thread when the log passes
+ * StoreConfig::compact_threshold_bytes) included, and keeps the message of the latest failure.
+ * For a store under a SyncEngine, call SyncEngine::compact() (see the README's "Compaction").
+ *
  * StoreEngine's constructor does not throw: when the WAL cannot be opened the engine is not
  * open (is_open() is false, error() says why), every read returns that error (get() returns
  * std::nullopt and keeps the error in last_error()), and a SyncContext built on it is not
@@ -28,6 +34,7 @@
 
 #include <softadastra/core/Core.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -166,6 +173,23 @@ namespace softadastra::store::types
   };
 } // namespace softadastra::store::types
 
+namespace softadastra::detail
+{
+  /// The library's store defaults (sa_store_config_default), read once: the one source of the
+  /// compaction threshold and tombstone retention defaults.
+  inline const sa_store_config &store_config_defaults()
+  {
+    static const sa_store_config defaults = []
+    {
+      sa_store_config c{};
+      c.struct_size = sizeof c;
+      sa_store_config_default(&c);
+      return c;
+    }();
+    return defaults;
+  }
+} // namespace softadastra::detail
+
 namespace softadastra::store::core
 {
   /// A store operation: put a value at a key, or delete a key.
@@ -248,6 +272,19 @@ namespace softadastra::store::core
     bool enable_wal{true};
     /// For direct store writes; sync writes follow the sync config.
     types::Durability durability{types::Durability::Durable};
+    /// Open an existing WAL for inspection only: nothing is created, repaired or written;
+    /// writes and compaction fail (naming the WAL).
+    bool read_only{false};
+    /// Automatic compaction starts, on a background thread, when the log written since the
+    /// last checkpoint exceeds max(compact_threshold_bytes, 2 x the checkpoint's size); 0
+    /// turns it off (StoreEngine::compact() still works). Default: the library's.
+    std::uint64_t compact_threshold_bytes{::softadastra::detail::store_config_defaults().compact_threshold_bytes};
+    /// How long a tombstone is kept at least: compaction collects older ones once sync no
+    /// longer needs them (their delete is acknowledged). A write older than a collected delete
+    /// that arrives later is applied: keep this above the longest time a node may stay
+    /// offline. Default: the library's.
+    ::softadastra::core::time::Duration tombstone_retention{
+        ::softadastra::detail::from_ms(::softadastra::detail::store_config_defaults().tombstone_retention_ms)};
 
     static StoreConfig durable(std::string path)
     {
@@ -285,7 +322,56 @@ namespace softadastra::store::core
     /// Bytes of torn tail cut off the end of the WAL (0 after a clean shutdown).
     std::uint64_t dropped_bytes{0};
   };
+
+  /// What one compaction did (StoreEngine::compact, SyncEngine::compact).
+  struct CompactionReport
+  {
+    /// Bytes of the store's files (checkpoint and log segments) before and after.
+    std::uint64_t bytes_before{0};
+    std::uint64_t bytes_after{0};
+    /// Size of the new checkpoint file (<wal>.ckpt).
+    std::uint64_t checkpoint_bytes{0};
+    /// Log records folded into the checkpoint.
+    std::uint64_t records_folded{0};
+    /// Tombstones collected (past their retention and no longer needed by sync).
+    std::uint64_t tombstones_collected{0};
+    /// How long writers were held (the rotation, under the store's lock).
+    std::chrono::microseconds rotation_pause{0};
+    /// How long the whole compaction took.
+    std::chrono::microseconds duration{0};
+  };
+
+  /// Compactions of a store since it was opened, automatic ones included.
+  struct CompactionStats
+  {
+    std::uint64_t runs{0};
+    std::uint64_t failures{0};
+    /// The message of the latest compaction if it failed (std::nullopt if it succeeded or
+    /// none ran): where a failed automatic compaction shows.
+    std::optional<std::string> last_error{};
+  };
 } // namespace softadastra::store::core
+
+namespace softadastra::detail
+{
+  /// Runs a C compaction call (sa_store_compact, sa_sync_compact) on `handle`.
+  template <typename Handle>
+  ::softadastra::core::types::Result<::softadastra::store::core::CompactionReport>
+  compact(sa_status (*function)(const Handle *, sa_compaction_report *), const Handle *handle)
+  {
+    using R = ::softadastra::core::types::Result<::softadastra::store::core::CompactionReport>;
+    sa_compaction_report c{};
+    c.struct_size = sizeof c;
+    const sa_status status = function(handle, &c);
+    if (status != SA_OK)
+    {
+      return R::err(last_error(status));
+    }
+    return R::ok(::softadastra::store::core::CompactionReport{
+        c.bytes_before, c.bytes_after, c.checkpoint_bytes, c.records_folded, c.tombstones_collected,
+        std::chrono::microseconds(c.rotation_pause_us), std::chrono::microseconds(c.duration_us)});
+  }
+} // namespace softadastra::detail
 
 namespace softadastra::store::engine
 {
@@ -436,7 +522,7 @@ namespace softadastra::store::engine
     /// Opens the store. Does not throw: on failure is_open() is false and error() says why.
     explicit StoreEngine(const core::StoreConfig &config)
     {
-      const char *path = nullptr;
+      sa_store_config c = ::softadastra::detail::store_config_defaults();
       if (config.enable_wal)
       {
         if (::softadastra::detail::has_nul(config.wal_path))
@@ -445,11 +531,21 @@ namespace softadastra::store::engine
               ::softadastra::detail::nul_error(ErrorCode::InvalidArgument, "wal_path", config.wal_path));
           return;
         }
-        path = config.wal_path.c_str();
+        c.wal_path = config.wal_path.c_str();
       }
+      if (config.tombstone_retention.is_negative())
+      {
+        open_error_ = std::make_unique<const Error>(
+            ErrorCode::InvalidArgument, "config field tombstone_retention is negative: " +
+                                            std::to_string(config.tombstone_retention.millis()) + " ms");
+        return;
+      }
+      c.durability = static_cast<std::int32_t>(config.durability);
+      c.read_only = config.read_only;
+      c.compact_threshold_bytes = config.compact_threshold_bytes;
+      c.tombstone_retention_ms = ::softadastra::detail::to_ms(config.tombstone_retention);
       sa_status status = SA_OK;
-      store_ = ::softadastra::detail::make_handle<sa_store, &sa_store_free>(
-          status, &sa_store_open, path, static_cast<std::int32_t>(config.durability));
+      store_ = ::softadastra::detail::make_handle<sa_store, &sa_store_free>(status, &sa_store_open_with, &c);
       if (status != SA_OK)
       {
         open_error_ = std::make_unique<const Error>(::softadastra::detail::last_error(status));
@@ -665,6 +761,47 @@ namespace softadastra::store::engine
         return R::err(::softadastra::detail::last_error(status));
       }
       return R::ok();
+    }
+
+    /// Compacts the store's log now (sa_store_compact): writers on other threads keep going;
+    /// a running compaction is waited for first. On error the previous checkpoint and log
+    /// stand, the failure is counted in compaction_stats(), and the next compaction starts
+    /// over. A store under a SyncEngine is compacted through SyncEngine::compact().
+    Result<core::CompactionReport> compact() const
+    {
+      if (store_ == nullptr)
+      {
+        return Result<core::CompactionReport>::err(closed_error());
+      }
+      return ::softadastra::detail::compact(&sa_store_compact, store_.get());
+    }
+
+    /// Compactions so far, automatic ones included, with the latest failure's message.
+    Result<core::CompactionStats> compaction_stats() const
+    {
+      using R = Result<core::CompactionStats>;
+      if (store_ == nullptr)
+      {
+        return R::err(closed_error());
+      }
+      sa_compaction_stats stats{};
+      stats.struct_size = sizeof stats;
+      sa_buf message{nullptr, 0};
+      const sa_status status = sa_store_compaction_stats(store_.get(), &stats, &message);
+      if (status != SA_OK)
+      {
+        return R::err(::softadastra::detail::last_error(status));
+      }
+      // Freed however this scope ends (copying the message may throw std::bad_alloc).
+      const std::unique_ptr<sa_buf, void (*)(sa_buf *)> owned(&message, &sa_buf_free);
+      core::CompactionStats out{stats.runs, stats.failures, std::nullopt};
+      if (stats.last_failed)
+      {
+        out.last_error = message.ptr == nullptr
+                             ? std::string()
+                             : std::string(reinterpret_cast<const char *>(message.ptr), message.len);
+      }
+      return R::ok(std::move(out));
     }
 
     /// The C handle (borrowed; NULL when not open).

@@ -837,6 +837,20 @@ namespace softadastra::sync::engine
       return RemoteResult::ok(core::RemoteApplyResult::from_c(result));
     }
 
+    /// Compacts the store's log through the engine (sa_sync_compact): the outbox that is not
+    /// pruned, dedup ranges and versions go into the checkpoint; a tombstone is collected once
+    /// its delete is acknowledged and it is older than the store's tombstone_retention. Writers
+    /// keep going. On error the previous state stands and the failure is counted in the
+    /// store's compaction_stats().
+    detail::Result<::softadastra::store::core::CompactionReport> compact() const
+    {
+      if (sync_ == nullptr)
+      {
+        return detail::Result<::softadastra::store::core::CompactionReport>::err(unusable());
+      }
+      return ::softadastra::detail::compact(&sa_sync_compact, sync_.get());
+    }
+
     /// Every counter (all zeros on error, kept in last_error(); try_state returns it).
     core::SyncState state() const { return latch_.value_or_keep(try_state(), core::SyncState{}); }
 
