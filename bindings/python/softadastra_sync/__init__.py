@@ -58,6 +58,7 @@ from .errors import (
 )
 from .model import (
     AckOutcome,
+    AckReport,
     ApplyResult,
     ConflictPolicy,
     Durability,
@@ -107,6 +108,7 @@ __all__ = [
     "StoreWriteResult",
     "ReplayReport",
     "ReceiveReport",
+    "AckReport",
     "OperationError",
     "make_stamp",
     "stamp_wall_ms",

@@ -13,11 +13,15 @@ import ctypes
 import dataclasses
 import functools
 import os
+import struct
+import sys
 import threading
 import weakref
 from ctypes import byref
+from array import array
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, List, Optional, Tuple, Type, Union
+from itertools import accumulate, repeat
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple, Type, Union
 
 from . import _native as N
 from .errors import (
@@ -51,7 +55,7 @@ from .model import (
     SyncStatus,
     TickResult,
 )
-from .model import OperationError, ReceiveReport
+from .model import AckReport, OperationError, ReceiveReport
 
 __all__ = [
     "ManualClock",
@@ -152,9 +156,70 @@ def _bool(value: object, what: str) -> bool:
     return value
 
 
+def _plain_puts(ops: List[Any]) -> Optional[Tuple[List[str], List[bytes], bytes]]:
+    """The common case of ``submit_many``, checked in bulk: every operation a ``(str, bytes)``
+    put with a NUL-free ASCII key. Returns the keys, the values and the keys joined by NULs
+    (their UTF-8), or None when the per-operation path must check (and name) each one."""
+    try:
+        keys = [key for key, _ in ops]
+        values = [value for _, value in ops]
+        joined = "\x00".join(keys)
+    except (TypeError, ValueError):
+        return None
+    if not joined.isascii() or joined.count("\x00") != len(keys) - 1:
+        return None
+    if not all(value.__class__ is bytes for value in values):
+        return None
+    return keys, values, joined.encode()
+
+
+def _checked_operations(
+    ops: List[Any],
+) -> Tuple[List[str], List[bytes], List[int], List[bytes]]:
+    """Keys, values (``b""`` for a delete), operation types and UTF-8 keys of ``submit_many``'s
+    operations, each checked; the first bad one raises, named by its index."""
+    keys: List[str] = []
+    values: List[bytes] = []
+    types: List[int] = []
+    c_keys: List[bytes] = []
+    for index, pair in enumerate(ops):
+        try:
+            key, value = pair
+            c_key = _encode(key, "key", InvalidOperationError)
+            if value is None:
+                value, op_type = b"", _DELETE
+            else:
+                value, op_type = _bytes(value, "value"), _PUT
+        except (TypeError, ValueError, SyncError) as exc:
+            raise _at_operation(index, exc) from None
+        keys.append(key)
+        values.append(value)
+        types.append(op_type)
+        c_keys.append(c_key)
+    return keys, values, types, c_keys
+
+
+def _at_operation(index: int, exc: Exception) -> Exception:
+    """``exc`` about operation ``index`` of a batch call, named as the library names it."""
+    if isinstance(exc, SyncError):
+        return make(type(exc), f"operation {index}: {exc}")
+    if isinstance(exc, ValueError):  # a pair that is not (key, value)
+        return TypeError(f"operation {index}: expected a (key, value) pair: {exc}")
+    return type(exc)(f"operation {index}: {exc}")
+
+
 _PUT = OpType.PUT
 _DELETE = OpType.DELETE
 _Submitted = N.sa_submitted
+_LOCAL_OP = struct.Struct(N.LOCAL_OP_FORMAT)
+_LOCAL_OP_SIZE = _LOCAL_OP.size
+_SUBMITTED = struct.Struct(N.SUBMITTED_FORMAT)
+_SUBMITTED_SIZE = _SUBMITTED.size
+# The first 64-bit word of an sa_local_op (struct_size, then op_type), by operation type.
+_LOCAL_OP_HEAD = {
+    op_type: int.from_bytes(_LOCAL_OP.pack(_LOCAL_OP_SIZE, op_type, 0, 0, 0)[:8], sys.byteorder)
+    for op_type in (_PUT, _DELETE)
+}
 _new = object.__new__
 _set = object.__setattr__
 
@@ -792,6 +857,7 @@ class SyncEngine(_Owner):
         self._config = dataclasses.replace(config)
         self._node = config.node_id
         self._c_submit = lib.sa_sync_submit
+        self._c_submit_many = lib.sa_sync_submit_many
         self._own(out, lib.sa_sync_free)
 
     @property
@@ -854,6 +920,89 @@ class SyncEngine(_Owner):
         """Deletes ``key`` (a tombstone keeps its stamp) and tracks it for propagation."""
         c_key = _encode(key, "key", InvalidOperationError)
         return self._submit(_DELETE, key, c_key, b"")
+
+    def submit_many(self, operations: Iterable[Tuple[str, Optional[bytes]]]) -> List[SyncOperation]:
+        """Submits ``(key, value)`` pairs in one call, in order (``value`` None deletes the
+        key): one engine lock and one WAL record, so after a crash all of them are there or
+        none (one fdatasync in durable mode). Returns the operations in the same order, as
+        :meth:`submit_put` would; a later operation on a key replaces an earlier one of the
+        same call.
+
+        Any bad operation refuses the whole call and changes nothing; the message names it
+        (``"operation 3: ..."``). Raises :class:`TypeError`, :class:`InvalidOperationError`,
+        :class:`CapacityExceededError`, :class:`SyncIOError`.
+        """
+        ops = operations if operations.__class__ is list else list(operations)
+        count = len(ops)
+        if count == 0:
+            return []
+        fast = _plain_puts(ops)
+        if fast is not None:
+            keys, values, key_blob = fast
+            types = [_PUT] * count
+            key_sizes = map(len, keys)  # ASCII: one byte a character
+        else:
+            keys, values, types, c_keys = _checked_operations(ops)
+            key_blob = b"\x00".join(c_keys)
+            key_sizes = map(len, c_keys)
+        key_blob += b"\x00"
+        value_blob = b"".join(values)
+        value_lens = list(map(len, values))
+        # The sa_local_op array as 64-bit words (its native layout, checked by a test): the
+        # struct_size and op_type pair, the key and value addresses (into the two blobs:
+        # NUL-terminated keys and values back to back), the value length.
+        words = [0] * (4 * count)
+        words[0::4] = [_LOCAL_OP_HEAD[op_type] for op_type in types]
+        words[1::4] = list(
+            accumulate(
+                map((1).__add__, key_sizes),
+                initial=ctypes.cast(key_blob, ctypes.c_void_p).value,
+            )
+        )[:count]
+        words[2::4] = list(
+            accumulate(value_lens, initial=ctypes.cast(value_blob, ctypes.c_void_p).value or 0)
+        )[:count]
+        words[3::4] = value_lens
+        packed = array("Q", words).tobytes()
+        # The sa_submitted array: zeroed, then each element's struct_size set.
+        results = bytearray(_SUBMITTED_SIZE * count)
+        memoryview(results).cast("I")[0 :: _SUBMITTED_SIZE // 4] = array(
+            "I", [_SUBMITTED_SIZE]
+        ) * count
+        self._call(
+            self._c_submit_many, packed, count, (_Submitted * count).from_buffer(results)
+        )
+        node = self._node
+        return [
+            _operation(
+                sync_id.partition(b"\x00")[0].decode(), node, version, stamp, op_type, key,
+                value,
+                ReplacedWrite(replaces_stamp, origin.partition(b"\x00")[0].decode())
+                if has_replaces
+                else None,
+            )
+            for (_, version, stamp, sync_id, has_replaces, replaces_stamp, origin), key, value,
+            op_type in zip(_SUBMITTED.iter_unpack(results), keys, values, types)
+        ]
+
+    def receive_acks(self, sync_ids: Iterable[str]) -> AckReport:
+        """Acknowledges every id of ``sync_ids`` in one call (one engine lock, one logged
+        transition). Ids the outbox does not hold are counted as unknown, not refused; an id
+        listed twice is acknowledged once. Raises :class:`TypeError`, :class:`NotFoundError`
+        (an id with a NUL character: the whole call is refused, naming it)."""
+        c_ids = []
+        for index, sync_id in enumerate(sync_ids):
+            try:
+                c_ids.append(self._sync_id(sync_id))
+            except (TypeError, SyncError) as exc:
+                raise _at_operation(index, exc) from None
+        report = N.sa_ack_report()
+        count = len(c_ids)
+        self._call(self._lib.sa_sync_ack_many, (ctypes.c_char_p * count)(*c_ids), count,
+                   byref(report))
+        return AckReport(
+            int(report.acknowledged), int(report.already_acknowledged), int(report.unknown)
+        )
 
     def _count(self, function: Any) -> int:
         out = ctypes.c_size_t()
