@@ -78,13 +78,43 @@ fn id(store: Store, value_len: usize, pending: usize) -> BenchmarkId {
     BenchmarkId::new(format!("{}/{value_len}B", store.name()), pending)
 }
 
-fn engine(store: &StoreEngine, node: &str) -> SyncEngine {
-    let mut config = SyncConfig::fast(node);
-    config.require_ack = true;
-    config.batch_size = CHUNK;
-    config.max_outbox_operations = usize::MAX / 2;
-    config.max_outbox_bytes = u64::MAX / 2;
-    SyncEngine::new(&SyncContext::new(store, config)).unwrap()
+/// One case's engine (fast preset, ACKs required, `batch_size` CHUNK) on its own store.
+struct Case {
+    engine: SyncEngine,
+    value: Value,
+    _store: StoreEngine,
+    _dir: tempfile::TempDir,
+}
+
+impl Case {
+    fn new(store: Store, value_len: usize, node: &str) -> Case {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store.open(&dir, "bench.wal");
+        let mut config = SyncConfig::fast(node);
+        config.require_ack = true;
+        config.batch_size = CHUNK;
+        config.max_outbox_operations = usize::MAX / 2;
+        config.max_outbox_bytes = u64::MAX / 2;
+        Case {
+            engine: SyncEngine::new(&SyncContext::new(&store, config)).unwrap(),
+            value: Value::new(&vec![7u8; value_len]).unwrap(),
+            _store: store,
+            _dir: dir,
+        }
+    }
+}
+
+/// Runs `iters` operations, at most CHUNK per `chunk(n)` call, which returns the time of the
+/// part it timed; the total.
+fn in_chunks(iters: u64, mut chunk: impl FnMut(usize) -> Duration) -> Duration {
+    let mut timed = Duration::ZERO;
+    let mut left = iters as usize;
+    while left > 0 {
+        let n = left.min(CHUNK);
+        timed += chunk(n);
+        left -= n;
+    }
+    timed
 }
 
 fn puts(first: usize, count: usize, value: &Value) -> Vec<Operation> {
@@ -115,34 +145,27 @@ fn submit(c: &mut Criterion) {
     let mut group = c.benchmark_group("submit");
     group.throughput(Throughput::Elements(1));
     for (store_kind, value_len, pending) in cases() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store_kind.open(&dir, "submit.wal");
-        let engine = engine(&store, "node-a");
-        let value = Value::new(&vec![7u8; value_len]).unwrap();
-        fill(&engine, 0, pending, &value);
+        let Case { engine, value, .. } = &Case::new(store_kind, value_len, "node-a");
+        fill(engine, 0, pending, value);
         let mut next = pending;
         let mut undrained = 0;
         group.bench_function(id(store_kind, value_len, pending), |b| {
             b.iter_custom(|iters| {
-                let mut timed = Duration::ZERO;
-                let mut left = iters as usize;
-                while left > 0 {
-                    let n = left.min(CHUNK);
-                    let ops = puts(next, n, &value);
+                in_chunks(iters, |n| {
+                    let ops = puts(next, n, value);
                     next += n;
                     let start = Instant::now();
                     for op in ops {
                         engine.submit_local_operation(op).unwrap();
                     }
-                    timed += start.elapsed();
-                    left -= n;
+                    let timed = start.elapsed();
                     undrained += n;
                     while undrained >= CHUNK {
-                        drain_chunk(&engine);
+                        drain_chunk(engine);
                         undrained -= CHUNK;
                     }
-                }
-                timed
+                    timed
+                })
             })
         });
     }
@@ -153,11 +176,8 @@ fn next_batch_ack(c: &mut Criterion) {
     let mut group = c.benchmark_group("next_batch_ack");
     group.throughput(Throughput::Elements(CHUNK as u64));
     for (store_kind, value_len, pending) in cases() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store_kind.open(&dir, "ack.wal");
-        let engine = engine(&store, "node-a");
-        let value = Value::new(&vec![7u8; value_len]).unwrap();
-        fill(&engine, 0, pending, &value);
+        let Case { engine, value, .. } = &Case::new(store_kind, value_len, "node-a");
+        fill(engine, 0, pending, value);
         let mut next = pending;
         group.bench_function(id(store_kind, value_len, pending), |b| {
             b.iter_custom(|iters| {
@@ -172,7 +192,7 @@ fn next_batch_ack(c: &mut Criterion) {
                     drop(ids);
                     drop(batch);
                     engine.prune_completed().unwrap();
-                    fill(&engine, next, CHUNK, &value);
+                    fill(engine, next, CHUNK, value);
                     next += CHUNK;
                 }
                 timed
@@ -197,33 +217,24 @@ fn remote_apply(c: &mut Criterion) {
     let mut group = c.benchmark_group("remote_apply");
     group.throughput(Throughput::Elements(1));
     for (store_kind, value_len, pending) in cases() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store_kind.open(&dir, "remote.wal");
-        let engine = engine(&store, "recv");
-        let value = Value::new(&vec![7u8; value_len]).unwrap();
-        let mut next = 0;
-        while next < pending {
-            for op in remote_ops(next, CHUNK, &value) {
+        let Case { engine, value, .. } = &Case::new(store_kind, value_len, "recv");
+        for first in (0..pending).step_by(CHUNK) {
+            for op in remote_ops(first, CHUNK, value) {
                 engine.receive_remote_operation(&op).unwrap();
             }
-            next += CHUNK;
         }
+        let mut next = pending;
         group.bench_function(id(store_kind, value_len, pending), |b| {
             b.iter_custom(|iters| {
-                let mut timed = Duration::ZERO;
-                let mut left = iters as usize;
-                while left > 0 {
-                    let n = left.min(CHUNK);
-                    let ops = remote_ops(next, n, &value);
+                in_chunks(iters, |n| {
+                    let ops = remote_ops(next, n, value);
                     next += n;
                     let start = Instant::now();
                     for op in &ops {
                         engine.receive_remote_operation(op).unwrap();
                     }
-                    timed += start.elapsed();
-                    left -= n;
-                }
-                timed
+                    start.elapsed()
+                })
             })
         });
     }

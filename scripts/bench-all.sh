@@ -6,6 +6,7 @@
 #   durable.txt       cargo bench --bench durable_batch (durable submits, group commit)
 #   python.txt        bindings/python/bench_overhead.py against the installed library
 #   instructions.txt  scripts/check-instructions.py (instructions per operation)
+#   tables.md         the tables of BENCHMARKS.md (scripts/bench_tables.py)
 # then draws docs/benchmarks-per-op.svg from c_abi.tsv (scripts/bench_chart.py).
 # About 15 minutes on a 2-core machine; SA_BENCH_MAX=100000 leaves out the 1 M cases.
 set -euo pipefail
@@ -30,5 +31,6 @@ cargo bench --bench durable_batch 2>&1 | grep -E 'ops/s' | tee "$out/durable.txt
 SOFTADASTRA_SYNC_LIB="$prefix/lib/libsoftadastra_sync.so" \
   python3 bindings/python/bench_overhead.py --runs 9 | tee "$out/python.txt"
 python3 scripts/check-instructions.py | tee "$out/instructions.txt" || true
+python3 scripts/bench_tables.py "$out/c_abi.tsv" target/criterion > "$out/tables.md"
 python3 scripts/bench_chart.py "$out/c_abi.tsv" docs/benchmarks-per-op.svg
 echo "figures in $out/, chart in docs/benchmarks-per-op.svg"

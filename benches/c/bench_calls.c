@@ -46,15 +46,8 @@
 
 #include <softadastra/sync.h>
 
-#define CHECK(call)                                                                    \
-    do {                                                                               \
-        sa_status check_status_ = (call);                                              \
-        if (check_status_ != SA_OK) {                                                  \
-            fprintf(stderr, "%s:%d: %s failed: %s: %s\n", __FILE__, __LINE__, #call,    \
-                    sa_status_str(check_status_), sa_last_error_message());            \
-            exit(1);                                                                   \
-        }                                                                              \
-    } while (0)
+#include "check.h"
+
 
 #define MAX_SAMPLES 64
 #define KEY_BYTES 24

@@ -25,21 +25,14 @@
 #include <time.h>
 
 #include <softadastra/sync.h>
+
+#include "check.h"
 #include <valgrind/callgrind.h>
 
 #define PENDING 10000
 #define OPS 1000
 #define KEY_BYTES 24
 
-#define CHECK(call)                                                                    \
-    do {                                                                               \
-        sa_status check_status_ = (call);                                              \
-        if (check_status_ != SA_OK) {                                                  \
-            fprintf(stderr, "%s:%d: %s failed: %s: %s\n", __FILE__, __LINE__, #call,    \
-                    sa_status_str(check_status_), sa_last_error_message());            \
-            exit(1);                                                                   \
-        }                                                                              \
-    } while (0)
 
 static char g_keys[OPS * KEY_BYTES];
 static char g_ids[OPS * SA_SYNC_ID_MAX];

@@ -156,6 +156,14 @@ def _bool(value: object, what: str) -> bool:
     return value
 
 
+def _replaced(results: bytearray, index: int, stamp: int) -> ReplacedWrite:
+    """The write replaced by element ``index`` of an ``sa_submitted`` array: its origin is read
+    only here, where there is one (the field is 257 bytes, mostly NULs)."""
+    start = index * _SUBMITTED_SIZE + _REPLACED_ORIGIN
+    origin = results[start:start + N.SA_NODE_ID_BUFFER].partition(b"\x00")[0]
+    return ReplacedWrite(stamp, origin.decode())
+
+
 def _plain_puts(ops: List[Any]) -> Optional[Tuple[List[str], List[bytes], bytes]]:
     """The common case of ``submit_many``, checked in bulk: every operation a ``(str, bytes)``
     put with a NUL-free ASCII key. Returns the keys, the values and the keys joined by NULs
@@ -215,6 +223,11 @@ _LOCAL_OP = struct.Struct(N.LOCAL_OP_FORMAT)
 _LOCAL_OP_SIZE = _LOCAL_OP.size
 _SUBMITTED = struct.Struct(N.SUBMITTED_FORMAT)
 _SUBMITTED_SIZE = _SUBMITTED.size
+# sa_submitted with its last field (replaces_origin) skipped as padding: see _replaced.
+_SUBMITTED_HEAD = struct.Struct(
+    N.SUBMITTED_FORMAT.replace(f"{N.SA_NODE_ID_BUFFER}s", f"{N.SA_NODE_ID_BUFFER}x")
+)
+_REPLACED_ORIGIN = N.sa_submitted.replaces_origin.offset
 # The first 64-bit word of an sa_local_op (struct_size, then op_type), by operation type.
 _LOCAL_OP_HEAD = {
     op_type: int.from_bytes(_LOCAL_OP.pack(_LOCAL_OP_SIZE, op_type, 0, 0, 0)[:8], sys.byteorder)
@@ -940,9 +953,11 @@ class SyncEngine(_Owner):
         if fast is not None:
             keys, values, key_blob = fast
             types = [_PUT] * count
+            heads = [_LOCAL_OP_HEAD[_PUT]] * count
             key_sizes = map(len, keys)  # ASCII: one byte a character
         else:
             keys, values, types, c_keys = _checked_operations(ops)
+            heads = [_LOCAL_OP_HEAD[op_type] for op_type in types]
             key_blob = b"\x00".join(c_keys)
             key_sizes = map(len, c_keys)
         key_blob += b"\x00"
@@ -952,7 +967,7 @@ class SyncEngine(_Owner):
         # struct_size and op_type pair, the key and value addresses (into the two blobs:
         # NUL-terminated keys and values back to back), the value length.
         words = [0] * (4 * count)
-        words[0::4] = [_LOCAL_OP_HEAD[op_type] for op_type in types]
+        words[0::4] = heads
         words[1::4] = list(
             accumulate(
                 map((1).__add__, key_sizes),
@@ -972,17 +987,16 @@ class SyncEngine(_Owner):
         self._call(
             self._c_submit_many, packed, count, (_Submitted * count).from_buffer(results)
         )
-        node = self._node
+        node, operation, replaced = self._node, _operation, _replaced
         return [
-            _operation(
+            operation(
                 sync_id.partition(b"\x00")[0].decode(), node, version, stamp, op_type, key,
-                value,
-                ReplacedWrite(replaces_stamp, origin.partition(b"\x00")[0].decode())
-                if has_replaces
-                else None,
+                value, replaced(results, index, replaces_stamp) if has_replaces else None,
             )
-            for (_, version, stamp, sync_id, has_replaces, replaces_stamp, origin), key, value,
-            op_type in zip(_SUBMITTED.iter_unpack(results), keys, values, types)
+            for index, ((_, version, stamp, sync_id, has_replaces, replaces_stamp), key, value,
+                        op_type) in enumerate(
+                zip(_SUBMITTED_HEAD.iter_unpack(results), keys, values, types)
+            )
         ]
 
     def receive_acks(self, sync_ids: Iterable[str]) -> AckReport:
