@@ -228,7 +228,9 @@ _SUBMITTED_HEAD = struct.Struct(
     N.SUBMITTED_FORMAT.replace(f"{N.SA_NODE_ID_BUFFER}s", f"{N.SA_NODE_ID_BUFFER}x")
 )
 _REPLACED_ORIGIN = N.sa_submitted.replaces_origin.offset
-# The first 64-bit word of an sa_local_op (struct_size, then op_type), by operation type.
+# On 64-bit platforms an sa_local_op is four 64-bit words, the first holding struct_size and
+# op_type (its value by operation type below), so submit_many builds arrays of words.
+_LOCAL_OP_IS_FOUR_WORDS = _LOCAL_OP_SIZE == 32 and struct.calcsize("P") == 8
 _LOCAL_OP_HEAD = {
     op_type: int.from_bytes(_LOCAL_OP.pack(_LOCAL_OP_SIZE, op_type, 0, 0, 0)[:8], sys.byteorder)
     for op_type in (_PUT, _DELETE)
@@ -963,22 +965,30 @@ class SyncEngine(_Owner):
         key_blob += b"\x00"
         value_blob = b"".join(values)
         value_lens = list(map(len, values))
-        # The sa_local_op array as 64-bit words (its native layout, checked by a test): the
-        # struct_size and op_type pair, the key and value addresses (into the two blobs:
-        # NUL-terminated keys and values back to back), the value length.
-        words = [0] * (4 * count)
-        words[0::4] = heads
-        words[1::4] = list(
+        # Each element points into the two blobs (NUL-terminated keys, values back to back).
+        key_addrs = list(
             accumulate(
                 map((1).__add__, key_sizes),
                 initial=ctypes.cast(key_blob, ctypes.c_void_p).value,
             )
         )[:count]
-        words[2::4] = list(
+        value_addrs = list(
             accumulate(value_lens, initial=ctypes.cast(value_blob, ctypes.c_void_p).value or 0)
         )[:count]
-        words[3::4] = value_lens
-        packed = array("Q", words).tobytes()
+        if _LOCAL_OP_IS_FOUR_WORDS:
+            # The array as 64-bit words, faster than one struct.pack per element: the
+            # struct_size and op_type pair, the key address, the value address, its length.
+            words = [0] * (4 * count)
+            words[0::4] = heads
+            words[1::4] = key_addrs
+            words[2::4] = value_addrs
+            words[3::4] = value_lens
+            packed = array("Q", words).tobytes()
+        else:
+            packed = b"".join(
+                map(_LOCAL_OP.pack, repeat(_LOCAL_OP_SIZE, count), types, key_addrs,
+                    value_addrs, value_lens)
+            )
         # The sa_submitted array: zeroed, then each element's struct_size set.
         results = bytearray(_SUBMITTED_SIZE * count)
         memoryview(results).cast("I")[0 :: _SUBMITTED_SIZE // 4] = array(

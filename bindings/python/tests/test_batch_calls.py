@@ -91,3 +91,15 @@ def test_batch_calls_on_a_closed_engine_raise(engine: sa.SyncEngine) -> None:
         engine.submit_many([("k", b"v")])
     with pytest.raises(sa.InvalidArgumentError, match="closed"):
         engine.receive_acks(["node-a-1"])
+
+
+def test_submit_many_packs_with_struct_where_an_element_is_not_four_words(
+    engine: sa.SyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from softadastra_sync import core
+
+    monkeypatch.setattr(core, "_LOCAL_OP_IS_FOUR_WORDS", False)
+    ops = engine.submit_many([("k", b"one"), ("j", None)])
+    assert [(op.key, op.value, op.op_type) for op in ops] == [
+        ("k", b"one", sa.OpType.PUT), ("j", b"", sa.OpType.DELETE)]
+    assert engine.store.get("k") == b"one"
