@@ -67,7 +67,9 @@ def y_of(ns: float) -> float:
 
 
 def duration(ns: float) -> str:
-    return f"{ns / 1000:g} µs" if ns >= 1000 else f"{ns:g} ns"
+    if ns >= 1e6:
+        return f"{ns / 1e6:.3g} ms"
+    return f"{ns / 1000:.3g} µs" if ns >= 1000 else f"{ns:.3g} ns"
 
 
 def axes() -> List[str]:

@@ -656,8 +656,9 @@ void sa_batch_free(struct sa_batch *batch);
 // Errors refuse the whole call and change nothing; the message names the first bad operation
 // (`operation 3: ...`): `SA_ERR_INVALID_ARGUMENT` (NULL `sync`, NULL `ops` with `count` > 0,
 // NULL key or value, a struct_size that differs from element 0's or is invalid),
-// `SA_ERR_INVALID_OPERATION` (as `sa_sync_submit`), `SA_ERR_CAPACITY_EXCEEDED` (the whole
-// call does not fit the outbox limits, or its record is over 64 MiB), `SA_ERR_IO`.
+// `SA_ERR_INVALID_OPERATION` (as `sa_sync_submit`; also a call whose WAL record would be over
+// 64 MiB: split it), `SA_ERR_CAPACITY_EXCEEDED` (the whole call does not fit the outbox
+// limits), `SA_ERR_IO`.
 sa_status sa_sync_submit_many(const struct sa_sync *sync,
                               const struct sa_local_op *ops,
                               size_t count,

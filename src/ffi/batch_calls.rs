@@ -64,8 +64,9 @@ fn at(index: usize) -> impl Fn(Failure) -> Failure {
 /// Errors refuse the whole call and change nothing; the message names the first bad operation
 /// (`operation 3: ...`): `SA_ERR_INVALID_ARGUMENT` (NULL `sync`, NULL `ops` with `count` > 0,
 /// NULL key or value, a struct_size that differs from element 0's or is invalid),
-/// `SA_ERR_INVALID_OPERATION` (as `sa_sync_submit`), `SA_ERR_CAPACITY_EXCEEDED` (the whole
-/// call does not fit the outbox limits, or its record is over 64 MiB), `SA_ERR_IO`.
+/// `SA_ERR_INVALID_OPERATION` (as `sa_sync_submit`; also a call whose WAL record would be over
+/// 64 MiB: split it), `SA_ERR_CAPACITY_EXCEEDED` (the whole call does not fit the outbox
+/// limits), `SA_ERR_IO`.
 #[no_mangle]
 pub extern "C" fn sa_sync_submit_many(
     sync: *const sa_sync,
