@@ -46,11 +46,10 @@
 
 #include <softadastra/sync.h>
 
-#include "check.h"
+#include "bench.h"
 
 
 #define MAX_SAMPLES 64
-#define KEY_BYTES 24
 
 static long g_chunk = 1000;
 static long g_samples = 7;
@@ -63,13 +62,6 @@ static double now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* Resident set size in bytes (Linux), 0 when unknown. */
@@ -109,14 +101,6 @@ static void report(const char *call, const char *store, size_t value_len, long p
     printf("%s\t%s\t%zu\t%ld\t%.1f\t%.1f\t%.1f\n", call, store, value_len, pending, median,
            s->ns[0], s->ns[s->count - 1]);
     fflush(stdout);
-}
-
-/* Keys "key:<9 digits>" for operations first..first+count-1, in `keys` (count * KEY_BYTES). */
-static void make_keys(char *keys, long first, long count)
-{
-    for (long i = 0; i < count; i++) {
-        snprintf(keys + i * KEY_BYTES, KEY_BYTES, "key:%09ld", first + i);
-    }
 }
 
 static sa_sync *new_engine(sa_store *store, const char *node)
@@ -290,28 +274,6 @@ static void local_calls(const char *dir, const char *store_name, const uint8_t *
     free(results);
     free(ids);
     free(id_text);
-}
-
-/* Remote operations of node "peer", versions first..first+count-1, keys `keys`. */
-static void make_remote_ops(sa_remote_op *ops, char *ids, char *keys, long first, long count,
-                            const uint8_t *value, size_t value_len)
-{
-    make_keys(keys, first, count);
-    uint64_t stamp = wall_ms() << 16;
-    for (long i = 0; i < count; i++) {
-        snprintf(ids + i * SA_SYNC_ID_MAX, SA_SYNC_ID_MAX, "peer-%ld", first + i + 1);
-        ops[i] = (sa_remote_op){.struct_size = sizeof ops[i],
-                                .sync_id = ids + i * SA_SYNC_ID_MAX,
-                                .origin = "peer",
-                                .version = (uint64_t)(first + i + 1),
-                                .stamp = stamp + (uint64_t)(i % 60000),
-                                .op_type = SA_OP_PUT,
-                                .key = keys + i * KEY_BYTES,
-                                .value = value,
-                                .value_len = value_len,
-                                .has_replaces = false,
-                                .replaces_origin = NULL};
-    }
 }
 
 /* A V2 frame of `count` fresh operations, made by the engine `peer`. */

@@ -26,24 +26,16 @@
 
 #include <softadastra/sync.h>
 
-#include "check.h"
+#include "bench.h"
 #include <valgrind/callgrind.h>
 
 #define PENDING 10000
 #define OPS 1000
-#define KEY_BYTES 24
 
 
 static char g_keys[OPS * KEY_BYTES];
 static char g_ids[OPS * SA_SYNC_ID_MAX];
 static uint8_t g_value[32];
-
-static void make_keys(long first)
-{
-    for (long i = 0; i < OPS; i++) {
-        snprintf(g_keys + i * KEY_BYTES, KEY_BYTES, "key:%09ld", first + i);
-    }
-}
 
 static const char *key(long i) { return g_keys + i * KEY_BYTES; }
 
@@ -62,27 +54,9 @@ static sa_sync *new_engine(sa_store **store, const char *node)
 static void submit_chunk(sa_sync *engine, long first)
 {
     sa_submitted submitted = {.struct_size = sizeof submitted};
-    make_keys(first);
+    make_keys(g_keys, first, OPS);
     for (long i = 0; i < OPS; i++) {
         CHECK(sa_sync_submit(engine, SA_OP_PUT, key(i), g_value, sizeof g_value, &submitted));
-    }
-}
-
-static void remote_chunk(long first, sa_remote_op *ops)
-{
-    make_keys(first);
-    uint64_t stamp = (uint64_t)time(NULL) * 1000u << 16;
-    for (long i = 0; i < OPS; i++) {
-        snprintf(g_ids + i * SA_SYNC_ID_MAX, SA_SYNC_ID_MAX, "peer-%ld", first + i + 1);
-        ops[i] = (sa_remote_op){.struct_size = sizeof ops[i],
-                                .sync_id = g_ids + i * SA_SYNC_ID_MAX,
-                                .origin = "peer",
-                                .version = (uint64_t)(first + i + 1),
-                                .stamp = stamp + (uint64_t)i,
-                                .op_type = SA_OP_PUT,
-                                .key = key(i),
-                                .value = g_value,
-                                .value_len = sizeof g_value};
     }
 }
 
@@ -101,7 +75,7 @@ int main(void)
     }
 
     sa_submitted submitted = {.struct_size = sizeof submitted};
-    make_keys(PENDING);
+    make_keys(g_keys, PENDING, OPS);
     CALLGRIND_TOGGLE_COLLECT;
     for (long i = 0; i < OPS; i++) {
         CHECK(sa_sync_submit(engine, SA_OP_PUT, key(i), g_value, sizeof g_value, &submitted));
@@ -109,7 +83,7 @@ int main(void)
     CALLGRIND_TOGGLE_COLLECT;
     CALLGRIND_DUMP_STATS_AT("submit");
 
-    make_keys(PENDING + OPS);
+    make_keys(g_keys, PENDING + OPS, OPS);
     for (long i = 0; i < OPS; i++) {
         local[i] = (sa_local_op){.struct_size = sizeof local[i], .op_type = SA_OP_PUT,
                                  .key = key(i), .value = g_value, .value_len = sizeof g_value};
@@ -153,12 +127,12 @@ int main(void)
     sa_sync *recv = new_engine(&recv_store, "recv");
     sa_apply_result applied = {.struct_size = sizeof applied};
     for (long first = 0; first < PENDING; first += OPS) {
-        remote_chunk(first, remote);
+        make_remote_ops(remote, g_ids, g_keys, first, OPS, g_value, sizeof g_value);
         for (long i = 0; i < OPS; i++) {
             CHECK(sa_sync_receive_remote(recv, &remote[i], &applied));
         }
     }
-    remote_chunk(PENDING, remote);
+    make_remote_ops(remote, g_ids, g_keys, PENDING, OPS, g_value, sizeof g_value);
     CALLGRIND_TOGGLE_COLLECT;
     for (long i = 0; i < OPS; i++) {
         CHECK(sa_sync_receive_remote(recv, &remote[i], &applied));
