@@ -3,18 +3,23 @@
 
 Workload, identical on both sides: a memory-only store, an engine with the fast preset, OPS
 puts of keys ``k0``..``k<OPS-1>`` (made before timing) with a 32-byte value, all left in the
-outbox; a fresh store and engine per run; the median of RUNS runs, in µs per submit.
+outbox; a fresh store and engine per run; the median of RUNS runs, in µs per submit. Times are
+the thread's CPU time on both sides (``time.thread_time``, ``CLOCK_THREAD_CPUTIME_ID``): the
+calls never wait, and on a shared machine the time the thread was not scheduled is left out.
 
-Prints three figures:
+Prints these figures:
 
 * ``python``: ``SyncEngine.submit_put`` (the public API: argument checks, UTF-8 encoding, the
   handle guard, the ctypes call, building the returned ``SyncOperation``);
 * ``ctypes``: ``sa_sync_submit`` called through ctypes directly, keys encoded beforehand (the
   floor of any ctypes binding);
 * ``c``: ``bench_submit.c`` compiled with ``cc`` against the same library file, if a C
-  compiler is available; then the ratio python / c.
+  compiler is available; then the ratio python / c;
+* ``python submit_many`` and ``c submit_many``: the same operations BATCH at a time
+  (``SyncEngine.submit_many`` against ``sa_sync_submit_many`` from C, results wanted on both
+  sides); then the per-operation overhead of Python over C (target: at most 1.5 µs).
 
-    python3 bindings/python/bench_overhead.py [--ops 20000] [--runs 7]
+    python3 bindings/python/bench_overhead.py [--ops 20000] [--runs 7] [--batch 1000]
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List, Optional
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
@@ -59,10 +64,28 @@ def bench_python(ops: int, runs: int) -> float:
         with sa.Store.memory() as store, sa.SyncEngine(store, config) as engine:
             submit = engine.submit_put
             value = VALUE
-            start = time.perf_counter()
+            start = time.thread_time()
             for key in keys:
                 submit(key, value)
-            elapsed = time.perf_counter() - start
+            elapsed = time.thread_time() - start
+        return elapsed * 1e6 / ops
+
+    return _median_us(run_once, runs)
+
+
+def bench_python_many(ops: int, runs: int, batch: int) -> float:
+    """Median µs per operation of ``SyncEngine.submit_many``, ``batch`` operations a call."""
+    pairs = [(f"k{i}", VALUE) for i in range(ops)]
+    chunks = [pairs[i:i + batch] for i in range(0, ops, batch)]
+    config = sa.SyncConfig.fast("bench")
+
+    def run_once() -> float:
+        with sa.Store.memory() as store, sa.SyncEngine(store, config) as engine:
+            submit_many = engine.submit_many
+            start = time.thread_time()
+            for chunk in chunks:
+                submit_many(chunk)
+            elapsed = time.thread_time() - start
         return elapsed * 1e6 / ops
 
     return _median_us(run_once, runs)
@@ -83,11 +106,11 @@ def bench_raw_ctypes(ops: int, runs: int) -> float:
         out = native.sa_submitted()
         out_ref = ctypes.byref(out)
         value, size, put = VALUE, len(VALUE), native.SA_OP_PUT
-        start = time.perf_counter()
+        start = time.thread_time()
         for key in keys:
             if submit(engine, put, key, value, size, out_ref):
                 raise RuntimeError(lib.sa_last_error_message())
-        elapsed = time.perf_counter() - start
+        elapsed = time.thread_time() - start
         lib.sa_sync_free(engine)
         lib.sa_store_free(store)
         return elapsed * 1e6 / ops
@@ -102,8 +125,10 @@ def _include_dir() -> Optional[Path]:
     return None
 
 
-def bench_c(ops: int, runs: int) -> Optional[float]:
-    """Median µs per ``sa_sync_submit`` from C, or None when it cannot be built."""
+def bench_c(ops: int, runs: int, batch: int) -> Optional[Dict[str, float]]:
+    """Median µs per ``sa_sync_submit`` and per operation of ``sa_sync_submit_many`` from C
+    (``{"c_submit_us_per_op": ..., "c_submit_many_us_per_op": ...}``), or None when the
+    program cannot be built."""
     compiler = os.environ.get("CC") or shutil.which("cc")
     include = _include_dir()
     if compiler is None:
@@ -139,22 +164,27 @@ def bench_c(ops: int, runs: int) -> Optional[float]:
             return None
         env = dict(os.environ, LD_LIBRARY_PATH=str(libdir))
         ran = subprocess.run(
-            [str(program), str(ops), str(runs)], capture_output=True, text=True, env=env
+            [str(program), str(ops), str(runs), str(batch)], capture_output=True, text=True,
+            env=env,
         )
         if ran.returncode != 0:
             print(f"c: failed ({ran.stderr.strip()})")
             return None
-        for line in ran.stdout.splitlines():
-            if line.startswith("c_submit_us_per_op "):
-                return float(line.split()[1])
-    print("c: no result line in the program's output")
-    return None
+        results = {
+            name: float(value)
+            for name, value in (line.split() for line in ran.stdout.splitlines())
+        }
+    if "c_submit_us_per_op" not in results or "c_submit_many_us_per_op" not in results:
+        print("c: no result line in the program's output")
+        return None
+    return results
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ops", type=int, default=20_000, help="submits per run")
     parser.add_argument("--runs", type=int, default=7, help="runs (the median is reported)")
+    parser.add_argument("--batch", type=int, default=1000, help="operations per submit_many")
     parser.add_argument("--no-c", action="store_true", help="skip the C program")
     args = parser.parse_args(argv)
 
@@ -165,14 +195,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"python: {python_us:.3f} us/op  (SyncEngine.submit_put)")
     raw_us = bench_raw_ctypes(args.ops, args.runs)
     print(f"ctypes: {raw_us:.3f} us/op  (sa_sync_submit through ctypes, no wrapper)")
+    many_us = bench_python_many(args.ops, args.runs, args.batch)
+    print(f"python submit_many: {many_us:.3f} us/op  ({args.batch} operations a call)")
     if args.no_c:
         return 0
-    c_us = bench_c(args.ops, args.runs)
-    if c_us is not None:
+    c = bench_c(args.ops, args.runs, args.batch)
+    if c is not None:
+        c_us, c_many_us = c["c_submit_us_per_op"], c["c_submit_many_us_per_op"]
         print(f"c:      {c_us:.3f} us/op  (sa_sync_submit from C, bench_submit.c)")
         print(f"ratio python/c: {python_us / c_us:.2f}x  "
               f"(overhead {python_us - c_us:.3f} us per call)")
         print(f"ratio ctypes/c: {raw_us / c_us:.2f}x")
+        print(f"c submit_many: {c_many_us:.3f} us/op  (sa_sync_submit_many from C)")
+        print(f"submit_many overhead python - c: {many_us - c_many_us:.3f} us per operation "
+              f"(target <= 1.5)")
     return 0
 
 

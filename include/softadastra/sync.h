@@ -20,8 +20,10 @@
  * struct_size are untouched), and the library writes struct_size back unchanged. A size below
  * the struct's smallest accepted size, inside a field, or larger than this library's sizeof
  * (a program built against a newer header) is refused with SA_ERR_INVALID_ARGUMENT and
- * nothing is read or written. Structs without struct_size (sa_str, sa_bytes, sa_buf, ...)
- * never change.
+ * nothing is read or written. An array of such structs (sa_local_op, sa_submitted in
+ * sa_sync_submit_many) has the stride of its first element's struct_size, and every element
+ * states that same size: set struct_size in each one. Structs without struct_size (sa_str,
+ * sa_bytes, sa_buf, ...) never change.
  *
  * ABI rules. Within a major version (SA_SYNC_VERSION_MAJOR), a program built against an older
  * header keeps building and working against every newer library. A minor version may only:
@@ -332,6 +334,51 @@ typedef struct sa_envelope_view {
   struct sa_str replaces_origin;
 } sa_envelope_view;
 
+// One local operation of `sa_sync_submit_many`: the arguments of `sa_sync_submit`. Strings
+// and bytes are borrowed for the duration of the call.
+typedef struct sa_local_op {
+  // Set by the caller to `sizeof` this struct, in every element of the array (see the top
+  // of this header).
+  uint32_t struct_size;
+  // `SA_OP_PUT` or `SA_OP_DELETE`.
+  int32_t op_type;
+  // NUL-terminated UTF-8.
+  const char *key;
+  // `value_len` bytes; may be NULL when `value_len` is 0 (always for a delete).
+  const uint8_t *value;
+  size_t value_len;
+} sa_local_op;
+
+// What `sa_sync_submit` assigned.
+typedef struct sa_submitted {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
+  // The operation's version (never reused, even across restarts).
+  uint64_t version;
+  // Its hybrid-clock stamp.
+  uint64_t stamp;
+  // Its sync id, `<node>-<version>`, NUL-terminated.
+  char sync_id[SA_SYNC_ID_MAX];
+  // The write replaced locally (the key held a value or tombstone): a receiver holding that
+  // write applies this one as its causal successor. Same as in the batch envelope.
+  bool has_replaces;
+  uint64_t replaces_stamp;
+  // Origin of the replaced write, NUL-terminated ("" for a direct store write).
+  char replaces_origin[SA_NODE_ID_BUFFER];
+} sa_submitted;
+
+// What `sa_sync_ack_many` did.
+typedef struct sa_ack_report {
+  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
+  uint32_t struct_size;
+  // Operations that became acknowledged.
+  size_t acknowledged;
+  // Operations that already were (a redelivered ACK, or an id listed twice).
+  size_t already_acknowledged;
+  // Ids the outbox does not hold (pruned since, or never this node's).
+  size_t unknown;
+} sa_ack_report;
+
 // What one compaction did (`sa_store_compact`, `sa_sync_compact`).
 typedef struct sa_compaction_report {
   // Set by the caller to `sizeof` this struct before the call (see the top of this header).
@@ -414,24 +461,6 @@ typedef struct sa_resolution {
   // `SA_REASON_*`.
   int32_t reason;
 } sa_resolution;
-
-// What `sa_sync_submit` assigned.
-typedef struct sa_submitted {
-  // Set by the caller to `sizeof` this struct before the call (see the top of this header).
-  uint32_t struct_size;
-  // The operation's version (never reused, even across restarts).
-  uint64_t version;
-  // Its hybrid-clock stamp.
-  uint64_t stamp;
-  // Its sync id, `<node>-<version>`, NUL-terminated.
-  char sync_id[SA_SYNC_ID_MAX];
-  // The write replaced locally (the key held a value or tombstone): a receiver holding that
-  // write applies this one as its causal successor. Same as in the batch envelope.
-  bool has_replaces;
-  uint64_t replaces_stamp;
-  // Origin of the replaced write, NUL-terminated ("" for a direct store write).
-  char replaces_origin[SA_NODE_ID_BUFFER];
-} sa_submitted;
 
 // An operation received from another node. Strings are NUL-terminated UTF-8, borrowed for the
 // duration of the call. `sa_remote_op_from_view` fills one from a batch envelope.
@@ -672,6 +701,42 @@ sa_status sa_batch_get(const struct sa_batch *batch,
 
 // Frees a batch (NULL is a no-op). Views into it become invalid.
 void sa_batch_free(struct sa_batch *batch);
+
+// Submits `count` local operations (`ops[0..count]`) in one call, in order: one engine lock,
+// one WAL record (after a crash all of them are there or none; one fdatasync in durable
+// mode). Each gets the next version, as `sa_sync_submit` would give it; a later operation on
+// a key replaces an earlier one of the same call. `count` 0 does nothing.
+//
+// `ops` is an array whose stride is `ops[0].struct_size`: set `struct_size = sizeof(sa_local_op)`
+// in every element. `out_submitted` is NULL (results not wanted) or an array of `count`
+// `sa_submitted` owned by the caller, each with `struct_size = sizeof(sa_submitted)`: element
+// `i` receives what operation `i` was assigned. Nothing is allocated for the caller to free.
+//
+// Thread-safe (concurrent calls are serialized; in durable mode they share fdatasyncs).
+// Errors refuse the whole call and change nothing; the message names the first bad operation
+// (`operation 3: ...`): `SA_ERR_INVALID_ARGUMENT` (NULL `sync`, NULL `ops` with `count` > 0,
+// NULL key or value, a struct_size that differs from element 0's or is invalid),
+// `SA_ERR_INVALID_OPERATION` (as `sa_sync_submit`; also a call whose WAL record would be over
+// 64 MiB: split it), `SA_ERR_CAPACITY_EXCEEDED` (the whole call does not fit the outbox
+// limits), `SA_ERR_IO`.
+sa_status sa_sync_submit_many(const struct sa_sync *sync,
+                              const struct sa_local_op *ops,
+                              size_t count,
+                              struct sa_submitted *out_submitted);
+
+// Acknowledges `count` sync ids (`sync_ids[0..count]`, NUL-terminated) in one call: one
+// engine lock, one logged transition. Ids the outbox does not hold are counted as unknown,
+// not refused (an ACK may come after a prune); an id listed twice is acknowledged once.
+// `*out_report` (may be NULL) receives the counts. `count` 0 does nothing.
+//
+// Thread-safe. Errors refuse the whole call and change nothing; the message names the first
+// bad id (`operation 3: ...`): `SA_ERR_INVALID_ARGUMENT` (NULL `sync`, NULL `sync_ids` with
+// `count` > 0, a NULL id, a bad struct_size), `SA_ERR_NOT_FOUND` (an id that is not UTF-8),
+// `SA_ERR_IO`.
+sa_status sa_sync_ack_many(const struct sa_sync *sync,
+                           const char *const *sync_ids,
+                           size_t count,
+                           struct sa_ack_report *out_report);
 
 // Creates a manual clock reading `now_ms`. `*out` receives a handle to free with
 // `sa_clock_free`. Errors: `SA_ERR_INVALID_ARGUMENT` if `out` is NULL.

@@ -172,37 +172,57 @@ pub extern "C" fn sa_sync_submit(
     guard(|| {
         // SAFETY: each pointer is NULL (rejected) or valid per the header contract.
         let sync = unsafe { handle(sync, "sync") }?;
-        let kind = op_kind(op_type, SA_ERR_INVALID_OPERATION)?;
         // SAFETY: as above.
-        let key = Key::from_utf8(unsafe { c_bytes(key, "key") }?)?;
-        // SAFETY: as above.
-        let value = Value::new(unsafe {
-            value_bytes(value, value_len, "value", SA_ERR_INVALID_OPERATION)
-        }?)?;
+        let operation = unsafe { local_operation(op_type, key, value, value_len) }?;
         // SAFETY: as above.
         let slot = unsafe { SizedOut::new(out_submitted, "out_submitted") }?;
-        let mut operation = Operation::put(key, value);
-        operation.kind = kind;
         let submitted = sync.engine.submit_local_operation(operation)?;
-        let replaced = submitted.replaces.as_ref();
-        let mut result = sa_submitted {
-            struct_size: 0,
-            version: submitted.version,
-            stamp: submitted.operation.timestamp.raw(),
-            sync_id: [0; SA_SYNC_ID_MAX],
-            has_replaces: replaced.is_some(),
-            replaces_stamp: replaced.map_or(0, |r| r.stamp.raw()),
-            replaces_origin: [0; SA_NODE_ID_BUFFER],
-        };
-        copy_to_buffer(&submitted.sync_id, &mut result.sync_id);
-        let origin = replaced.and_then(|r| r.origin.as_ref());
-        copy_to_buffer(
-            origin.map_or("", |o| o.as_str()),
-            &mut result.replaces_origin,
-        );
-        slot.write(result);
+        slot.write(submitted_to_c(&submitted));
         Ok(())
     })
+}
+
+/// A local operation from its C arguments, checked.
+///
+/// # Safety
+/// `key` is NULL or NUL-terminated; `value` points to `value_len` readable bytes (or is NULL
+/// when `value_len` is 0).
+pub(crate) unsafe fn local_operation(
+    op_type: i32,
+    key: *const c_char,
+    value: *const u8,
+    value_len: usize,
+) -> Result<Operation, Failure> {
+    let kind = op_kind(op_type, SA_ERR_INVALID_OPERATION)?;
+    // SAFETY: per the contract.
+    let key = Key::from_utf8(unsafe { c_bytes(key, "key") }?)?;
+    // SAFETY: per the contract.
+    let value =
+        Value::new(unsafe { value_bytes(value, value_len, "value", SA_ERR_INVALID_OPERATION) }?)?;
+    let mut operation = Operation::put(key, value);
+    operation.kind = kind;
+    Ok(operation)
+}
+
+/// What a submit assigned, for C.
+pub(crate) fn submitted_to_c(submitted: &SyncOperation) -> sa_submitted {
+    let replaced = submitted.replaces.as_ref();
+    let mut result = sa_submitted {
+        struct_size: 0,
+        version: submitted.version,
+        stamp: submitted.operation.timestamp.raw(),
+        sync_id: [0; SA_SYNC_ID_MAX],
+        has_replaces: replaced.is_some(),
+        replaces_stamp: replaced.map_or(0, |r| r.stamp.raw()),
+        replaces_origin: [0; SA_NODE_ID_BUFFER],
+    };
+    copy_to_buffer(&submitted.sync_id, &mut result.sync_id);
+    let origin = replaced.and_then(|r| r.origin.as_ref());
+    copy_to_buffer(
+        origin.map_or("", |o| o.as_str()),
+        &mut result.replaces_origin,
+    );
+    result
 }
 
 fn sync_id_arg<'a>(sync_id: *const c_char) -> Result<&'a str, Failure> {

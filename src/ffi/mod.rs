@@ -10,6 +10,7 @@
 mod ack_tracker;
 mod args;
 mod batch;
+mod batch_calls;
 mod clock;
 mod codes;
 mod compaction;

@@ -125,13 +125,34 @@ pub(crate) unsafe fn read_in<T: Growable>(
     // SAFETY: non-NULL and readable per the contract.
     let stated = unsafe { stated_size(ptr) };
     let size = checked_size(stated, &defaults, what, min)?;
+    // SAFETY: `size` was checked against T, and the caller's struct holds `size` bytes.
+    Ok(unsafe { copy_in(ptr, size, defaults) })
+}
+
+/// `defaults` with its first `size` bytes taken from `ptr`.
+///
+/// # Safety
+/// `size` <= size_of::<T>(), `ptr` is valid for reads of `size` bytes.
+unsafe fn copy_in<T: Growable>(ptr: *const T, size: usize, defaults: T) -> T {
     let mut value = defaults;
-    // SAFETY: `size` <= size_of::<T>() (checked), the caller's struct holds `size` bytes, the
-    // two do not overlap, and every byte pattern C writes is valid for T (trait contract).
+    // SAFETY: per the contract; the local value does not overlap the caller's memory, and
+    // every byte pattern C writes is valid for T (trait contract).
     unsafe {
         std::ptr::copy_nonoverlapping(ptr.cast::<u8>(), (&mut value as *mut T).cast::<u8>(), size)
     };
-    Ok(value)
+    value
+}
+
+/// Writes the first `size` bytes of `value` (its `struct_size` set to `size`) to `ptr`.
+///
+/// # Safety
+/// `size` <= size_of::<T>(), `ptr` is valid for writes of `size` bytes.
+unsafe fn copy_out<T: Growable>(ptr: *mut T, size: usize, mut value: T) {
+    value.set_struct_size(size as u32);
+    // SAFETY: per the contract; the local value does not overlap the caller's memory.
+    unsafe {
+        std::ptr::copy_nonoverlapping((&value as *const T).cast::<u8>(), ptr.cast::<u8>(), size)
+    };
 }
 
 /// Reads a struct from C whose fields after `struct_size` default to zero (false, NULL, 0).
@@ -175,16 +196,90 @@ impl<T: Growable> SizedOut<T> {
 
     /// Writes the first `struct_size` bytes of `value` (its `struct_size` set to the caller's);
     /// the caller's bytes after them are untouched.
-    pub(crate) fn write(self, mut value: T) {
-        value.set_struct_size(self.size as u32);
+    pub(crate) fn write(self, value: T) {
         // SAFETY: `ptr` is writable for `size` bytes (checked in `new`, contract of `new`),
-        // `size` <= size_of::<T>(), and the local value does not overlap the caller's memory.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                (&value as *const T).cast::<u8>(),
-                self.ptr.cast::<u8>(),
-                self.size,
-            )
-        };
+        // and `size` <= size_of::<T>().
+        unsafe { copy_out(self.ptr, self.size, value) };
+    }
+}
+
+/// An array of `count` growable structs from C. Its stride is the `struct_size` of its first
+/// element, which every element must state: a caller compiled against an older header passes
+/// an array of its smaller structs, and the array stays readable. All sizes are checked before
+/// any work, so a bad one changes nothing.
+pub(crate) struct SizedArray<T> {
+    ptr: *mut T,
+    count: usize,
+    size: usize,
+}
+
+impl<T: Growable> SizedArray<T> {
+    /// Checks `ptr` (NULL is refused unless `count` is 0) and every element's stated size
+    /// (at least `min`).
+    ///
+    /// # Safety
+    /// `ptr` is NULL or valid for reads of `count` elements of its first element's stated
+    /// size (and for writes, when the array is written).
+    pub(crate) unsafe fn new(
+        ptr: *mut T,
+        count: usize,
+        what: &str,
+        min: usize,
+    ) -> Result<SizedArray<T>, Failure> {
+        if count == 0 {
+            return Ok(SizedArray {
+                ptr,
+                count,
+                size: 0,
+            });
+        }
+        if ptr.is_null() {
+            return Err(Failure::null(what));
+        }
+        // SAFETY: all-zero is a valid T (trait contract); it only serves its field layout.
+        let layout: T = unsafe { std::mem::zeroed() };
+        // SAFETY: non-NULL and readable per the contract.
+        let stride = unsafe { stated_size(ptr) };
+        let size = checked_size(stride, &layout, &format!("{what}[0]"), min)?;
+        for index in 1..count {
+            // SAFETY: element `index` lies within the array per the contract.
+            let stated = unsafe { stated_size(ptr.cast::<u8>().add(index * size).cast::<T>()) };
+            if stated != stride {
+                return Err(Failure::new(
+                    SA_ERR_INVALID_ARGUMENT,
+                    format!(
+                        "{what}[{index}].struct_size is {stated} but {what}[0].struct_size is                          {stride}: every element states the same size, sizeof({})",
+                        T::NAME
+                    ),
+                ));
+            }
+        }
+        Ok(SizedArray { ptr, count, size })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+
+    fn element(&self, index: usize) -> *mut T {
+        assert!(index < self.count, "element {index} of {}", self.count);
+        // SAFETY: within the array (checked above, contract of `new`).
+        unsafe { self.ptr.cast::<u8>().add(index * self.size).cast::<T>() }
+    }
+
+    /// Element `index`, the fields beyond the caller's size zero (false, NULL, 0).
+    pub(crate) fn read(&self, index: usize) -> T {
+        // SAFETY: all-zero is a valid T (trait contract).
+        let zero: T = unsafe { std::mem::zeroed() };
+        // SAFETY: the element holds `size` readable bytes (contract of `new`), `size` was
+        // checked against T.
+        unsafe { copy_in(self.element(index), self.size, zero) }
+    }
+
+    /// Writes element `index` (its first `struct_size` bytes).
+    pub(crate) fn write(&self, index: usize, value: T) {
+        // SAFETY: the element holds `size` writable bytes (contract of `new`), `size` was
+        // checked against T.
+        unsafe { copy_out(self.element(index), self.size, value) }
     }
 }

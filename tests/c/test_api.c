@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -3220,6 +3221,159 @@ static void test_automatic_compaction(void)
     sa_store_free(store);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Batch calls: sa_sync_submit_many, sa_sync_ack_many                                        */
+/* ---------------------------------------------------------------------------------------- */
+
+static sa_local_op local_op(int32_t op_type, const char *key, const char *value)
+{
+    sa_local_op op = {.struct_size = sizeof op, .op_type = op_type, .key = key};
+    op.value = (const uint8_t *)value;
+    op.value_len = value != NULL ? strlen(value) : 0;
+    return op;
+}
+
+static void test_submit_many(void)
+{
+    sa_store *store = open_memory_store();
+    sa_sync_config config = config_for("node-a", true);
+    sa_sync *engine = store != NULL ? new_engine(store, &config) : NULL;
+    if (engine == NULL) {
+        sa_store_free(store);
+        return;
+    }
+    CHECK(put(engine, "k", "before", NULL));
+    sa_local_op ops[3] = {local_op(SA_OP_PUT, "k", "one"), local_op(SA_OP_PUT, "j", "x"),
+                          local_op(SA_OP_DELETE, "k", NULL)};
+    sa_submitted out[3];
+    for (size_t i = 0; i < 3; i++) {
+        out[i].struct_size = sizeof out[i];
+    }
+    if (OK(sa_sync_submit_many(engine, ops, 3, out))) {
+        CHECK(strcmp(out[0].sync_id, "node-a-2") == 0 && out[0].version == 2);
+        CHECK(strcmp(out[2].sync_id, "node-a-4") == 0 && out[2].version == 4);
+        CHECK(out[0].stamp < out[1].stamp && out[1].stamp < out[2].stamp);
+        /* The delete replaces the put of the same call. */
+        CHECK(out[2].has_replaces && out[2].replaces_stamp == out[0].stamp &&
+              strcmp(out[2].replaces_origin, "node-a") == 0);
+        CHECK(!out[1].has_replaces);
+        CHECK(out[0].struct_size == sizeof out[0]);
+    }
+    CHECK(store_holds(store, "j", (const uint8_t *)"x", 1));
+    CHECK(state_of(engine).queued_count == 4);
+    /* Results not wanted; an empty call does nothing, even with NULL arrays. */
+    sa_local_op more = local_op(SA_OP_PUT, "m", "1");
+    OK(sa_sync_submit_many(engine, &more, 1, NULL));
+    OK(sa_sync_submit_many(engine, NULL, 0, NULL));
+    CHECK(state_of(engine).queued_count == 5);
+    size_t len = store_len(store);
+
+    /* Any bad operation refuses the whole call, naming it; nothing changes. */
+    sa_local_op bad[3] = {local_op(SA_OP_PUT, "a", "1"), local_op(SA_OP_PUT, "b", "2"),
+                          local_op(SA_OP_PUT, "", "3")};
+    POISON_OUT(out[0]);
+    EXPECT(sa_sync_submit_many(engine, bad, 3, out), SA_ERR_INVALID_OPERATION, "operation 2: ");
+    CHECK(UNTOUCHED_OUT(out[0]));
+    bad[2] = local_op(SA_OP_PUT, BAD_UTF8, "3");
+    EXPECT(sa_sync_submit_many(engine, bad, 3, NULL), SA_ERR_INVALID_OPERATION, "operation 2: ");
+    bad[2] = local_op(7, "c", "3");
+    EXPECT(sa_sync_submit_many(engine, bad, 3, NULL), SA_ERR_INVALID_OPERATION, "operation 2: ");
+    bad[2] = local_op(SA_OP_DELETE, "c", "3");
+    EXPECT(sa_sync_submit_many(engine, bad, 3, NULL), SA_ERR_INVALID_OPERATION, "operation 2: ");
+    bad[2] = local_op(SA_OP_PUT, NULL, "3");
+    EXPECT(sa_sync_submit_many(engine, bad, 3, NULL), SA_ERR_INVALID_ARGUMENT,
+           "operation 2: key is NULL");
+    bad[1].value = NULL;
+    bad[2] = local_op(SA_OP_PUT, "c", "3");
+    EXPECT(sa_sync_submit_many(engine, bad, 3, NULL), SA_ERR_INVALID_ARGUMENT,
+           "operation 1: value is NULL");
+    bad[1] = local_op(SA_OP_PUT, "b", "2");
+    /* Every element states the array's stride. */
+    bad[2].struct_size = sizeof bad[2] - 8;
+    EXPECT(sa_sync_submit_many(engine, bad, 3, NULL), SA_ERR_INVALID_ARGUMENT,
+           "ops[2].struct_size");
+    bad[2].struct_size = sizeof bad[2];
+    bad[0].struct_size = 8;
+    EXPECT(sa_sync_submit_many(engine, bad, 3, NULL), SA_ERR_INVALID_ARGUMENT,
+           "ops[0]->struct_size is 8");
+    bad[0].struct_size = sizeof bad[0];
+    out[1].struct_size = 3;
+    EXPECT(sa_sync_submit_many(engine, bad, 3, out), SA_ERR_INVALID_ARGUMENT,
+           "out_submitted[1].struct_size is 3");
+    EXPECT_NULL_ARG(sa_sync_submit_many(engine, NULL, 1, NULL), "ops");
+    EXPECT_NULL_ARG(sa_sync_submit_many(NULL, bad, 3, NULL), "sync");
+    CHECK(state_of(engine).queued_count == 5);
+    CHECK(store_len(store) == len); /* the refused calls wrote nothing */
+
+    /* Results cut to an older, smaller sa_submitted: each element keeps its stride and
+     * nothing past its size is written. */
+    struct {
+        sa_submitted cut;
+        unsigned char after[8];
+    } older[2];
+    size_t cut_size = offsetof(sa_submitted, sync_id) + SA_SYNC_ID_MAX;
+    memset(older, SENTINEL, sizeof older);
+    /* Pack the two cut structs at a stride of cut_size. */
+    unsigned char *packed = (unsigned char *)older;
+    sa_submitted *first = (sa_submitted *)packed;
+    sa_submitted *second = (sa_submitted *)(packed + cut_size);
+    uint32_t size32 = (uint32_t)cut_size;
+    memcpy(&first->struct_size, &size32, 4);
+    memcpy(&second->struct_size, &size32, 4);
+    sa_local_op two[2] = {local_op(SA_OP_PUT, "p", "1"), local_op(SA_OP_PUT, "q", "2")};
+    if (OK(sa_sync_submit_many(engine, two, 2, first))) {
+        CHECK(strcmp(second->sync_id, "node-a-7") == 0);
+        CHECK(poisoned(packed + 2 * cut_size, sizeof older - 2 * cut_size));
+    }
+    sa_sync_free(engine);
+    sa_store_free(store);
+}
+
+static void test_ack_many(void)
+{
+    sa_store *store = open_memory_store();
+    sa_sync_config config = config_for("node-a", true);
+    sa_sync *engine = store != NULL ? new_engine(store, &config) : NULL;
+    if (engine == NULL) {
+        sa_store_free(store);
+        return;
+    }
+    sa_local_op ops[3] = {local_op(SA_OP_PUT, "a", "1"), local_op(SA_OP_PUT, "b", "2"),
+                          local_op(SA_OP_PUT, "c", "3")};
+    OK(sa_sync_submit_many(engine, ops, 3, NULL));
+    sa_batch *batch = NULL;
+    OK(sa_sync_next_batch(engine, &batch));
+    sa_batch_free(batch);
+
+    const char *ids[] = {"node-a-1", "node-a-2", "node-a-2", "node-a-99"};
+    sa_ack_report report = {.struct_size = sizeof report};
+    if (OK(sa_sync_ack_many(engine, ids, 4, &report))) {
+        CHECK(report.acknowledged == 2);
+        CHECK(report.already_acknowledged == 1);
+        CHECK(report.unknown == 1);
+    }
+    CHECK(state_of(engine).acknowledged_count == 2);
+    OK(sa_sync_ack_many(engine, ids, 1, &report));
+    CHECK(report.acknowledged == 0 && report.already_acknowledged == 1);
+    OK(sa_sync_ack_many(engine, NULL, 0, NULL));
+
+    /* A bad id refuses the whole call, naming it: the third operation stays in flight. */
+    const char *bad[] = {"node-a-3", NULL};
+    POISON_OUT(report);
+    EXPECT(sa_sync_ack_many(engine, bad, 2, &report), SA_ERR_INVALID_ARGUMENT,
+           "operation 1: sync id is NULL");
+    CHECK(UNTOUCHED_OUT(report));
+    bad[1] = BAD_UTF8;
+    EXPECT(sa_sync_ack_many(engine, bad, 2, NULL), SA_ERR_NOT_FOUND, "operation 1: ");
+    EXPECT_NULL_ARG(sa_sync_ack_many(engine, NULL, 2, NULL), "sync_ids");
+    EXPECT_NULL_ARG(sa_sync_ack_many(NULL, bad, 1, NULL), "sync");
+    report.struct_size = 2;
+    EXPECT(sa_sync_ack_many(engine, bad, 1, &report), SA_ERR_INVALID_ARGUMENT, "struct_size");
+    CHECK(state_of(engine).in_flight_count == 1);
+    sa_sync_free(engine);
+    sa_store_free(store);
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof g_dir, "/tmp/sa_test_api_XXXXXX");
@@ -3238,6 +3392,8 @@ int main(void)
     test_store_direct_writes_and_sync();
     test_store_iter();
     test_submit_errors();
+    test_submit_many();
+    test_ack_many();
     test_large_values();
     test_capacity();
     test_queue_batch_ack();

@@ -377,6 +377,49 @@ namespace
     CHECK(again.is_open());
   }
 
+  void test_batch_calls()
+  {
+    current_test = "batch calls";
+    StoreEngine store{StoreConfig::memory()};
+    SyncContext context{store, SyncConfig::durable("node-a")};
+    SyncEngine engine{context};
+    auto submitted = engine.submit_local_operations({put("k", "one"), put("j", "x"), put("k", "two")});
+    CHECK(submitted.is_ok());
+    if (submitted.is_ok())
+    {
+      const auto &ops = submitted.value();
+      CHECK_EQ(ops.size(), std::size_t{3});
+      CHECK_EQ(ops[0].sync_id, std::string("node-a-1"));
+      CHECK_EQ(ops[2].sync_id, std::string("node-a-3"));
+      CHECK_EQ(ops[1].operation.key.str(), std::string("j"));
+      CHECK(ops[2].replaces.has_value() && ops[2].replaces->stamp == ops[0].stamp());
+      CHECK(!ops[1].replaces.has_value());
+    }
+    CHECK(engine.submit_local_operations({}).is_ok());
+    CHECK_EQ(engine.state().queued_count, 3u);
+
+    // A bad operation refuses the whole call, naming it.
+    auto refused = engine.submit_local_operations({put("a", "1"), put("", "2")});
+    CHECK(refused.is_err() && refused.error().code() == ErrorCode::InvalidOperation);
+    CHECK(refused.error().message().find("operation 1: ") != std::string::npos);
+    auto nul = engine.submit_local_operations({put(std::string("n\0ul", 4), "2")});
+    CHECK(nul.is_err() && nul.error().message().find("operation 0: ") != std::string::npos);
+    CHECK_EQ(engine.state().queued_count, 3u);
+
+    CHECK_EQ(engine.next_batch().size(), std::size_t{3});
+    auto report = engine.receive_acks({"node-a-1", "node-a-2", "node-a-2", "node-a-99"});
+    CHECK(report.is_ok());
+    if (report.is_ok())
+    {
+      CHECK_EQ(report.value().acknowledged, std::size_t{2});
+      CHECK_EQ(report.value().already_acknowledged, std::size_t{1});
+      CHECK_EQ(report.value().unknown, std::size_t{1});
+    }
+    auto bad_id = engine.receive_acks({"node-a-3", std::string("x\0y", 3)});
+    CHECK(bad_id.is_err() && bad_id.error().message().find("operation 1: ") != std::string::npos);
+    CHECK_EQ(engine.state().in_flight_count, 1u);
+  }
+
   void test_submit_and_batch()
   {
     current_test = "submit and batch";
@@ -1383,6 +1426,7 @@ int main()
   test_invalid_context();
   test_store_open_failure();
   test_submit_and_batch();
+  test_batch_calls();
   test_manual_queue();
   test_remote_apply_and_errors();
   test_two_engines_converge();

@@ -59,6 +59,7 @@ from .errors import (
 )
 from .model import (
     AckOutcome,
+    AckReport,
     ApplyResult,
     CompactionReport,
     CompactionStats,
@@ -114,6 +115,7 @@ __all__ = [
     "CompactionStats",
     "StoreDefaults",
     "ReceiveReport",
+    "AckReport",
     "OperationError",
     "make_stamp",
     "stamp_wall_ms",

@@ -223,6 +223,37 @@ class sa_submitted(_Sized):
     ]
 
 
+class sa_local_op(_Sized):
+    """``struct sa_local_op``: one operation of ``sa_sync_submit_many``, borrowed for the call.
+    ``SyncEngine.submit_many`` packs arrays of it with ``struct`` (see ``LOCAL_OP_FORMAT``)."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("op_type", c_int32),
+        ("key", c_char_p),
+        ("value", POINTER(c_uint8)),
+        ("value_len", c_size_t),
+    ]
+
+
+class sa_ack_report(_Sized):
+    """``struct sa_ack_report``."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("acknowledged", c_size_t),
+        ("already_acknowledged", c_size_t),
+        ("unknown", c_size_t),
+    ]
+
+
+#: ``struct`` formats with the native layout of ``sa_local_op`` and ``sa_submitted``, so that
+#: arrays of them are packed and read in one C-speed pass instead of one ctypes attribute
+#: access per field (checked against the ctypes mirrors on import).
+LOCAL_OP_FORMAT = "@IiPPN"
+SUBMITTED_FORMAT = f"@IQQ{SA_SYNC_ID_MAX}s?Q{SA_NODE_ID_BUFFER}s0Q"  # 0Q: trailing padding
+
+
 class sa_remote_op(_Sized):
     """``struct sa_remote_op``: strings borrowed for the duration of the call."""
 
@@ -390,18 +421,25 @@ class sa_operation_error(_Sized):
     ]
 
 
-class _ConstU8Ptr(POINTER(c_uint8)):  # type: ignore[misc]
-    """``const uint8_t *`` argument that also takes a ``bytes`` object directly.
-
-    ctypes passes a ``bytes`` object as a pointer to its buffer (valid for the call), which
-    avoids a copy or a cast on the hot path of ``sa_sync_submit``; the C type is unchanged.
-    """
+class _TakesBytes:
+    """Mixin for a pointer argument type that also takes a ``bytes`` object directly: ctypes
+    passes it as a pointer to its buffer (valid for the call), without a copy or a cast."""
 
     @classmethod
     def from_param(cls, obj: Any) -> Any:
         if obj.__class__ is bytes or obj is None:
             return obj
-        return super().from_param(obj)
+        return super().from_param(obj)  # type: ignore[misc]
+
+
+class _ConstU8Ptr(_TakesBytes, POINTER(c_uint8)):  # type: ignore[misc]
+    """``const uint8_t *`` argument that also takes ``bytes`` (the hot path of
+    ``sa_sync_submit``); the C type is unchanged."""
+
+
+class _LocalOps(_TakesBytes, POINTER(sa_local_op)):  # type: ignore[misc]
+    """``const sa_local_op *`` argument that also takes an array packed as ``bytes`` with
+    ``LOCAL_OP_FORMAT``; the C type is unchanged."""
 
 
 _P = POINTER
@@ -443,6 +481,14 @@ _PROTOTYPES: "dict[str, Tuple[Any, List[Any]]]" = {
     "sa_sync_submit": (
         sa_status,
         [_P(sa_sync), c_int32, c_char_p, _ConstU8Ptr, c_size_t, _P(sa_submitted)],
+    ),
+    "sa_sync_submit_many": (
+        sa_status,
+        [_P(sa_sync), _LocalOps, c_size_t, _P(sa_submitted)],
+    ),
+    "sa_sync_ack_many": (
+        sa_status,
+        [_P(sa_sync), _P(c_char_p), c_size_t, _P(sa_ack_report)],
     ),
     "sa_sync_queue": (sa_status, [_P(sa_sync), c_char_p]),
     "sa_sync_next_batch": (sa_status, [_P(sa_sync), _P(_P(sa_batch))]),

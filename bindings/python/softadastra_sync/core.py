@@ -13,11 +13,15 @@ import ctypes
 import dataclasses
 import functools
 import os
+import struct
+import sys
 import threading
 import weakref
 from ctypes import byref
+from array import array
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, List, Optional, Tuple, Type, Union
+from itertools import accumulate, repeat
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple, Type, Union
 
 from . import _native as N
 from .errors import (
@@ -54,7 +58,7 @@ from .model import (
     SyncStatus,
     TickResult,
 )
-from .model import OperationError, ReceiveReport
+from .model import AckReport, OperationError, ReceiveReport
 
 __all__ = [
     "ManualClock",
@@ -155,9 +159,85 @@ def _bool(value: object, what: str) -> bool:
     return value
 
 
+def _replaced(results: bytearray, index: int, stamp: int) -> ReplacedWrite:
+    """The write replaced by element ``index`` of an ``sa_submitted`` array: its origin is read
+    only here, where there is one (the field is 257 bytes, mostly NULs)."""
+    start = index * _SUBMITTED_SIZE + _REPLACED_ORIGIN
+    origin = results[start:start + N.SA_NODE_ID_BUFFER].partition(b"\x00")[0]
+    return ReplacedWrite(stamp, origin.decode())
+
+
+def _plain_puts(ops: List[Any]) -> Optional[Tuple[List[str], List[bytes], bytes]]:
+    """The common case of ``submit_many``, checked in bulk: every operation a ``(str, bytes)``
+    put with a NUL-free ASCII key. Returns the keys, the values and the keys joined by NULs
+    (their UTF-8), or None when the per-operation path must check (and name) each one."""
+    try:
+        keys = [key for key, _ in ops]
+        values = [value for _, value in ops]
+        joined = "\x00".join(keys)
+    except (TypeError, ValueError):
+        return None
+    if not joined.isascii() or joined.count("\x00") != len(keys) - 1:
+        return None
+    if not all(value.__class__ is bytes for value in values):
+        return None
+    return keys, values, joined.encode()
+
+
+def _checked_operations(
+    ops: List[Any],
+) -> Tuple[List[str], List[bytes], List[int], List[bytes]]:
+    """Keys, values (``b""`` for a delete), operation types and UTF-8 keys of ``submit_many``'s
+    operations, each checked; the first bad one raises, named by its index."""
+    keys: List[str] = []
+    values: List[bytes] = []
+    types: List[int] = []
+    c_keys: List[bytes] = []
+    for index, pair in enumerate(ops):
+        try:
+            key, value = pair
+            c_key = _encode(key, "key", InvalidOperationError)
+            if value is None:
+                value, op_type = b"", _DELETE
+            else:
+                value, op_type = _bytes(value, "value"), _PUT
+        except (TypeError, ValueError, SyncError) as exc:
+            raise _at_operation(index, exc) from None
+        keys.append(key)
+        values.append(value)
+        types.append(op_type)
+        c_keys.append(c_key)
+    return keys, values, types, c_keys
+
+
+def _at_operation(index: int, exc: Exception) -> Exception:
+    """``exc`` about operation ``index`` of a batch call, named as the library names it."""
+    if isinstance(exc, SyncError):
+        return make(type(exc), f"operation {index}: {exc}")
+    if isinstance(exc, ValueError):  # a pair that is not (key, value)
+        return TypeError(f"operation {index}: expected a (key, value) pair: {exc}")
+    return type(exc)(f"operation {index}: {exc}")
+
+
 _PUT = OpType.PUT
 _DELETE = OpType.DELETE
 _Submitted = N.sa_submitted
+_LOCAL_OP = struct.Struct(N.LOCAL_OP_FORMAT)
+_LOCAL_OP_SIZE = _LOCAL_OP.size
+_SUBMITTED = struct.Struct(N.SUBMITTED_FORMAT)
+_SUBMITTED_SIZE = _SUBMITTED.size
+# sa_submitted with its last field (replaces_origin) skipped as padding: see _replaced.
+_SUBMITTED_HEAD = struct.Struct(
+    N.SUBMITTED_FORMAT.replace(f"{N.SA_NODE_ID_BUFFER}s", f"{N.SA_NODE_ID_BUFFER}x")
+)
+_REPLACED_ORIGIN = N.sa_submitted.replaces_origin.offset
+# On 64-bit platforms an sa_local_op is four 64-bit words, the first holding struct_size and
+# op_type (its value by operation type below), so submit_many builds arrays of words.
+_LOCAL_OP_IS_FOUR_WORDS = _LOCAL_OP_SIZE == 32 and struct.calcsize("P") == 8
+_LOCAL_OP_HEAD = {
+    op_type: int.from_bytes(_LOCAL_OP.pack(_LOCAL_OP_SIZE, op_type, 0, 0, 0)[:8], sys.byteorder)
+    for op_type in (_PUT, _DELETE)
+}
 _new = object.__new__
 _set = object.__setattr__
 
@@ -891,6 +971,7 @@ class SyncEngine(_Owner):
         self._config = dataclasses.replace(config)
         self._node = config.node_id
         self._c_submit = lib.sa_sync_submit
+        self._c_submit_many = lib.sa_sync_submit_many
         self._own(out, lib.sa_sync_free)
 
     @property
@@ -953,6 +1034,98 @@ class SyncEngine(_Owner):
         """Deletes ``key`` (a tombstone keeps its stamp) and tracks it for propagation."""
         c_key = _encode(key, "key", InvalidOperationError)
         return self._submit(_DELETE, key, c_key, b"")
+
+    def submit_many(self, operations: Iterable[Tuple[str, Optional[bytes]]]) -> List[SyncOperation]:
+        """Submits ``(key, value)`` pairs in one call, in order (``value`` None deletes the
+        key): one engine lock and one WAL record, so after a crash all of them are there or
+        none (one fdatasync in durable mode). Returns the operations in the same order, as
+        :meth:`submit_put` would; a later operation on a key replaces an earlier one of the
+        same call.
+
+        Any bad operation refuses the whole call and changes nothing; the message names it
+        (``"operation 3: ..."``). Raises :class:`TypeError`, :class:`InvalidOperationError`,
+        :class:`CapacityExceededError`, :class:`SyncIOError`.
+        """
+        ops = operations if operations.__class__ is list else list(operations)
+        count = len(ops)
+        if count == 0:
+            return []
+        fast = _plain_puts(ops)
+        if fast is not None:
+            keys, values, key_blob = fast
+            types = [_PUT] * count
+            heads = [_LOCAL_OP_HEAD[_PUT]] * count
+            key_sizes = map(len, keys)  # ASCII: one byte a character
+        else:
+            keys, values, types, c_keys = _checked_operations(ops)
+            heads = [_LOCAL_OP_HEAD[op_type] for op_type in types]
+            key_blob = b"\x00".join(c_keys)
+            key_sizes = map(len, c_keys)
+        key_blob += b"\x00"
+        value_blob = b"".join(values)
+        value_lens = list(map(len, values))
+        # Each element points into the two blobs (NUL-terminated keys, values back to back).
+        key_addrs = list(
+            accumulate(
+                map((1).__add__, key_sizes),
+                initial=ctypes.cast(key_blob, ctypes.c_void_p).value,
+            )
+        )[:count]
+        value_addrs = list(
+            accumulate(value_lens, initial=ctypes.cast(value_blob, ctypes.c_void_p).value or 0)
+        )[:count]
+        if _LOCAL_OP_IS_FOUR_WORDS:
+            # The array as 64-bit words, faster than one struct.pack per element: the
+            # struct_size and op_type pair, the key address, the value address, its length.
+            words = [0] * (4 * count)
+            words[0::4] = heads
+            words[1::4] = key_addrs
+            words[2::4] = value_addrs
+            words[3::4] = value_lens
+            packed = array("Q", words).tobytes()
+        else:
+            packed = b"".join(
+                map(_LOCAL_OP.pack, repeat(_LOCAL_OP_SIZE, count), types, key_addrs,
+                    value_addrs, value_lens)
+            )
+        # The sa_submitted array: zeroed, then each element's struct_size set.
+        results = bytearray(_SUBMITTED_SIZE * count)
+        memoryview(results).cast("I")[0 :: _SUBMITTED_SIZE // 4] = array(
+            "I", [_SUBMITTED_SIZE]
+        ) * count
+        self._call(
+            self._c_submit_many, packed, count, (_Submitted * count).from_buffer(results)
+        )
+        node, operation, replaced = self._node, _operation, _replaced
+        return [
+            operation(
+                sync_id.partition(b"\x00")[0].decode(), node, version, stamp, op_type, key,
+                value, replaced(results, index, replaces_stamp) if has_replaces else None,
+            )
+            for index, ((_, version, stamp, sync_id, has_replaces, replaces_stamp), key, value,
+                        op_type) in enumerate(
+                zip(_SUBMITTED_HEAD.iter_unpack(results), keys, values, types)
+            )
+        ]
+
+    def receive_acks(self, sync_ids: Iterable[str]) -> AckReport:
+        """Acknowledges every id of ``sync_ids`` in one call (one engine lock, one logged
+        transition). Ids the outbox does not hold are counted as unknown, not refused; an id
+        listed twice is acknowledged once. Raises :class:`TypeError`, :class:`NotFoundError`
+        (an id with a NUL character: the whole call is refused, naming it)."""
+        c_ids = []
+        for index, sync_id in enumerate(sync_ids):
+            try:
+                c_ids.append(self._sync_id(sync_id))
+            except (TypeError, SyncError) as exc:
+                raise _at_operation(index, exc) from None
+        report = N.sa_ack_report()
+        count = len(c_ids)
+        self._call(self._lib.sa_sync_ack_many, (ctypes.c_char_p * count)(*c_ids), count,
+                   byref(report))
+        return AckReport(
+            int(report.acknowledged), int(report.already_acknowledged), int(report.unknown)
+        )
 
     def _count(self, function: Any) -> int:
         out = ctypes.c_size_t()

@@ -384,6 +384,18 @@ class OperationError:
 
 
 @dataclass(frozen=True)
+class AckReport:
+    """What :meth:`SyncEngine.receive_acks` did with a list of sync ids."""
+
+    #: Operations that became acknowledged.
+    acknowledged: int
+    #: Operations that already were (a redelivered ACK, or an id listed twice).
+    already_acknowledged: int
+    #: Ids the outbox does not hold (pruned since, or never this node's).
+    unknown: int
+
+
+@dataclass(frozen=True)
 class ReceiveReport:
     """What :meth:`SyncEngine.receive_frame` did with the operations of one V2 frame."""
 

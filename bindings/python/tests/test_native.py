@@ -57,9 +57,9 @@ def ctype_of(c_type: str) -> Any:
     base = c_type.replace("*", "").replace("const ", "").replace("struct ", "").strip()
     if base == "void" and stars == 0:
         return None
-    if base == "char" and stars == 1:
-        return ctypes.c_char_p
-    if base in SCALARS:
+    if base == "char" and stars >= 1:
+        result, stars = ctypes.c_char_p, stars - 1
+    elif base in SCALARS:
         result = SCALARS[base]
     else:
         result = getattr(N, base)

@@ -695,16 +695,53 @@ namespace softadastra::sync::engine
       {
         return SubmitResult::err(detail::last_error(status));
       }
-      detail::Operation stamped = operation;
-      stamped.timestamp = submitted.stamp;
-      core::SyncOperation local(detail::copy_buffer(submitted.sync_id, sizeof submitted.sync_id), config_.node_id,
-                                submitted.version, std::move(stamped), detail::Timestamp::from_stamp(submitted.stamp));
-      if (submitted.has_replaces)
+      return SubmitResult::ok(submitted_operation(operation, submitted));
+    }
+
+    /// Submits several operations in one call, in order: one engine lock and one WAL record
+    /// (after a crash all of them are there or none; one fdatasync in durable mode). The
+    /// value lists the sync operations in the same order. Any invalid operation refuses the
+    /// whole call and changes nothing; the error names it ("operation 3: ...").
+    detail::Result<std::vector<core::SyncOperation>> submit_local_operations(
+        const std::vector<detail::Operation> &operations)
+    {
+      using R = detail::Result<std::vector<core::SyncOperation>>;
+      if (sync_ == nullptr)
       {
-        local.replaces = core::WriteId{submitted.replaces_stamp,
-                                 detail::copy_buffer(submitted.replaces_origin, sizeof submitted.replaces_origin)};
+        return R::err(unusable());
       }
-      return SubmitResult::ok(std::move(local));
+      std::vector<sa_local_op> ops(operations.size());
+      for (std::size_t i = 0; i < operations.size(); ++i)
+      {
+        const detail::Operation &operation = operations[i];
+        const std::string &key = operation.key.str();
+        if (detail::has_nul(key))
+        {
+          return R::err(at_operation(i, detail::nul_error(detail::ErrorCode::InvalidOperation, "key", key)));
+        }
+        ops[i].struct_size = sizeof(sa_local_op);
+        ops[i].op_type = static_cast<std::int32_t>(operation.type);
+        ops[i].key = key.c_str();
+        ops[i].value = operation.value.data();
+        ops[i].value_len = operation.value.size();
+      }
+      std::vector<sa_submitted> submitted(operations.size());
+      for (sa_submitted &s : submitted)
+      {
+        s.struct_size = sizeof s;
+      }
+      const sa_status status = sa_sync_submit_many(sync_.get(), ops.data(), ops.size(), submitted.data());
+      if (status != SA_OK)
+      {
+        return R::err(detail::last_error(status));
+      }
+      std::vector<core::SyncOperation> out;
+      out.reserve(operations.size());
+      for (std::size_t i = 0; i < operations.size(); ++i)
+      {
+        out.push_back(submitted_operation(operations[i], submitted[i]));
+      }
+      return R::ok(std::move(out));
     }
 
     /// Queues a pending operation (submitted with auto_queue off); a queued one is left as
@@ -759,6 +796,46 @@ namespace softadastra::sync::engine
         return R::err(result.error());
       }
       return R::ok(static_cast<types::AckOutcome>(outcome));
+    }
+
+    /// What acknowledging many sync ids in one call did.
+    struct AckReport
+    {
+      /// Operations that became acknowledged.
+      std::size_t acknowledged{0};
+      /// Operations that already were (a redelivered ACK, or an id listed twice).
+      std::size_t already_acknowledged{0};
+      /// Ids the outbox does not hold (pruned since, or never this node's).
+      std::size_t unknown{0};
+    };
+
+    /// Acknowledges every id of `sync_ids` in one call (one engine lock, one logged
+    /// transition). Unknown ids are counted, not refused. An id with a NUL byte or not UTF-8
+    /// refuses the whole call and changes nothing; the error names it ("operation 3: ...").
+    detail::Result<AckReport> receive_acks(const std::vector<std::string> &sync_ids)
+    {
+      using R = detail::Result<AckReport>;
+      if (sync_ == nullptr)
+      {
+        return R::err(unusable());
+      }
+      std::vector<const char *> ids(sync_ids.size());
+      for (std::size_t i = 0; i < sync_ids.size(); ++i)
+      {
+        if (detail::has_nul(sync_ids[i]))
+        {
+          return R::err(at_operation(i, detail::nul_error(detail::ErrorCode::NotFound, "sync id", sync_ids[i])));
+        }
+        ids[i] = sync_ids[i].c_str();
+      }
+      sa_ack_report report{};
+      report.struct_size = sizeof report;
+      const sa_status status = sa_sync_ack_many(sync_.get(), ids.data(), ids.size(), &report);
+      if (status != SA_OK)
+      {
+        return R::err(detail::last_error(status));
+      }
+      return R::ok(AckReport{report.acknowledged, report.already_acknowledged, report.unknown});
     }
 
     /// Re-queues in-flight operations whose ACK timeout passed (while retries remain; the
@@ -897,6 +974,27 @@ namespace softadastra::sync::engine
         return detail::Error(detail::ErrorCode::InvalidArgument, "sync engine handle is empty (moved from)");
       }
       return detail::Error(error_->code(), "sync engine was not created: " + error_->message());
+    }
+
+    /// `e` about element `index` of a batch call, named as the library names it.
+    static detail::Error at_operation(std::size_t index, const detail::Error &e)
+    {
+      return detail::Error(e.code(), "operation " + std::to_string(index) + ": " + e.message());
+    }
+
+    /// The sync operation `operation` became, from what the library assigned.
+    core::SyncOperation submitted_operation(const detail::Operation &operation, const sa_submitted &submitted) const
+    {
+      detail::Operation stamped = operation;
+      stamped.timestamp = submitted.stamp;
+      core::SyncOperation local(detail::copy_buffer(submitted.sync_id, sizeof submitted.sync_id), config_.node_id,
+                                submitted.version, std::move(stamped), detail::Timestamp::from_stamp(submitted.stamp));
+      if (submitted.has_replaces)
+      {
+        local.replaces = core::WriteId{submitted.replaces_stamp,
+                                 detail::copy_buffer(submitted.replaces_origin, sizeof submitted.replaces_origin)};
+      }
+      return local;
     }
 
     template <typename F>
