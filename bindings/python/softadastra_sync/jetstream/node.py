@@ -334,8 +334,8 @@ class JetStreamNode:
         except _NETWORK_ERRORS as exc:
             self._log(f"{self._node}: publish of {len(batch)} operations failed: {exc!r}")
             return False
-        for envelope in batch:
-            self.engine.ack(envelope.sync_id)
+        # One call and one logged transition for the whole batch.
+        self.engine.receive_acks([envelope.sync_id for envelope in batch])
         if self._on_published is not None:
             self._on_published(int(ack.seq), batch)
         return True
