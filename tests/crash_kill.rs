@@ -80,6 +80,15 @@ fn child(wal: &Path, durable: bool) {
         compact_child(&engine);
         return;
     }
+    write_forever(&engine, &mut |line| {
+        writeln!(out, "{line}").unwrap();
+        out.flush().unwrap();
+    });
+}
+
+/// Submits in a loop until killed (sending, acknowledging even versions and pruning as it
+/// goes), handing each line of the history to `emit` the moment its call returned OK.
+fn write_forever(engine: &SyncEngine, emit: &mut dyn FnMut(&str)) {
     let mut n: u64 = engine.state().last_submitted_version;
     loop {
         n += 1;
@@ -87,21 +96,18 @@ fn child(wal: &Path, durable: bool) {
         let op = engine
             .submit_local_operation(put(&key, &format!("v{n}")))
             .unwrap();
-        writeln!(out, "submit {} {key} {}", op.sync_id, op.version).unwrap();
-        out.flush().unwrap();
+        emit(&format!("submit {} {key} {}", op.sync_id, op.version));
         if n.is_multiple_of(3) {
             for envelope in engine.next_batch().unwrap() {
                 if envelope.operation.version % 2 == 0 {
                     engine.receive_ack(&envelope.operation.sync_id).unwrap();
-                    writeln!(out, "ack {}", envelope.operation.sync_id).unwrap();
-                    out.flush().unwrap();
+                    emit(&format!("ack {}", envelope.operation.sync_id));
                 }
             }
         }
         if n.is_multiple_of(7) {
             engine.prune_completed().unwrap();
-            writeln!(out, "prune").unwrap();
-            out.flush().unwrap();
+            emit("prune");
         }
     }
 }
@@ -149,27 +155,7 @@ fn compact_child(engine: &SyncEngine) {
             engine.compact().unwrap();
             println!("compact-end");
         });
-        let mut n = engine.state().last_submitted_version;
-        loop {
-            n += 1;
-            let key = format!("k{}", n % KEYS);
-            let op = engine
-                .submit_local_operation(put(&key, &format!("v{n}")))
-                .unwrap();
-            println!("submit {} {key} {}", op.sync_id, op.version);
-            if n.is_multiple_of(3) {
-                for envelope in engine.next_batch().unwrap() {
-                    if envelope.operation.version % 2 == 0 {
-                        engine.receive_ack(&envelope.operation.sync_id).unwrap();
-                        println!("ack {}", envelope.operation.sync_id);
-                    }
-                }
-            }
-            if n.is_multiple_of(7) {
-                engine.prune_completed().unwrap();
-                println!("prune");
-            }
-        }
+        write_forever(engine, &mut |line| println!("{line}"));
     });
 }
 
