@@ -142,6 +142,7 @@ fn write_tmp(
     header.u64(checkpoint.covers);
     header.u64(checkpoint.clock.raw());
     header.u64(checkpoint.table.last_version());
+    header.u64(checkpoint.table.len() as u64);
     w.finish()?;
 
     let mut slots = 0u64;
@@ -283,6 +284,10 @@ fn parse(bytes: &[u8]) -> Result<Checkpoint, (u64, String)> {
                 checkpoint.covers = r.u64("covered segment")?;
                 checkpoint.clock = Stamp::from_raw(r.u64("clock")?);
                 last_version = r.u64("last version")?;
+                // Sized once (a forged count must not size an allocation: no slot takes
+                // under 24 bytes).
+                let count = r.u64("slot count")?;
+                slots.reserve(count.min(bytes.len() as u64 / 24) as usize);
                 r.finish("header")
             }
             _ if !seen_header => Err(DecodeError("the first frame is not a header".into())),

@@ -64,6 +64,11 @@ impl Table {
         self.slots.get(key).map(|slot| &slot.write)
     }
 
+    /// The number of keys held (live or tombstoned).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Every slot, in key order.
     pub fn slots(&self) -> impl Iterator<Item = (&Key, &Slot)> + '_ {
         self.keys
