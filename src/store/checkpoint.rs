@@ -394,6 +394,7 @@ mod tests {
         }
         let gone = Operation::delete(Key::new("k3").unwrap()).with_timestamp(Stamp::new(999, 0));
         table.apply(&gone, None);
+        table.sort_keys();
         let owner = Handover {
             saved: Some(vec![7; 3000]),
             logged: vec![

@@ -220,6 +220,7 @@ fn run(
     let (segment, replayed) = wal::replay_closed(&plan.files.closed, |payload| {
         super::engine::replay_into(&mut state.table, &mut state.owner.logged, payload).map(drop)
     })?;
+    state.table.sort_keys();
     if segment <= state.covers {
         // Folded already: a crash came between the checkpoint's rename and this removal.
         remove_closed(&plan.files)?;

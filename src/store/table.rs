@@ -18,8 +18,11 @@ type Slots = HashMap<Key, Slot, foldhash::fast::RandomState>;
 pub(crate) struct Table {
     slots: Slots,
     /// Every key in `slots`, sorted: prefix scans in O(log n + k) while lookups stay O(1).
-    /// Only a key's first write touches it (a tombstone keeps its slot), so updates pay nothing.
+    /// Only a key's first write touches it (a tombstone keeps its slot), so updates pay nothing;
+    /// new keys wait in `unsorted` until something reads the order (a scan, a checkpoint), and
+    /// are then merged in one sorted pass, so a write never pays a tree insert.
     keys: BTreeSet<Key>,
+    unsorted: Vec<Key>,
     live: usize,
     last_version: u64,
 }
@@ -69,8 +72,22 @@ impl Table {
         self.slots.len()
     }
 
-    /// Every slot, in key order.
+    /// Merges the keys written since the last merge into the sorted index.
+    pub fn sort_keys(&mut self) {
+        if self.unsorted.is_empty() {
+            return;
+        }
+        self.unsorted.sort_unstable();
+        if self.keys.is_empty() {
+            self.keys = std::mem::take(&mut self.unsorted).into_iter().collect();
+        } else {
+            self.keys.extend(self.unsorted.drain(..));
+        }
+    }
+
+    /// Every slot, in key order (after [`Table::sort_keys`]).
     pub fn slots(&self) -> impl Iterator<Item = (&Key, &Slot)> + '_ {
+        debug_assert!(self.unsorted.is_empty(), "sort_keys first");
         self.keys
             .iter()
             .filter_map(|key| self.slots.get_key_value(key))
@@ -86,6 +103,7 @@ impl Table {
             slots: Slots::with_capacity_and_hasher(slots.len(), Default::default()),
             // Built in bulk from sorted keys: linear, not n inserts.
             keys: slots.iter().map(|(key, _)| key.clone()).collect(),
+            unsorted: Vec::new(),
             live: slots
                 .iter()
                 .filter(|(_, slot)| slot.value.is_some())
@@ -103,7 +121,8 @@ impl Table {
     /// `after`, in key order: the live entries among them, the last key visited, and whether
     /// the prefix range ended. Bounding the keys visited, not the entries found, bounds how long
     /// one call holds the lock even across a long run of tombstones.
-    pub fn scan(&self, prefix: &str, after: Option<&Key>, limit: usize) -> ScanChunk {
+    pub fn scan(&mut self, prefix: &str, after: Option<&Key>, limit: usize) -> ScanChunk {
+        self.sort_keys();
         let start = match after {
             Some(key) => Bound::Excluded(key.as_str()),
             None => Bound::Included(prefix),
@@ -158,7 +177,7 @@ impl Table {
         let now_live = slot.value.is_some();
         let previous = self.slots.insert(key.clone(), slot);
         if previous.is_none() {
-            self.keys.insert(key);
+            self.unsorted.push(key);
         }
         let was_live = previous.as_ref().is_some_and(|s| s.value.is_some());
         match (was_live, now_live) {
@@ -171,6 +190,7 @@ impl Table {
 
     /// Removes the tombstone at `key` if it is still the one written by `write`.
     pub fn collect_tombstone(&mut self, key: &Key, write: &WriteId) -> bool {
+        self.sort_keys();
         match self.slots.get(key) {
             Some(slot) if slot.value.is_none() && &slot.write == write => {
                 self.slots.remove(key);

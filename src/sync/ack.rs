@@ -29,7 +29,8 @@ struct Tracked {
 /// The sync engine uses it keyed by operation sequence; standalone users key it by sync id.
 #[derive(Debug)]
 pub struct AckTracker<K = String> {
-    entries: HashMap<K, Tracked>,
+    /// foldhash: hashed on every send and ACK, where SipHash cost more than the rest.
+    entries: HashMap<K, Tracked, foldhash::fast::RandomState>,
     /// Waiting ids ordered by deadline, so expiry never scans everything.
     waiting: BTreeSet<(u64, K)>,
     received: BTreeSet<K>,
@@ -40,7 +41,7 @@ impl<K: Clone + Eq + Hash + Ord> AckTracker<K> {
     /// An empty tracker whose relative timeouts use `clock`.
     pub fn with_clock(clock: Arc<dyn Clock>) -> AckTracker<K> {
         AckTracker {
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             waiting: BTreeSet::new(),
             received: BTreeSet::new(),
             clock,

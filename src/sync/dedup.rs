@@ -48,7 +48,8 @@ impl VersionRanges {
 /// Versions handled per origin.
 #[derive(Debug, Default)]
 pub(crate) struct SeenVersions {
-    per_origin: HashMap<NodeId, VersionRanges>,
+    /// foldhash: looked up for every remote operation.
+    per_origin: HashMap<NodeId, VersionRanges, foldhash::fast::RandomState>,
 }
 
 impl SeenVersions {

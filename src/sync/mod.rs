@@ -14,6 +14,7 @@ mod journal;
 pub mod operation;
 mod outbox;
 pub mod scheduler;
+mod seq_set;
 mod snapshot;
 pub mod state;
 

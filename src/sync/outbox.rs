@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::ack::AckTracker;
 use super::envelope::{SyncEnvelope, SyncStatus};
 use super::operation::{sync_id, Direction, SyncOperation};
+use super::seq_set::SeqSet;
 use crate::clock::SystemClock;
 use crate::node::NodeId;
 use crate::store::{Operation, WriteId};
@@ -76,15 +77,15 @@ impl OutboxCounts {
 #[derive(Debug)]
 struct Indexes {
     /// Queued and sendable now, oldest first.
-    ready: BTreeSet<u64>,
+    ready: SeqSet,
     /// Queued but waiting for their retry time: (not before, seq).
     backoff: BTreeSet<(u64, u64)>,
     /// In flight, with ACK deadlines.
     in_flight: AckTracker<u64>,
-    acknowledged: BTreeSet<u64>,
-    failed: BTreeSet<u64>,
+    acknowledged: SeqSet,
+    failed: SeqSet,
     /// Every operation not acknowledged yet, oldest first: the head is the oldest pending work.
-    unacknowledged: BTreeSet<u64>,
+    unacknowledged: SeqSet,
     counts: OutboxCounts,
 }
 
@@ -121,7 +122,7 @@ impl Indexes {
     fn remove(&mut self, seq: u64, entry: &OutboxEntry) {
         *self.counts.slot(entry.status) -= 1;
         if entry.status != SyncStatus::Acknowledged {
-            self.unacknowledged.remove(&seq);
+            self.unacknowledged.remove(seq);
             self.counts.unacknowledged_bytes -= entry.op.payload_bytes();
         }
         match entry.status {
@@ -131,17 +132,17 @@ impl Indexes {
                     self.backoff.remove(&(t, seq));
                 }
                 None => {
-                    self.ready.remove(&seq);
+                    self.ready.remove(seq);
                 }
             },
             SyncStatus::InFlight => {
                 self.in_flight.erase(&seq);
             }
             SyncStatus::Acknowledged => {
-                self.acknowledged.remove(&seq);
+                self.acknowledged.remove(seq);
             }
             SyncStatus::Failed => {
-                self.failed.remove(&seq);
+                self.failed.remove(seq);
             }
         }
     }
@@ -256,7 +257,7 @@ impl Outbox {
                 entry.not_before = None;
             }
         }
-        self.index.ready.iter().take(limit).copied().collect()
+        self.index.ready.iter().take(limit).collect()
     }
 
     /// Queued → in flight until `deadline`.
@@ -300,17 +301,17 @@ impl Outbox {
     /// When the oldest operation not acknowledged yet was submitted.
     pub fn oldest_unacknowledged_at(&self) -> Option<u64> {
         let seq = self.index.unacknowledged.first()?;
-        self.entries.get(seq).map(|e| e.submitted_at)
+        self.entries.get(&seq).map(|e| e.submitted_at)
     }
 
     /// Acknowledged sequences, oldest first.
     pub fn acknowledged(&self) -> Vec<u64> {
-        self.index.acknowledged.iter().copied().collect()
+        self.index.acknowledged.iter().collect()
     }
 
     /// Failed sequences, oldest first.
     pub fn failed(&self) -> Vec<u64> {
-        self.index.failed.iter().copied().collect()
+        self.index.failed.iter().collect()
     }
 
     pub fn remove(&mut self, seq: u64) {
