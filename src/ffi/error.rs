@@ -94,6 +94,17 @@ fn set_last_error(message: &str) {
     LAST_ERROR.with(|slot| *slot.borrow_mut() = clean);
 }
 
+/// A success clears the message; without allocating when it is already clear (every call
+/// succeeding on a hot path).
+fn clear_last_error() {
+    LAST_ERROR.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if !slot.as_bytes().is_empty() {
+            *slot = CString::default();
+        }
+    });
+}
+
 /// The last error message of this thread, NUL-terminated; valid until the next call on it.
 pub(crate) fn last_error_ptr() -> *const std::os::raw::c_char {
     LAST_ERROR.with(|slot| slot.borrow().as_ptr())
@@ -104,7 +115,7 @@ pub(crate) fn last_error_ptr() -> *const std::os::raw::c_char {
 pub(crate) fn guard(body: impl FnOnce() -> Result<(), Failure>) -> sa_status {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => {
-            set_last_error("");
+            clear_last_error();
             SA_OK
         }
         Ok(Err(failure)) => {

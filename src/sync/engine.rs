@@ -18,7 +18,7 @@ use super::envelope::{SyncEnvelope, SyncStatus};
 use super::error::SyncError;
 use super::group_commit::CommitQueue;
 use super::journal::{Annotation, Tracking, MAX_SEQS_PER_ANNOTATION};
-use super::operation::{parse_sync_id, SyncOperation};
+use super::operation::{parse_sync_id, sync_id, Direction, SyncOperation};
 use super::outbox::{Outbox, OutboxEntry};
 use super::snapshot::{self, Snapshot};
 use super::state::SyncState;
@@ -465,16 +465,20 @@ impl SyncEngine {
         drop(store);
         core.next_seq = last + 1;
         let mut submitted = Vec::with_capacity(records.len());
+        let origin = self.node.to_string();
         for ((seq, record), replaces) in (first..).zip(records).zip(replaced) {
+            submitted.push(SyncOperation {
+                sync_id: sync_id(self.node.as_str(), seq),
+                origin_node_id: origin.clone(),
+                version: seq,
+                operation: record.op.clone(),
+                replaces: replaces.clone(),
+                direction: Direction::LocalToRemote,
+            });
             core.outbox.insert(
                 seq,
                 OutboxEntry::new(record.op, self.node.clone(), replaces, status, submitted_at),
             );
-            let envelope = core
-                .outbox
-                .envelope(seq)
-                .expect("the entry was just inserted");
-            submitted.push(envelope.operation);
         }
         Ok(submitted)
     }
