@@ -468,3 +468,57 @@ fn memory_and_read_only_stores() {
     let err = reader.compact().unwrap_err();
     assert!(matches!(err, StoreError::ReadOnly { .. }), "{err}");
 }
+
+#[test]
+fn a_failing_automatic_compaction_is_reported_and_not_retried_on_every_write() {
+    let s = Setup::new();
+    let mut config = s.store_config(&s.wal);
+    config.compact_threshold_bytes = 16 << 10;
+    let store = StoreEngine::open(config).unwrap();
+    let engine = SyncEngine::new(&SyncContext::new(&store, s.config.clone())).unwrap();
+    // Fast-mode submits never sync; every compaction does, and fails.
+    s.faults.fail_next_syncs(u32::MAX);
+    for i in 0..4_000u32 {
+        engine
+            .submit_local_operation(put(&format!("key:{i:06}"), "0123456789abcdef"))
+            .unwrap();
+        // Some writes spaced out, so that a compaction could finish (and fail) between them.
+        if i % 50 == 0 {
+            std::thread::sleep(Duration::from_millis(3));
+        }
+    }
+    // Wait until no background compaction is left running (the count stops moving).
+    let mut runs = store.compaction_stats().runs;
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = store.compaction_stats().runs;
+        if now == runs {
+            break;
+        }
+        runs = now;
+    }
+    let stats = store.compaction_stats();
+    let written = fs::metadata(&s.wal).unwrap().len();
+    assert!(stats.failures >= 1, "{stats:?}");
+    assert_eq!(stats.runs, stats.failures);
+    // One attempt per threshold's worth of new log at most (19 here), not one per write
+    // (about 80 without the wait: one in each pause of the writer).
+    assert!(
+        stats.runs <= written / (16 << 10) + 2,
+        "{stats:?} for {written} bytes"
+    );
+    assert!(stats
+        .last_error
+        .unwrap()
+        .contains("injected fdatasync failure"));
+    // Mended: an explicit compaction succeeds and nothing written was lost.
+    s.faults.clear();
+    engine.compact().unwrap();
+    assert_eq!(store.compaction_stats().last_error, None);
+    let expected = observe(&store, &engine);
+    drop(engine);
+    drop(store);
+    let (store, engine) = s.open();
+    assert_eq!(observe(&store, &engine), expected);
+    assert_eq!(store.len(), 4_000);
+}

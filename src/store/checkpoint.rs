@@ -48,11 +48,12 @@ pub(crate) struct Checkpoint {
     pub owner: Handover,
 }
 
-/// What writing a checkpoint needs: borrowed, so the writer copies nothing.
+/// What writing a checkpoint needs: borrowed, so the writer copies nothing (the table
+/// mutably: listing it in key order may first merge its newest keys).
 pub(crate) struct CheckpointRef<'a> {
     pub covers: u64,
     pub clock: Stamp,
-    pub table: &'a Table,
+    pub table: &'a mut Table,
     pub owner: &'a Handover,
 }
 
@@ -101,7 +102,7 @@ pub(crate) fn write(
     path: &Path,
     tmp: &Path,
     before_rename: impl FnOnce() -> Result<(), StoreError>,
-    checkpoint: CheckpointRef<'_>,
+    mut checkpoint: CheckpointRef<'_>,
     faults: Option<&WalFaults>,
 ) -> Result<u64, StoreError> {
     let io_error = |source| {
@@ -112,7 +113,7 @@ pub(crate) fn write(
             source,
         }
     };
-    let size = write_tmp(tmp, &checkpoint, faults).map_err(io_error)?;
+    let size = write_tmp(tmp, &mut checkpoint, faults).map_err(io_error)?;
     before_rename()?;
     fs::rename(tmp, path)
         .and_then(|()| sync_parent_dir(path))
@@ -122,7 +123,7 @@ pub(crate) fn write(
 
 fn write_tmp(
     tmp: &Path,
-    checkpoint: &CheckpointRef<'_>,
+    checkpoint: &mut CheckpointRef<'_>,
     faults: Option<&WalFaults>,
 ) -> io::Result<u64> {
     let file = OpenOptions::new()
@@ -394,7 +395,6 @@ mod tests {
         }
         let gone = Operation::delete(Key::new("k3").unwrap()).with_timestamp(Stamp::new(999, 0));
         table.apply(&gone, None);
-        table.sort_keys();
         let owner = Handover {
             saved: Some(vec![7; 3000]),
             logged: vec![
@@ -414,11 +414,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.wal.ckpt");
         let tmp = dir.path().join("s.wal.ckpt.tmp");
-        let (table, owner) = sample();
+        let (mut table, owner) = sample();
         let reference = CheckpointRef {
             covers: 4,
             clock: Stamp::new(999, 3),
-            table: &table,
+            table: &mut table,
             owner: &owner,
         };
         let size = write(&path, &tmp, || Ok(()), reference, None).unwrap();

@@ -20,7 +20,7 @@
 use std::collections::HashSet;
 use std::fs;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -72,6 +72,9 @@ pub(crate) struct Compactions {
     running: AtomicBool,
     /// The store is closing: a running compaction stops at its next step.
     abort: AtomicBool,
+    /// After a failed automatic compaction, the next starts only once the log reaches this
+    /// many bytes, so a lasting failure (a full disk) is not retried on every write.
+    retry_floor: AtomicU64,
     background: Mutex<Option<JoinHandle<()>>>,
     stats: Mutex<CompactionStats>,
 }
@@ -100,9 +103,18 @@ impl Compactions {
         }
     }
 
-    /// Starts an automatic compaction on a background thread unless one is running.
-    pub fn start_background(self: &Arc<Self>, store: Weak<Mutex<StoreCore>>) {
-        if self.running.swap(true, Ordering::AcqRel) {
+    /// Starts an automatic compaction on a background thread, for a log of `logged` bytes,
+    /// unless one is running or the last one failed and the log has not grown by `retry_step`
+    /// bytes since.
+    pub fn start_background(
+        self: &Arc<Self>,
+        store: Weak<Mutex<StoreCore>>,
+        logged: u64,
+        retry_step: u64,
+    ) {
+        if logged < self.retry_floor.load(Ordering::Acquire)
+            || self.running.swap(true, Ordering::AcqRel)
+        {
             return;
         }
         let compactions = Arc::clone(self);
@@ -110,6 +122,11 @@ impl Compactions {
             .name("softadastra-compact".into())
             .spawn(move || {
                 let result = run(&store, &compactions);
+                let floor = match &result {
+                    Err(_) => logged.saturating_add(retry_step),
+                    Ok(_) => 0,
+                };
+                compactions.retry_floor.store(floor, Ordering::Release);
                 if !matches!(result, Err(StoreError::Closed)) {
                     compactions.record(&result);
                 }
@@ -142,6 +159,10 @@ impl Compactions {
     /// Runs a compaction on the caller's thread (waiting for a running one first).
     pub fn run_now(&self, store: &Arc<Mutex<StoreCore>>) -> Result<CompactionReport, StoreError> {
         let result = run(&Arc::downgrade(store), self);
+        if result.is_ok() {
+            // Whatever failed before is mended: automatic compaction resumes at once.
+            self.retry_floor.store(0, Ordering::Release);
+        }
         self.record(&result);
         result
     }
@@ -220,7 +241,6 @@ fn run(
     let (segment, replayed) = wal::replay_closed(&plan.files.closed, |payload| {
         super::engine::replay_into(&mut state.table, &mut state.owner.logged, payload).map(drop)
     })?;
-    state.table.sort_keys();
     if segment <= state.covers {
         // Folded already: a crash came between the checkpoint's rename and this removal.
         remove_closed(&plan.files)?;
@@ -251,7 +271,7 @@ fn run(
         CheckpointRef {
             covers: state.covers,
             clock: state.clock,
-            table: &state.table,
+            table: &mut state.table,
             owner: &state.owner,
         },
         plan.faults.as_deref(),

@@ -45,7 +45,8 @@ pub struct StoreConfig {
     /// Automatic compaction starts, on a background thread, when the log written since the
     /// last checkpoint exceeds `max(compact_threshold_bytes, 2 × the checkpoint's size)`;
     /// 0 turns automatic compaction off ([`super::StoreEngine::compact`] still works).
-    /// Default 4 MiB.
+    /// After a failed automatic compaction the next waits until the log has grown by as much
+    /// again. Default 4 MiB.
     pub compact_threshold_bytes: u64,
     /// How long a tombstone (the mark a delete leaves) is kept at least; compaction collects
     /// older ones unless the store's owner still needs them (sync: until the delete is

@@ -402,12 +402,12 @@ impl StoreCore {
             return;
         }
         let logged = wal.len() + self.closed_bytes;
-        if logged
-            > self
-                .compact_threshold
-                .max(self.checkpoint_bytes.saturating_mul(2))
-        {
-            self.compactions.start_background(self.this.clone());
+        let threshold = self
+            .compact_threshold
+            .max(self.checkpoint_bytes.saturating_mul(2));
+        if logged > threshold {
+            self.compactions
+                .start_background(self.this.clone(), logged, threshold);
         }
     }
 

@@ -8,6 +8,10 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
+/// Suffixes of the files every WAL-backed store keeps beside its WAL.
+pub(crate) const LOCK_SUFFIX: &str = ".lock";
+pub(crate) const SEQUENCE_SUFFIX: &str = ".seq";
+
 /// The path of the store file `suffix` that belongs to the WAL at `wal`.
 pub(crate) fn sibling(wal: &Path, suffix: &str) -> PathBuf {
     let mut name = wal.file_name().map(OsString::from).unwrap_or_default();
@@ -59,8 +63,8 @@ pub fn store_files(wal: &Path) -> Vec<(&'static str, PathBuf)> {
         ("closed segment, being folded", files.closed),
         ("next segment, being created", files.next),
         ("checkpoint being written", files.checkpoint_tmp),
-        ("writer lock", sibling(wal, ".lock")),
-        ("sequence mark", sibling(wal, ".seq")),
+        ("writer lock", sibling(wal, LOCK_SUFFIX)),
+        ("sequence mark", sibling(wal, SEQUENCE_SUFFIX)),
     ]
 }
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::error::StoreError;
-use super::files::sibling;
+use super::files::{sibling, LOCK_SUFFIX};
 
 /// How long a refused lock is retried before the store is reported in use. The lock belongs
 /// to the open file, and a process that forks (another thread spawning a program) holds a copy
@@ -34,7 +34,7 @@ impl StoreLock {
     /// not a store, or a copy made without it: then there is nothing to lock and `None` is
     /// returned).
     pub fn acquire(wal: &Path, shared: bool) -> Result<Option<StoreLock>, StoreError> {
-        let path: PathBuf = sibling(wal, ".lock");
+        let path: PathBuf = sibling(wal, LOCK_SUFFIX);
         if shared && !path.exists() {
             return Ok(None);
         }

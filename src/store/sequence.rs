@@ -15,7 +15,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::error::StoreError;
-use super::files::{sibling, sync_parent_dir};
+use super::files::{sibling, sync_parent_dir, SEQUENCE_SUFFIX};
 
 const MAGIC: &[u8; 8] = b"SASYSEQ1";
 const SLOT_BYTES: usize = 32;
@@ -34,7 +34,7 @@ impl SequenceFile {
     /// Opens (creating if needed, unless `read_only`) the sequence file of the WAL at `wal`.
     /// Read-only, a missing file reads as mark 0.
     pub fn open(wal: &Path, read_only: bool) -> Result<SequenceFile, StoreError> {
-        let path = sibling(wal, ".seq");
+        let path = sibling(wal, SEQUENCE_SUFFIX);
         let io_err = |action: &'static str| {
             let path = path.clone();
             move |source: io::Error| StoreError::Io {

@@ -73,7 +73,7 @@ impl Table {
     }
 
     /// Merges the keys written since the last merge into the sorted index.
-    pub fn sort_keys(&mut self) {
+    fn sort_keys(&mut self) {
         if self.unsorted.is_empty() {
             return;
         }
@@ -85,9 +85,10 @@ impl Table {
         }
     }
 
-    /// Every slot, in key order (after [`Table::sort_keys`]).
-    pub fn slots(&self) -> impl Iterator<Item = (&Key, &Slot)> + '_ {
-        debug_assert!(self.unsorted.is_empty(), "sort_keys first");
+    /// Every slot, in key order (keys written since the last merge are merged first, so none
+    /// is ever left out).
+    pub fn slots(&mut self) -> impl Iterator<Item = (&Key, &Slot)> + '_ {
+        self.sort_keys();
         self.keys
             .iter()
             .filter_map(|key| self.slots.get_key_value(key))
