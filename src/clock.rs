@@ -96,7 +96,13 @@ impl Clock for SystemClock {
         // A clock set before 1970 reads as the epoch; the HLC still only moves forward.
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            // Seconds and sub-second millis, not `as_millis`: no 128-bit division on a call
+            // every write makes.
+            .map_or(0, |d| {
+                d.as_secs()
+                    .saturating_mul(1000)
+                    .saturating_add(u64::from(d.subsec_millis()))
+            })
     }
 }
 

@@ -80,6 +80,14 @@ impl NodeId {
     }
 }
 
+/// Lets maps keyed by node id be searched by `&str` (consistent with `Eq`, `Ord` and `Hash`,
+/// which all compare the text), so a known id is found without validating or allocating.
+impl std::borrow::Borrow<str> for NodeId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

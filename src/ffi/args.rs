@@ -5,7 +5,7 @@ use std::os::raw::c_char;
 
 use super::error::Failure;
 use super::types::*;
-use crate::store::MAX_VALUE_BYTES;
+use crate::store::{Key, StoreError, MAX_VALUE_BYTES};
 
 /// A shared reference to a handle.
 ///
@@ -37,6 +37,20 @@ pub(crate) unsafe fn c_bytes<'a>(ptr: *const c_char, what: &str) -> Result<&'a [
     Ok(unsafe { CStr::from_ptr(ptr) }.to_bytes())
 }
 
+/// A NUL-terminated C string as a store key (the store's checks and messages).
+///
+/// # Safety
+/// As [`c_bytes`].
+pub(crate) unsafe fn c_key(ptr: *const c_char) -> Result<Result<Key, StoreError>, Failure> {
+    // SAFETY: forwarded contract.
+    let bytes = unsafe { c_bytes(ptr, "key") }?;
+    if bytes.is_ascii() {
+        // SAFETY: ASCII is valid UTF-8 (see `c_str`).
+        return Ok(Key::new(unsafe { std::str::from_utf8_unchecked(bytes) }));
+    }
+    Ok(Key::from_utf8(bytes))
+}
+
 /// A NUL-terminated C string that must be UTF-8; `status` is returned when it is not.
 ///
 /// # Safety
@@ -48,6 +62,12 @@ pub(crate) unsafe fn c_str<'a>(
 ) -> Result<&'a str, Failure> {
     // SAFETY: forwarded contract.
     let bytes = unsafe { c_bytes(ptr, what) }?;
+    if bytes.is_ascii() {
+        // Ids and keys are nearly always ASCII: checked a word at a time, several times
+        // faster than the general UTF-8 check on short strings.
+        // SAFETY: ASCII is valid UTF-8.
+        return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
     std::str::from_utf8(bytes).map_err(|e| {
         Failure::new(
             status,

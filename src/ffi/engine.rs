@@ -2,7 +2,7 @@
 
 use std::os::raw::c_char;
 
-use super::args::{c_bytes, c_str, copy_to_buffer, handle, out, value_bytes};
+use super::args::{c_key, c_str, copy_to_buffer, handle, out, value_bytes};
 use super::batch::{sa_batch, sa_envelope_view, ENVELOPE_VIEW_MIN_INPUT};
 use super::clock::sa_clock;
 use super::config::{read_config, sa_sync_config};
@@ -12,8 +12,10 @@ use super::store::sa_store;
 use super::types::*;
 use crate::clock::Stamp;
 use crate::node::NodeId;
-use crate::store::{Key, Operation, OperationKind, Value, WriteId};
-use crate::sync::{SyncContext, SyncEngine, SyncOperation, SyncScheduler, SyncState};
+use crate::store::{Operation, OperationKind, Value, WriteId};
+use crate::sync::{
+    RemoteOperation, SyncContext, SyncEngine, SyncOperation, SyncScheduler, SyncState,
+};
 
 /// The sync engine. Thread-safe: any number of threads may call functions on one engine; each
 /// call is atomic. It keeps its store alive.
@@ -195,7 +197,7 @@ pub(crate) unsafe fn local_operation(
 ) -> Result<Operation, Failure> {
     let kind = op_kind(op_type, SA_ERR_INVALID_OPERATION)?;
     // SAFETY: per the contract.
-    let key = Key::from_utf8(unsafe { c_bytes(key, "key") }?)?;
+    let key = unsafe { c_key(key) }??;
     // SAFETY: per the contract.
     let value =
         Value::new(unsafe { value_bytes(value, value_len, "value", SA_ERR_INVALID_OPERATION) }?)?;
@@ -403,7 +405,8 @@ pub extern "C" fn sa_remote_op_from_view(
     })
 }
 
-fn remote_operation(op: &sa_remote_op) -> Result<SyncOperation, Failure> {
+/// A remote operation's C struct, converted: ids stay borrowed from the caller's strings.
+fn remote_operation<'a>(op: &sa_remote_op) -> Result<RemoteOperation<'a>, Failure> {
     let invalid = SA_ERR_INVALID_REMOTE_OPERATION;
     let in_context = |e: crate::store::StoreError| {
         Failure::new(invalid, format!("invalid remote operation: {e}"))
@@ -414,13 +417,19 @@ fn remote_operation(op: &sa_remote_op) -> Result<SyncOperation, Failure> {
     let origin = unsafe { c_str(op.origin, "origin", invalid) }?;
     let kind = op_kind(op.op_type, invalid)?;
     // SAFETY: as above.
-    let key = Key::from_utf8(unsafe { c_bytes(op.key, "key") }?).map_err(in_context)?;
+    let key = unsafe { c_key(op.key) }?.map_err(in_context)?;
     // SAFETY: `value` points to `value_len` bytes per the contract.
     let value = Value::new(unsafe { value_bytes(op.value, op.value_len, "value", invalid) }?)
         .map_err(in_context)?;
     let mut operation = Operation::put(key, value).with_timestamp(Stamp::from_raw(op.stamp));
     operation.kind = kind;
-    let mut remote = SyncOperation::remote(sync_id, origin, op.version, operation);
+    let mut remote = RemoteOperation {
+        sync_id,
+        origin_node_id: origin,
+        version: op.version,
+        operation,
+        replaces: None,
+    };
     if op.has_replaces {
         let replaced_origin = if op.replaces_origin.is_null() {
             None
@@ -464,7 +473,7 @@ pub extern "C" fn sa_sync_receive_remote(
         let remote = remote_operation(&unsafe { read_in_zeroed(op, "op", REMOTE_OP_MIN_INPUT) }?)?;
         // SAFETY: as above.
         let slot = unsafe { SizedOut::new(out_result, "out_result") }?;
-        let result = sync.engine.receive_remote_operation(&remote)?;
+        let result = sync.engine.receive_remote(remote)?;
         slot.write(sa_apply_result {
             struct_size: 0,
             outcome: c_value::<sa_outcome, _>(result.outcome),

@@ -1,7 +1,7 @@
 //! Errors at the boundary: a status code and a message, kept per thread for
 //! `sa_last_error_message`, and the panic boundary every export runs in.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::CString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -86,17 +86,24 @@ impl From<InvalidNodeId> for Failure {
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    /// Whether `LAST_ERROR` holds a message: a plain flag, so that the check every successful
+    /// call makes needs no lazily initialised, destructor-carrying thread-local.
+    static HAS_LAST_ERROR: Cell<bool> = const { Cell::new(false) };
 }
 
 fn set_last_error(message: &str) {
     // A message cannot carry a NUL into C; replace any (they can only come from user input).
     let clean = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
     LAST_ERROR.with(|slot| *slot.borrow_mut() = clean);
+    HAS_LAST_ERROR.set(true);
 }
 
 /// A success clears the message; without allocating when it is already clear (every call
 /// succeeding on a hot path).
 fn clear_last_error() {
+    if !HAS_LAST_ERROR.replace(false) {
+        return;
+    }
     LAST_ERROR.with(|slot| {
         let mut slot = slot.borrow_mut();
         if !slot.as_bytes().is_empty() {

@@ -12,36 +12,91 @@ use crate::node::NodeId;
 
 #[derive(Debug, Default)]
 struct VersionRanges {
-    /// start → end, inclusive, disjoint and non-adjacent.
-    ranges: BTreeMap<u64, u64>,
+    /// The range holding the highest versions: in-order delivery only ever touches this one,
+    /// in O(1).
+    newest: Option<(u64, u64)>,
+    /// Every other range, all below `newest`: start → end, inclusive, disjoint and
+    /// non-adjacent (to each other and to `newest`).
+    older: BTreeMap<u64, u64>,
 }
 
 impl VersionRanges {
     fn contains(&self, version: u64) -> bool {
-        self.ranges
-            .range(..=version)
-            .next_back()
-            .is_some_and(|(_, &end)| version <= end)
+        match self.newest {
+            Some((_, end)) if version > end => false,
+            Some((start, _)) if version >= start => true,
+            _ => self
+                .older
+                .range(..=version)
+                .next_back()
+                .is_some_and(|(_, &end)| version <= end),
+        }
     }
 
     fn insert(&mut self, version: u64) -> bool {
+        let Some((start, end)) = self.newest else {
+            self.newest = Some((version, version));
+            return true;
+        };
+        if version > end {
+            if version - end > 1 {
+                // A gap opens: the newest range becomes an older one.
+                self.older.insert(start, end);
+                self.newest = Some((version, version));
+            } else {
+                self.newest = Some((start, version));
+            }
+            return true;
+        }
         if self.contains(version) {
             return false;
         }
-        let mut start = version;
-        let mut end = version;
-        if let Some((&s, &e)) = self.ranges.range(..version).next_back() {
+        // Below the newest range: merge with the older range ending just before, and with the
+        // range starting just after (an older one, or the newest).
+        let mut merged_start = version;
+        if let Some((&s, &e)) = self.older.range(..version).next_back() {
             if e + 1 == version {
-                start = s;
+                merged_start = s;
+                self.older.remove(&s);
             }
         }
-        if let Some(next) = version.checked_add(1) {
-            if let Some(e) = self.ranges.remove(&next) {
-                end = e;
-            }
+        if version + 1 == start {
+            self.newest = Some((merged_start, end));
+            return true;
         }
-        self.ranges.insert(start, end);
+        let merged_end = self.older.remove(&(version + 1)).unwrap_or(version);
+        self.older.insert(merged_start, merged_end);
         true
+    }
+
+    /// Every range, oldest first.
+    fn ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.older
+            .iter()
+            .map(|(&start, &end)| (start, end))
+            .chain(self.newest)
+    }
+
+    fn len(&self) -> usize {
+        self.older.len() + usize::from(self.newest.is_some())
+    }
+}
+
+/// An origin whose versions were recorded, with its node id (validated when first seen).
+#[derive(Debug)]
+pub(crate) struct KnownOrigin {
+    pub id: NodeId,
+    versions: VersionRanges,
+}
+
+impl KnownOrigin {
+    pub fn contains(&self, version: u64) -> bool {
+        self.versions.contains(version)
+    }
+
+    /// Records `version`; false if it was already recorded.
+    pub fn insert(&mut self, version: u64) -> bool {
+        self.versions.insert(version)
     }
 }
 
@@ -49,31 +104,60 @@ impl VersionRanges {
 #[derive(Debug, Default)]
 pub(crate) struct SeenVersions {
     /// foldhash: looked up for every remote operation.
-    per_origin: HashMap<NodeId, VersionRanges, foldhash::fast::RandomState>,
+    per_origin: HashMap<NodeId, KnownOrigin, foldhash::fast::RandomState>,
 }
 
 impl SeenVersions {
     pub fn contains(&self, origin: &NodeId, version: u64) -> bool {
         self.per_origin
             .get(origin)
-            .is_some_and(|r| r.contains(version))
+            .is_some_and(|known| known.contains(version))
+    }
+
+    /// `origin` if any of its versions was recorded: one lookup gives the caller its node id
+    /// (no validation, no allocation) and its versions to check and record.
+    pub fn known_mut(&mut self, origin: &str) -> Option<&mut KnownOrigin> {
+        self.per_origin.get_mut(origin)
+    }
+
+    /// Records every (origin, version) of `seen`, looking an origin up once per run of it.
+    pub fn insert_all<'a>(&mut self, seen: impl IntoIterator<Item = (&'a NodeId, u64)>) {
+        let mut run: Option<&mut KnownOrigin> = None;
+        for (origin, version) in seen {
+            match run {
+                Some(ref mut known) if known.id == *origin => {
+                    known.insert(version);
+                }
+                _ => {
+                    self.insert(origin, version);
+                    run = self.per_origin.get_mut(origin.as_str());
+                }
+            }
+        }
     }
 
     /// Records `version` of `origin`; false if it was already recorded.
     pub fn insert(&mut self, origin: &NodeId, version: u64) -> bool {
-        self.per_origin
-            .entry(origin.clone())
-            .or_default()
-            .insert(version)
+        match self.per_origin.get_mut(origin.as_str()) {
+            Some(known) => known.insert(version),
+            None => self
+                .per_origin
+                .entry(origin.clone())
+                .or_insert_with(|| KnownOrigin {
+                    id: origin.clone(),
+                    versions: VersionRanges::default(),
+                })
+                .insert(version),
+        }
     }
 
     /// Appends the handled versions to a binary encoding (see [`SeenVersions::decode`]).
     pub fn encode(&self, w: &mut Writer<'_>) {
         w.u64(self.per_origin.len() as u64);
-        for (origin, versions) in &self.per_origin {
+        for (origin, known) in &self.per_origin {
             w.str(origin.as_str());
-            w.u64(versions.ranges.len() as u64);
-            for (&start, &end) in &versions.ranges {
+            w.u64(known.versions.len() as u64);
+            for (start, end) in known.versions.ranges() {
                 w.u64(start);
                 w.u64(end);
             }
@@ -95,11 +179,18 @@ impl SeenVersions {
                         "versions of {origin}: range {start}..={end} is out of order"
                     )));
                 }
-                versions.ranges.insert(start, end);
+                // Decoded in order: each range is the newest so far.
+                if let Some((s, e)) = versions.newest.replace((start, end)) {
+                    versions.older.insert(s, e);
+                }
                 // The next range must leave a gap after this one.
                 floor = end.saturating_add(2);
             }
-            if seen.per_origin.insert(origin.clone(), versions).is_some() {
+            let known = KnownOrigin {
+                id: origin.clone(),
+                versions,
+            };
+            if seen.per_origin.insert(origin.clone(), known).is_some() {
                 return Err(DecodeError(format!("versions of {origin} listed twice")));
             }
         }
@@ -108,7 +199,7 @@ impl SeenVersions {
 
     #[cfg(test)]
     fn range_count(&self, origin: &NodeId) -> usize {
-        self.per_origin.get(origin).map_or(0, |r| r.ranges.len())
+        self.per_origin.get(origin).map_or(0, |k| k.versions.len())
     }
 }
 
@@ -156,6 +247,59 @@ mod tests {
             w.u64(v);
         }
         assert!(SeenVersions::decode(&mut Reader::new(&bad)).is_err());
+    }
+
+    #[test]
+    fn ranges_answer_like_a_set_of_versions() {
+        // Seeded walk mixing in-order runs, gaps, reordering and redelivery.
+        let node = NodeId::new("node-b").unwrap();
+        let mut seen = SeenVersions::default();
+        let mut model = std::collections::BTreeSet::new();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut cursor = 1u64;
+        for _ in 0..20_000 {
+            let version = match next() % 4 {
+                0 | 1 => {
+                    cursor += 1;
+                    cursor
+                }
+                2 => {
+                    cursor += next() % 5;
+                    cursor
+                }
+                _ => 1 + next() % (cursor + 3),
+            };
+            assert_eq!(
+                seen.insert(&node, version),
+                model.insert(version),
+                "{version}"
+            );
+            let probe = next() % (cursor + 5);
+            assert_eq!(
+                seen.contains(&node, probe),
+                model.contains(&probe),
+                "{probe}"
+            );
+        }
+        let mut bytes = Vec::new();
+        seen.encode(&mut Writer::new(&mut bytes));
+        let back = SeenVersions::decode(&mut Reader::new(&bytes)).unwrap();
+        for v in 0..cursor + 5 {
+            assert_eq!(back.contains(&node, v), model.contains(&v), "{v}");
+        }
+        let ranges = seen.range_count(&node);
+        let gaps = model
+            .iter()
+            .zip(model.iter().skip(1))
+            .filter(|(a, b)| **b != **a + 1)
+            .count();
+        assert_eq!(ranges, gaps + 1);
     }
 
     #[test]

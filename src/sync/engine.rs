@@ -11,7 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::backoff::{node_salt, retry_delay_ms};
 use super::config::SyncConfig;
-use super::conflict::{ConflictResolver, ResolutionReason};
+use super::conflict::ResolutionReason;
 use super::context::SyncContext;
 use super::dedup::SeenVersions;
 use super::envelope::{SyncEnvelope, SyncStatus};
@@ -28,6 +28,8 @@ use crate::store::{
     Durability, Folded, Handover, Key, Logged, Operation, OperationKind, StoreEngine, WriteId,
     WriteRecord,
 };
+
+mod remote;
 
 /// What an ACK did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -742,130 +744,6 @@ impl SyncEngine {
             }
         }
         Ok(())
-    }
-
-    fn validate_remote(&self, remote: &SyncOperation) -> Result<NodeId, SyncError> {
-        let invalid = SyncError::InvalidRemoteOperation;
-        if remote.sync_id.is_empty() {
-            return Err(invalid("empty sync id".into()));
-        }
-        let id = &remote.sync_id;
-        let origin = NodeId::new(&remote.origin_node_id).map_err(|e| {
-            invalid(format!(
-                "sync operation {id}: origin {:?}: {}",
-                e.value, e.reason
-            ))
-        })?;
-        // Two nodes sharing an id (e.g. both built from a default config) would silently drop
-        // each other's writes as duplicates; refuse instead, naming the id.
-        if origin == self.node {
-            return Err(invalid(format!(
-                "sync operation {id}: origin {origin} is this node's own id; \
-                 every node needs a distinct node id"
-            )));
-        }
-        if remote.version == 0 {
-            return Err(invalid(format!(
-                "sync operation {id} from {origin}: version 0 is not a valid version"
-            )));
-        }
-        let op = &remote.operation;
-        if op.kind == OperationKind::Delete && !op.value.is_empty() {
-            return Err(invalid(format!(
-                "sync operation {id}: delete of key {:?} carries a value",
-                op.key.as_str()
-            )));
-        }
-        Ok(origin)
-    }
-
-    /// Validates and applies an operation from another node, deciding conflicts with the
-    /// configured policy. Invalid operations (including one whose origin is this node's own
-    /// id) are errors and change nothing; an operation already handled is reported as a
-    /// duplicate and changes nothing.
-    pub fn receive_remote_operation(
-        &self,
-        remote: &SyncOperation,
-    ) -> Result<RemoteApplyResult, SyncError> {
-        let origin = self.validate_remote(remote)?;
-        let mut core = self.lock();
-        if core.seen.contains(&origin, remote.version) {
-            core.remote_duplicates += 1;
-            return Ok(RemoteApplyResult::duplicate());
-        }
-        let mut store = self.store.lock();
-        let stamp = remote.operation.timestamp;
-        let physical = store.now_ms();
-        let max_skew = millis(self.config.max_clock_skew);
-        if stamp.wall_ms() > physical.saturating_add(max_skew) {
-            return Err(SyncError::InvalidRemoteOperation(format!(
-                "sync operation {} from {origin} is stamped {} ms ahead of the local clock \
-                 (max_clock_skew = {max_skew} ms)",
-                remote.sync_id,
-                stamp.wall_ms() - physical
-            )));
-        }
-        let remote_write = WriteId {
-            stamp,
-            origin: Some(origin.clone()),
-        };
-        let resolution = ConflictResolver::decide(
-            store.current_write(&remote.operation.key),
-            &remote_write,
-            remote.replaces.as_ref(),
-            self.config.conflict_policy,
-        );
-        let store_version = if resolution.apply_remote {
-            let tracking = Tracking::Remote {
-                version: remote.version,
-            };
-            let record = WriteRecord {
-                op: remote.operation.clone(),
-                writer: Some(origin.clone()),
-                extension: if store.is_logged() {
-                    tracking.encode()
-                } else {
-                    Vec::new()
-                },
-            };
-            let applied = store
-                .write(&record, self.durable())
-                .map_err(SyncError::store("remote apply"))?;
-            Some(applied.version)
-        } else {
-            let seen = Annotation::RemoteSeen {
-                origin: origin.clone(),
-                version: remote.version,
-                stamp,
-            };
-            store
-                .note(&seen.encode())
-                .map_err(SyncError::store("remote apply"))?;
-            None
-        };
-        store.observe_stamp(stamp);
-        drop(store);
-        core.seen.insert(&origin, remote.version);
-        if resolution.conflict_detected {
-            core.conflicts += 1;
-        }
-        let outcome = if resolution.apply_remote {
-            core.remote_applied += 1;
-            core.last_applied_remote_version = remote.version;
-            RemoteOutcome::Applied
-        } else if resolution.reason == ResolutionReason::SameWrite {
-            core.remote_duplicates += 1;
-            RemoteOutcome::Duplicate
-        } else {
-            core.remote_ignored += 1;
-            RemoteOutcome::Ignored
-        };
-        Ok(RemoteApplyResult {
-            outcome,
-            conflict_detected: resolution.conflict_detected,
-            reason: Some(resolution.reason),
-            store_version,
-        })
     }
 
     /// Compacts the store's log (see [`StoreEngine::compact`]): the outbox and the versions

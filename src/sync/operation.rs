@@ -55,6 +55,48 @@ impl SyncOperation {
     }
 }
 
+/// A remote operation whose ids are borrowed from the caller's buffers (a C struct, a decoded
+/// frame): what [`SyncEngine::receive_remote`](super::SyncEngine::receive_remote) takes.
+/// Receiving from borrowed ids spares two string copies per operation on the path a node
+/// catching up spends its time on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteOperation<'a> {
+    pub sync_id: &'a str,
+    pub origin_node_id: &'a str,
+    pub version: u64,
+    /// What changed; `operation.timestamp` is the write's stamp at its origin.
+    pub operation: Operation,
+    /// The write this one replaced at its origin, if any (see [`SyncOperation::replaces`]).
+    pub replaces: Option<WriteId>,
+}
+
+impl RemoteOperation<'_> {
+    /// The same operation with its own copies of the ids.
+    pub fn to_owned_operation(&self) -> SyncOperation {
+        let mut owned = SyncOperation::remote(
+            self.sync_id,
+            self.origin_node_id,
+            self.version,
+            self.operation.clone(),
+        );
+        owned.replaces = self.replaces.clone();
+        owned
+    }
+}
+
+impl SyncOperation {
+    /// This operation as a remote one, its ids borrowed (key and value are shared, not copied).
+    pub fn as_remote(&self) -> RemoteOperation<'_> {
+        RemoteOperation {
+            sync_id: &self.sync_id,
+            origin_node_id: &self.origin_node_id,
+            version: self.version,
+            operation: self.operation.clone(),
+            replaces: self.replaces.clone(),
+        }
+    }
+}
+
 /// The sync id of `origin`'s operation number `seq`.
 pub(crate) fn sync_id(origin: &str, seq: u64) -> String {
     // Made for every operation submitted and handed out: digits written directly, not

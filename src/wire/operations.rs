@@ -12,7 +12,7 @@ use crate::binary::{Reader, Writer};
 use crate::clock::Stamp;
 use crate::node::NodeId;
 use crate::store::{Key, Operation, OperationKind, Value, WriteId};
-use crate::sync::SyncOperation;
+use crate::sync::{RemoteOperation, SyncOperation};
 
 /// The longest sync id carried, in bytes.
 pub const MAX_SYNC_ID_BYTES: usize = 1024;
@@ -54,6 +54,15 @@ pub fn encode_operations_frame<'a>(
 /// any malformation, naming the operation and field; semantic checks (empty sync id, version 0,
 /// origin rules, clock skew) are left to the engine, operation by operation.
 pub fn decode_operations_frame(frame: &[u8]) -> Result<Vec<SyncOperation>, WireError> {
+    Ok(decode_remote_operations(frame)?
+        .iter()
+        .map(RemoteOperation::to_owned_operation)
+        .collect())
+}
+
+/// [`decode_operations_frame`] with the ids borrowed from `frame`: what receiving a frame
+/// uses, sparing two string copies per operation.
+pub fn decode_remote_operations(frame: &[u8]) -> Result<Vec<RemoteOperation<'_>>, WireError> {
     let body = open(frame, FrameKind::Operations)?;
     let mut r = Reader::new(body);
     let n = count(&mut r, MIN_OPERATION_BYTES, "operation count")?;
@@ -78,7 +87,7 @@ fn bounded_str<'a>(r: &mut Reader<'a>, what: &str, max: usize) -> Result<&'a str
     Ok(s)
 }
 
-fn decode_operation(r: &mut Reader<'_>) -> Result<SyncOperation, String> {
+fn decode_operation<'a>(r: &mut Reader<'a>) -> Result<RemoteOperation<'a>, String> {
     let sync_id = bounded_str(r, "sync id", MAX_SYNC_ID_BYTES)?;
     let origin = bounded_str(r, "origin", MAX_ORIGIN_BYTES)?;
     let version = r.u64("version").map_err(|e| e.0)?;
@@ -104,9 +113,13 @@ fn decode_operation(r: &mut Reader<'_>) -> Result<SyncOperation, String> {
     };
     let mut operation = Operation::put(key, value).with_timestamp(stamp);
     operation.kind = kind;
-    let mut op = SyncOperation::remote(sync_id, origin, version, operation);
-    op.replaces = replaces;
-    Ok(op)
+    Ok(RemoteOperation {
+        sync_id,
+        origin_node_id: origin,
+        version,
+        operation,
+        replaces,
+    })
 }
 
 #[cfg(test)]
