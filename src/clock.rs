@@ -171,7 +171,12 @@ impl HybridClock {
     /// The next stamp for a local event: greater than every stamp issued or observed so far.
     /// Fails, changing nothing, only when the greatest stamp has been reached.
     pub fn tick(&mut self) -> Result<Stamp, ClockExhausted> {
-        let reading = self.source.now_ms();
+        self.tick_at(self.source.now_ms())
+    }
+
+    /// [`HybridClock::tick`] at `reading`, a reading of the source the caller just took (a
+    /// caller that needs the physical time too reads the clock once).
+    pub fn tick_at(&mut self, reading: u64) -> Result<Stamp, ClockExhausted> {
         let physical = reading.min(Stamp::MAX_WALL_MS);
         let next = if physical > self.last.wall_ms() {
             Stamp::new(physical, 0)

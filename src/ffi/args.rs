@@ -108,9 +108,21 @@ pub(crate) unsafe fn value_bytes<'a>(
 
 /// Copies `text` into a fixed C buffer, NUL-terminated.
 pub(crate) fn copy_to_buffer(text: &str, buffer: &mut [c_char]) {
-    let n = text.len().min(buffer.len() - 1);
-    for (dst, &src) in buffer.iter_mut().zip(&text.as_bytes()[..n]) {
-        *dst = src as c_char;
+    copy_parts_to_buffer(&[text], buffer);
+}
+
+/// Copies `parts`, one after the other, into a fixed C buffer, NUL-terminated (cut to fit).
+pub(crate) fn copy_parts_to_buffer(parts: &[&str], buffer: &mut [c_char]) {
+    let room = buffer.len() - 1;
+    let mut n = 0;
+    for part in parts {
+        for &byte in part.as_bytes() {
+            if n == room {
+                break;
+            }
+            buffer[n] = byte as c_char;
+            n += 1;
+        }
     }
     buffer[n] = 0;
 }

@@ -93,10 +93,10 @@ pub extern "C" fn sa_sync_submit_many(
                 .map_err(at(index))?;
             operations.push(operation);
         }
-        let submitted = sync.engine.submit_local_operations(operations)?;
+        let submitted = sync.engine.submit_local_many(operations)?;
         if let Some(outs) = outs {
             for (index, op) in submitted.iter().enumerate() {
-                outs.write(index, submitted_to_c(op));
+                outs.write(index, submitted_to_c(op, sync.engine.node_id()));
             }
         }
         Ok(())

@@ -2,7 +2,7 @@
 
 use std::os::raw::c_char;
 
-use super::args::{c_key, c_str, copy_to_buffer, handle, out, value_bytes};
+use super::args::{c_key, c_str, copy_parts_to_buffer, copy_to_buffer, handle, out, value_bytes};
 use super::batch::{sa_batch, sa_envelope_view, ENVELOPE_VIEW_MIN_INPUT};
 use super::clock::sa_clock;
 use super::config::{read_config, sa_sync_config};
@@ -13,9 +13,8 @@ use super::types::*;
 use crate::clock::Stamp;
 use crate::node::NodeId;
 use crate::store::{Operation, OperationKind, Value, WriteId};
-use crate::sync::{
-    RemoteOperation, SyncContext, SyncEngine, SyncOperation, SyncScheduler, SyncState,
-};
+use crate::sync::operation::decimal;
+use crate::sync::{RemoteOperation, Submitted, SyncContext, SyncEngine, SyncScheduler, SyncState};
 
 /// The sync engine. Thread-safe: any number of threads may call functions on one engine; each
 /// call is atomic. It keeps its store alive.
@@ -178,8 +177,8 @@ pub extern "C" fn sa_sync_submit(
         let operation = unsafe { local_operation(op_type, key, value, value_len) }?;
         // SAFETY: as above.
         let slot = unsafe { SizedOut::new(out_submitted, "out_submitted") }?;
-        let submitted = sync.engine.submit_local_operation(operation)?;
-        slot.write(submitted_to_c(&submitted));
+        let submitted = sync.engine.submit_local(operation)?;
+        slot.write(submitted_to_c(&submitted, sync.engine.node_id()));
         Ok(())
     })
 }
@@ -206,8 +205,8 @@ pub(crate) unsafe fn local_operation(
     Ok(operation)
 }
 
-/// What a submit assigned, for C.
-pub(crate) fn submitted_to_c(submitted: &SyncOperation) -> sa_submitted {
+/// What a submit assigned, for C; the sync id is written straight into the struct.
+pub(crate) fn submitted_to_c(submitted: &Submitted, node: &NodeId) -> sa_submitted {
     let replaced = submitted.replaces.as_ref();
     let mut result = sa_submitted {
         struct_size: 0,
@@ -218,7 +217,9 @@ pub(crate) fn submitted_to_c(submitted: &SyncOperation) -> sa_submitted {
         replaces_stamp: replaced.map_or(0, |r| r.stamp.raw()),
         replaces_origin: [0; SA_NODE_ID_BUFFER],
     };
-    copy_to_buffer(&submitted.sync_id, &mut result.sync_id);
+    let mut digits = [0u8; 20];
+    let version = decimal(submitted.version, &mut digits);
+    copy_parts_to_buffer(&[node.as_str(), "-", version], &mut result.sync_id);
     let origin = replaced.and_then(|r| r.origin.as_ref());
     copy_to_buffer(
         origin.map_or("", |o| o.as_str()),

@@ -374,6 +374,11 @@ impl StoreCore {
         Ok(self.clock.tick()?)
     }
 
+    /// A stamp for a new local write at `now_ms`, a [`StoreCore::now_ms`] reading just taken.
+    pub(crate) fn next_stamp_at(&mut self, now_ms: u64) -> Result<Stamp, StoreError> {
+        Ok(self.clock.tick_at(now_ms)?)
+    }
+
     /// The owner's sequence mark: the greatest number it reserved and may have issued (0 when
     /// none). It survives every recovery, including one that cuts records off the WAL.
     pub(crate) fn sequence_mark(&self) -> u64 {

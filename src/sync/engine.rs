@@ -18,12 +18,13 @@ use super::envelope::{SyncEnvelope, SyncStatus};
 use super::error::SyncError;
 use super::group_commit::CommitQueue;
 use super::journal::{Annotation, Tracking, MAX_SEQS_PER_ANNOTATION};
-use super::operation::{parse_sync_id, sync_id, Direction, SyncOperation};
+use super::operation::{parse_sync_id, Direction, Submitted, SyncOperation};
 use super::outbox::{Outbox, OutboxEntry};
 use super::snapshot::{self, Snapshot};
 use super::state::SyncState;
 use crate::clock::{millis, Stamp};
 use crate::node::NodeId;
+use crate::store::engine::StoreCore;
 use crate::store::{
     Durability, Folded, Handover, Key, Logged, Operation, OperationKind, StoreEngine, WriteId,
     WriteRecord,
@@ -358,8 +359,20 @@ impl SyncEngine {
     /// In durable mode, submitters on several threads share fdatasyncs (group commit): each
     /// returns once its own record is on disk.
     pub fn submit_local_operation(&self, operation: Operation) -> Result<SyncOperation, SyncError> {
-        let mut submitted = self.submit_grouped(vec![operation])?;
-        Ok(submitted.pop().expect("one operation in, one out"))
+        let submitted = self.submit_local(operation)?;
+        Ok(self.sync_operation(submitted))
+    }
+
+    /// [`SyncEngine::submit_local_operation`] returning only what the submit assigned: no
+    /// strings are built (the sync id is `<node>-<version>`, see [`Submitted::sync_id`]).
+    pub fn submit_local(&self, operation: Operation) -> Result<Submitted, SyncError> {
+        if self.group_commit {
+            let mut submitted = self
+                .commits
+                .submit(vec![operation], |ops| self.submit(ops))?;
+            return Ok(submitted.pop().expect("one operation in, one out"));
+        }
+        self.submit_one(operation)
     }
 
     /// Submits several local operations in one call, in order, as one WAL record (one
@@ -371,12 +384,20 @@ impl SyncEngine {
         &self,
         operations: Vec<Operation>,
     ) -> Result<Vec<SyncOperation>, SyncError> {
-        self.submit_grouped(operations)
+        let submitted = self.submit_local_many(operations)?;
+        Ok(submitted
+            .into_iter()
+            .map(|s| self.sync_operation(s))
+            .collect())
     }
 
-    /// Durable writes go through the commit queue, so that concurrent submitters share a
-    /// record and its fdatasync; fast ones have no sync to share.
-    fn submit_grouped(&self, operations: Vec<Operation>) -> Result<Vec<SyncOperation>, SyncError> {
+    /// [`SyncEngine::submit_local_operations`] returning only what the submits assigned.
+    pub fn submit_local_many(
+        &self,
+        operations: Vec<Operation>,
+    ) -> Result<Vec<Submitted>, SyncError> {
+        // Durable writes go through the commit queue, so that concurrent submitters share a
+        // record and its fdatasync; fast ones have no sync to share.
         if self.group_commit {
             self.commits.submit(operations, |ops| self.submit(ops))
         } else {
@@ -384,35 +405,75 @@ impl SyncEngine {
         }
     }
 
-    fn submit(&self, operations: Vec<Operation>) -> Result<Vec<SyncOperation>, SyncError> {
-        let many = operations.len() > 1;
-        for (index, operation) in operations.iter().enumerate() {
-            if operation.kind == OperationKind::Delete && !operation.value.is_empty() {
-                let at = if many {
-                    format!("operation {index}: ")
-                } else {
-                    String::new()
-                };
-                return Err(SyncError::InvalidLocalOperation(format!(
-                    "{at}delete of key {:?} carries a {}-byte value",
-                    operation.key.as_str(),
-                    operation.value.len()
-                )));
-            }
+    /// The sync operation a submit made.
+    fn sync_operation(&self, submitted: Submitted) -> SyncOperation {
+        SyncOperation {
+            sync_id: submitted.sync_id(&self.node),
+            origin_node_id: self.node.as_str().to_owned(),
+            version: submitted.version,
+            operation: submitted.operation,
+            replaces: submitted.replaces,
+            direction: Direction::LocalToRemote,
         }
-        if operations.is_empty() {
-            return Ok(Vec::new());
-        }
+    }
+
+    /// One operation, outside group commit: the same steps as [`SyncEngine::submit`] without
+    /// the vectors a batch needs.
+    fn submit_one(&self, operation: Operation) -> Result<Submitted, SyncError> {
+        let operations = std::slice::from_ref(&operation);
+        check_local(operations)?;
         let mut core = self.lock();
-        self.check_capacity(&core.outbox, &operations)?;
-        let first = core.next_seq;
-        let last = first + operations.len() as u64 - 1;
-        let status = if self.config.auto_queue {
+        self.check_capacity(&core.outbox, operations)?;
+        let seq = core.next_seq;
+        let mut store = self.store.lock();
+        self.reserve_sequences(&mut core, &mut store, seq)?;
+        let submitted_at = store.now_ms();
+        let stamp = store
+            .next_stamp_at(submitted_at)
+            .map_err(SyncError::store("local apply"))?;
+        let replaces = store.current_write(&operation.key).cloned();
+        let record = self.local_record(
+            &store,
+            seq,
+            operation.with_timestamp(stamp),
+            replaces.clone(),
+        );
+        store
+            .write(&record, self.durable())
+            .map_err(SyncError::store("local apply"))?;
+        drop(store);
+        core.next_seq = seq + 1;
+        let entry = OutboxEntry::new(
+            record.op.clone(),
+            self.node.clone(),
+            replaces.clone(),
+            self.submitted_status(),
+            submitted_at,
+        );
+        core.outbox.insert(seq, entry);
+        Ok(Submitted {
+            version: seq,
+            operation: record.op,
+            replaces,
+        })
+    }
+
+    /// The status a new operation starts in.
+    fn submitted_status(&self) -> SyncStatus {
+        if self.config.auto_queue {
             SyncStatus::Queued
         } else {
             SyncStatus::Pending
-        };
-        let mut store = self.store.lock();
+        }
+    }
+
+    /// Raises the store's sequence mark, a block at a time, so that `last` may be issued.
+    fn reserve_sequences(
+        &self,
+        core: &mut EngineCore,
+        store: &mut StoreCore,
+        last: u64,
+    ) -> Result<(), SyncError> {
         if last > core.reserved_seq {
             let mark = last.saturating_add(SEQUENCE_BLOCK - 1);
             store
@@ -420,16 +481,60 @@ impl SyncEngine {
                 .map_err(SyncError::store("local apply"))?;
             core.reserved_seq = mark;
         }
-        let submitted_at = store.now_ms();
+        Ok(())
+    }
+
+    /// The store record of local operation `seq` (stamped): the write and, for a log, the
+    /// tracking recovery rebuilds the outbox entry from.
+    fn local_record(
+        &self,
+        store: &StoreCore,
+        seq: u64,
+        op: Operation,
+        replaces: Option<WriteId>,
+    ) -> WriteRecord {
         // Only a log reads the tracking back: a memory store's writes need none.
-        let logged = store.is_logged();
+        let extension = if store.is_logged() {
+            Tracking::Local {
+                seq,
+                queued: self.config.auto_queue,
+                replaces,
+            }
+            .encode()
+        } else {
+            Vec::new()
+        };
+        WriteRecord {
+            op,
+            writer: Some(self.node.clone()),
+            extension,
+        }
+    }
+
+    fn submit(&self, operations: Vec<Operation>) -> Result<Vec<Submitted>, SyncError> {
+        check_local(&operations)?;
+        if operations.is_empty() {
+            return Ok(Vec::new());
+        }
+        let many = operations.len() > 1;
+        let mut core = self.lock();
+        self.check_capacity(&core.outbox, &operations)?;
+        let first = core.next_seq;
+        let last = first + operations.len() as u64 - 1;
+        let mut store = self.store.lock();
+        self.reserve_sequences(&mut core, &mut store, last)?;
+        let submitted_at = store.now_ms();
         // The write each key holds once the earlier operations of this call are applied.
-        let mut written: HashMap<Key, WriteId> = HashMap::new();
+        let mut written: HashMap<Key, WriteId, foldhash::fast::RandomState> = if many {
+            HashMap::with_capacity_and_hasher(operations.len(), Default::default())
+        } else {
+            HashMap::default()
+        };
         let mut records = Vec::with_capacity(operations.len());
         let mut replaced = Vec::with_capacity(operations.len());
         for (seq, operation) in (first..).zip(operations) {
             let stamp = store
-                .next_stamp()
+                .next_stamp_at(submitted_at)
                 .map_err(SyncError::store("local apply"))?;
             let replaces = match written.get(&operation.key) {
                 Some(earlier) => Some(earlier.clone()),
@@ -442,20 +547,8 @@ impl SyncEngine {
                 };
                 written.insert(operation.key.clone(), id);
             }
-            let tracking = Tracking::Local {
-                seq,
-                queued: self.config.auto_queue,
-                replaces: replaces.clone(),
-            };
-            records.push(WriteRecord {
-                op: operation.with_timestamp(stamp),
-                writer: Some(self.node.clone()),
-                extension: if logged {
-                    tracking.encode()
-                } else {
-                    Vec::new()
-                },
-            });
+            let op = operation.with_timestamp(stamp);
+            records.push(self.local_record(&store, seq, op, replaces.clone()));
             replaced.push(replaces);
         }
         let logged = if many {
@@ -466,21 +559,24 @@ impl SyncEngine {
         logged.map_err(SyncError::store("local apply"))?;
         drop(store);
         core.next_seq = last + 1;
+        let status = self.submitted_status();
         let mut submitted = Vec::with_capacity(records.len());
-        let origin = self.node.to_string();
         for ((seq, record), replaces) in (first..).zip(records).zip(replaced) {
-            submitted.push(SyncOperation {
-                sync_id: sync_id(self.node.as_str(), seq),
-                origin_node_id: origin.clone(),
-                version: seq,
-                operation: record.op.clone(),
-                replaces: replaces.clone(),
-                direction: Direction::LocalToRemote,
-            });
             core.outbox.insert(
                 seq,
-                OutboxEntry::new(record.op, self.node.clone(), replaces, status, submitted_at),
+                OutboxEntry::new(
+                    record.op.clone(),
+                    self.node.clone(),
+                    replaces.clone(),
+                    status,
+                    submitted_at,
+                ),
             );
+            submitted.push(Submitted {
+                version: seq,
+                operation: record.op,
+                replaces,
+            });
         }
         Ok(submitted)
     }
@@ -828,4 +924,24 @@ fn status_name(status: SyncStatus) -> &'static str {
         SyncStatus::Acknowledged => "acknowledged",
         SyncStatus::Failed => "failed",
     }
+}
+
+/// Refuses a delete carrying a value, naming the operation's position in a batch.
+fn check_local(operations: &[Operation]) -> Result<(), SyncError> {
+    let many = operations.len() > 1;
+    for (index, operation) in operations.iter().enumerate() {
+        if operation.kind == OperationKind::Delete && !operation.value.is_empty() {
+            let at = if many {
+                format!("operation {index}: ")
+            } else {
+                String::new()
+            };
+            return Err(SyncError::InvalidLocalOperation(format!(
+                "{at}delete of key {:?} carries a {}-byte value",
+                operation.key.as_str(),
+                operation.value.len()
+            )));
+        }
+    }
+    Ok(())
 }

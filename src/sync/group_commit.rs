@@ -12,13 +12,13 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::error::SyncError;
-use super::operation::SyncOperation;
+use super::operation::Submitted;
 use crate::store::Operation;
 
 /// Most operations one group record takes (the leader stops adding members beyond it).
 const MAX_GROUP_OPERATIONS: usize = 4096;
 
-type Outcome = Result<Vec<SyncOperation>, SyncError>;
+type Outcome = Result<Vec<Submitted>, SyncError>;
 
 /// One submitter's place in the queue.
 struct Member {
@@ -137,8 +137,12 @@ mod tests {
         Operation::put(Key::new(k).unwrap(), Value::from_string("v").unwrap())
     }
 
-    fn sync_op(o: &Operation) -> SyncOperation {
-        SyncOperation::remote("node-a-1", "node-a", 1, o.clone())
+    fn sync_op(o: &Operation) -> Submitted {
+        Submitted {
+            version: 1,
+            operation: o.clone(),
+            replaces: None,
+        }
     }
 
     impl CommitQueue {

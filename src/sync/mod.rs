@@ -25,6 +25,6 @@ pub use context::SyncContext;
 pub use engine::{AckOutcome, AckReport, RemoteApplyResult, RemoteOutcome, SyncEngine};
 pub use envelope::{SyncEnvelope, SyncStatus};
 pub use error::{ErrorKind, SyncError};
-pub use operation::{Direction, RemoteOperation, SyncOperation};
+pub use operation::{Direction, RemoteOperation, Submitted, SyncOperation};
 pub use scheduler::{SyncScheduler, TickResult};
 pub use state::SyncState;

@@ -97,27 +97,62 @@ impl SyncOperation {
     }
 }
 
+/// What a submit assigned to one local operation: its version and its stamped operation. Its
+/// sync id, `<node>-<version>`, is made only when asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    pub version: u64,
+    /// The operation as written; `operation.timestamp` is its stamp.
+    pub operation: Operation,
+    /// The write it replaced locally, if the key held one (see [`SyncOperation::replaces`]).
+    pub replaces: Option<WriteId>,
+}
+
+impl Submitted {
+    /// The sync id of this operation submitted on `node`.
+    pub fn sync_id(&self, node: &crate::node::NodeId) -> String {
+        sync_id(node.as_str(), self.version)
+    }
+}
+
 /// The sync id of `origin`'s operation number `seq`.
 pub(crate) fn sync_id(origin: &str, seq: u64) -> String {
-    // Made for every operation submitted and handed out: digits written directly, not
-    // through the formatting machinery (a third of a submit's instructions).
     let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = seq;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    let digits = std::str::from_utf8(&digits[at..]).expect("ASCII digits");
+    let digits = decimal(seq, &mut digits);
     let mut id = String::with_capacity(origin.len() + 1 + digits.len());
     id.push_str(origin);
     id.push('-');
     id.push_str(digits);
     id
+}
+
+/// `seq` in decimal, written into `digits`. Made for every operation submitted and handed
+/// out: digits written directly, not through the formatting machinery (a third of a submit's
+/// instructions).
+pub(crate) fn decimal(seq: u64, digits: &mut [u8; 20]) -> &str {
+    // Two digits per division.
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    let mut at = digits.len();
+    let mut rest = seq;
+    while rest >= 100 {
+        let pair = (rest % 100) as usize * 2;
+        rest /= 100;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if rest >= 10 {
+        let pair = rest as usize * 2;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
+        at -= 1;
+        digits[at] = b'0' + rest as u8;
+    }
+    std::str::from_utf8(&digits[at..]).expect("ASCII digits")
 }
 
 /// Splits a sync id made by [`sync_id`] into origin and sequence.
