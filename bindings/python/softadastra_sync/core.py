@@ -1130,11 +1130,11 @@ class SyncEngine(_Owner):
         if fast is not None:
             keys, values, key_blob = fast
             types = [_PUT] * count
-            heads = [_LOCAL_OP_HEAD[_PUT]] * count
+            heads = array("Q", [_LOCAL_OP_HEAD[_PUT]]) * count
             key_sizes = map(len, keys)  # ASCII: one byte a character
         else:
             keys, values, types, c_keys = _checked_operations(ops)
-            heads = [_LOCAL_OP_HEAD[op_type] for op_type in types]
+            heads = array("Q", [_LOCAL_OP_HEAD[op_type] for op_type in types])
             key_blob = b"\x00".join(c_keys)
             key_sizes = map(len, c_keys)
         key_blob += b"\x00"
@@ -1152,13 +1152,14 @@ class SyncEngine(_Owner):
         )[:count]
         if _LOCAL_OP_IS_FOUR_WORDS:
             # The array as 64-bit words, faster than one struct.pack per element: the
-            # struct_size and op_type pair, the key address, the value address, its length.
-            words = [0] * (4 * count)
+            # struct_size and op_type pair, the key address, the value address, its length,
+            # each column filled from a typed array (no intermediate list of every word).
+            words = array("Q", [0]) * (4 * count)
             words[0::4] = heads
-            words[1::4] = key_addrs
-            words[2::4] = value_addrs
-            words[3::4] = value_lens
-            packed = array("Q", words).tobytes()
+            words[1::4] = array("Q", key_addrs)
+            words[2::4] = array("Q", value_addrs)
+            words[3::4] = array("Q", value_lens)
+            packed = words.tobytes()
         else:
             packed = b"".join(
                 map(_LOCAL_OP.pack, repeat(_LOCAL_OP_SIZE, count), types, key_addrs,
