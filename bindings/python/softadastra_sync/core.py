@@ -209,8 +209,8 @@ def _submitted_operations(
     template = dict.fromkeys(_OPERATION_FIELDS)
     template["origin"] = node
     fields = [
-        _dict(template, sync_id=sync_id, version=version, stamp=stamp, op_type=op_type, key=key,
-              value=value, replaces=replaced)
+        dict(template, sync_id=sync_id, version=version, stamp=stamp, op_type=op_type, key=key,
+             value=value, replaces=replaced)
         for sync_id, version, stamp, op_type, key, value, replaced in zip(
             sync_ids, versions, stamps, types, keys, values, replaces
         )
@@ -312,7 +312,6 @@ _LOCAL_OP_HEAD = {
 }
 _new = object.__new__
 _set = object.__setattr__
-_dict = dict
 _first = itemgetter(0)
 # The fields of a SyncOperation in declaration order, the order of its __dict__'s keys.
 _OPERATION_FIELDS = tuple(field.name for field in dataclasses.fields(SyncOperation))
