@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import struct
 
 import pytest
@@ -103,3 +104,27 @@ def test_submit_many_packs_with_struct_where_an_element_is_not_four_words(
     assert [(op.key, op.value, op.op_type) for op in ops] == [
         ("k", b"one", sa.OpType.PUT), ("j", b"", sa.OpType.DELETE)]
     assert engine.store.get("k") == b"one"
+
+
+def test_submit_many_reads_results_with_struct_where_fields_are_not_word_aligned(
+    engine: sa.SyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from softadastra_sync import core
+
+    engine.submit_put("k", b"before")
+    monkeypatch.setattr(core, "_SUBMITTED_IN_WORDS", False)
+    ops = engine.submit_many([("k", b"one"), ("j", None)])
+    assert [(op.sync_id, op.version) for op in ops] == [("node-a-2", 2), ("node-a-3", 3)]
+    assert ops[0].replaces is not None and ops[1].replaces is None
+    assert [e.operation for e in engine.outbox()][1:] == ops
+
+
+def test_submit_many_returns_ordinary_operations(engine: sa.SyncEngine) -> None:
+    ops = engine.submit_many([("k", b"v"), ("k", b"w")])
+    for op in ops:
+        assert type(op) is sa.SyncOperation
+        assert list(vars(op)) == [field.name for field in dataclasses.fields(op)]
+        assert dataclasses.replace(op) == op and hash(dataclasses.replace(op)) == hash(op)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            op.key = "other"  # type: ignore[misc]
+    assert ops[1].replaces == sa.ReplacedWrite(ops[0].stamp, "node-a")
