@@ -14,7 +14,7 @@ use super::config::SyncConfig;
 use super::conflict::{ConflictResolver, ResolutionReason};
 use super::context::SyncContext;
 use super::dedup::SeenVersions;
-use super::envelope::{SyncEnvelope, SyncStatus};
+use super::envelope::{EnvelopeRef, SyncEnvelope, SyncStatus};
 use super::error::SyncError;
 use super::group_commit::CommitQueue;
 use super::journal::{Annotation, Tracking, MAX_SEQS_PER_ANNOTATION};
@@ -526,8 +526,12 @@ impl SyncEngine {
     }
 
     fn log(&self, annotation: &Annotation, step: &'static str) -> Result<(), SyncError> {
-        self.store
-            .lock()
+        let mut store = self.store.lock();
+        // A store without a log keeps no notes: nothing to encode (an ACK is mostly this).
+        if !store.is_logged() {
+            return Ok(());
+        }
+        store
             .note(&annotation.encode())
             .map_err(SyncError::store(step))
     }
@@ -557,6 +561,15 @@ impl SyncEngine {
     /// acknowledged. The WAL is synced first, so an operation another node may have seen is
     /// never lost here, whatever the durability mode.
     pub fn next_batch(&self) -> Result<Vec<SyncEnvelope>, SyncError> {
+        self.next_batch_with(|entry| entry.to_envelope())
+    }
+
+    /// [`SyncEngine::next_batch`], each envelope handed to `make` as the outbox holds it, so
+    /// that a caller (the C ABI) can build its own form of the batch without making envelopes.
+    pub(crate) fn next_batch_with<T>(
+        &self,
+        mut make: impl FnMut(EnvelopeRef<'_>) -> T,
+    ) -> Result<Vec<T>, SyncError> {
         let mut core = self.lock();
         let mut store = self.store.lock();
         let now = store.now_ms();
@@ -576,17 +589,16 @@ impl SyncEngine {
         }
         drop(store);
         let deadline = now.saturating_add(millis(self.config.ack_timeout));
-        for &seq in &seqs {
+        let mut batch = Vec::with_capacity(seqs.len());
+        for seq in seqs {
             if self.config.require_ack {
                 core.outbox.mark_in_flight(seq, now, deadline);
             } else {
                 core.outbox.mark_acknowledged(seq, Some(now));
             }
+            batch.extend(core.outbox.get(seq).map(&mut make));
         }
-        Ok(seqs
-            .iter()
-            .filter_map(|&seq| core.outbox.envelope(seq))
-            .collect())
+        Ok(batch)
     }
 
     /// Marks `sync_id` acknowledged, whatever its status (a late ACK for an operation that was

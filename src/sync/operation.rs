@@ -57,9 +57,19 @@ impl SyncOperation {
 
 /// The sync id of `origin`'s operation number `seq`.
 pub(crate) fn sync_id(origin: &str, seq: u64) -> String {
-    // Made for every operation submitted and handed out: digits written directly, not
-    // through the formatting machinery (a third of a submit's instructions).
     let mut digits = [0u8; 20];
+    let digits = decimal(seq, &mut digits);
+    let mut id = String::with_capacity(origin.len() + 1 + digits.len());
+    id.push_str(origin);
+    id.push('-');
+    id.push_str(digits);
+    id
+}
+
+/// `seq` in decimal, written at the end of `digits`. Made for every operation submitted and
+/// handed out: digits written directly, not through the formatting machinery (a third of a
+/// submit's instructions).
+pub(crate) fn decimal(seq: u64, digits: &mut [u8; 20]) -> &str {
     let mut at = digits.len();
     let mut rest = seq;
     loop {
@@ -70,12 +80,7 @@ pub(crate) fn sync_id(origin: &str, seq: u64) -> String {
             break;
         }
     }
-    let digits = std::str::from_utf8(&digits[at..]).expect("ASCII digits");
-    let mut id = String::with_capacity(origin.len() + 1 + digits.len());
-    id.push_str(origin);
-    id.push('-');
-    id.push_str(digits);
-    id
+    std::str::from_utf8(&digits[at..]).expect("ASCII digits")
 }
 
 /// Splits a sync id made by [`sync_id`] into origin and sequence.
