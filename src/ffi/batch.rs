@@ -60,6 +60,8 @@ struct Text {
     bytes: Vec<u8>,
     /// Origins already in `bytes`: nearly every envelope names one or two.
     origins: Vec<Span>,
+    /// The address of the origin asked for last, and its copy.
+    last_origin: Option<(*const str, Span)>,
 }
 
 impl Text {
@@ -75,6 +77,19 @@ impl Text {
 
     /// `origin`'s copy, shared with the envelopes before when one of the last few has it.
     fn origin(&mut self, origin: &str) -> Span {
+        // Entries of one origin share its string: the same address is the same text (nothing
+        // a batch is built from is freed while it is built).
+        if let Some((last, span)) = self.last_origin {
+            if std::ptr::eq(last, origin) {
+                return span;
+            }
+        }
+        let span = self.find_origin(origin);
+        self.last_origin = Some((origin, span));
+        span
+    }
+
+    fn find_origin(&mut self, origin: &str) -> Span {
         let bytes = &self.bytes;
         let known = self
             .origins
@@ -199,7 +214,7 @@ impl BatchItem {
             submitted_at: entry.submitted_at,
             last_attempt_at: entry.last_attempt_at,
             next_retry_at: entry.next_retry_at,
-            sync_id: text.push(&[origin.as_bytes(), b"-", digits.as_bytes()]),
+            sync_id: text.push(&[origin.as_bytes(), b"-", digits]),
             key: text.push(&[entry.op.key.as_str().as_bytes()]),
             origin: text.origin(origin),
             replaces: entry

@@ -249,10 +249,13 @@ impl Outbox {
         self.index.counts
     }
 
+    // Inlined: most callers read one or two fields, and the rest is then never made.
+    #[inline]
     pub fn get(&self, seq: u64) -> Option<EnvelopeRef<'_>> {
         self.entries.get(seq).map(|slot| self.view(seq, slot))
     }
 
+    #[inline]
     fn view<'a>(&'a self, seq: u64, slot: &'a Slot) -> EnvelopeRef<'a> {
         EnvelopeRef {
             seq,
