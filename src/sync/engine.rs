@@ -525,15 +525,14 @@ impl SyncEngine {
         }
     }
 
-    fn log(&self, annotation: &Annotation, step: &'static str) -> Result<(), SyncError> {
+    /// Logs the annotation `make` makes; a store without a log keeps no notes, so then it is
+    /// not even made (an ACK of a memory store is otherwise mostly this).
+    fn log(&self, make: impl FnOnce() -> Annotation, step: &'static str) -> Result<(), SyncError> {
         let mut store = self.store.lock();
-        // A store without a log keeps no notes: nothing to encode (an ACK is mostly this).
         if !store.is_logged() {
             return Ok(());
         }
-        store
-            .note(&annotation.encode())
-            .map_err(SyncError::store(step))
+        store.note(&make().encode()).map_err(SyncError::store(step))
     }
 
     /// Queues a pending operation (one submitted with `auto_queue` off). Queueing a queued
@@ -543,7 +542,7 @@ impl SyncEngine {
         let seq = self.find(&core, sync_id)?;
         match core.outbox.get(seq).map(|e| e.status) {
             Some(SyncStatus::Pending) => {
-                self.log(&Annotation::Queued(vec![seq]), "queue")?;
+                self.log(|| Annotation::Queued(vec![seq]), "queue")?;
                 core.outbox.queue(seq);
                 Ok(())
             }
@@ -609,7 +608,7 @@ impl SyncEngine {
         if core.outbox.get(seq).map(|e| e.status) == Some(SyncStatus::Acknowledged) {
             return Ok(AckOutcome::AlreadyAcknowledged);
         }
-        self.log(&Annotation::Acknowledged(vec![seq]), "ACK")?;
+        self.log(|| Annotation::Acknowledged(vec![seq]), "ACK")?;
         core.outbox.mark_acknowledged(seq, None);
         Ok(AckOutcome::Acknowledged)
     }
@@ -687,7 +686,7 @@ impl SyncEngine {
         let seq = self.find(&core, sync_id)?;
         match core.outbox.get(seq).map(|e| e.status) {
             Some(SyncStatus::Failed) => {
-                self.log(&Annotation::Requeued(vec![seq]), "requeue")?;
+                self.log(|| Annotation::Requeued(vec![seq]), "requeue")?;
                 core.outbox.requeue_failed(seq);
                 Ok(())
             }
@@ -748,7 +747,7 @@ impl SyncEngine {
         apply: fn(&mut Outbox, u64),
     ) -> Result<(), SyncError> {
         for chunk in seqs.chunks(MAX_SEQS_PER_ANNOTATION) {
-            self.log(&annotation(chunk.to_vec()), step)?;
+            self.log(|| annotation(chunk.to_vec()), step)?;
             for &seq in chunk {
                 apply(&mut core.outbox, seq);
             }
