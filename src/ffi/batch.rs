@@ -325,3 +325,96 @@ pub extern "C" fn sa_batch_free(batch: *mut sa_batch) {
         guard_value((), || drop(unsafe { Box::from_raw(batch) }));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreEngine;
+    use crate::sync::{SyncConfig, SyncContext, SyncEngine};
+
+    fn put(key: &str, value: &str) -> Operation {
+        Operation::put(Key::new(key).unwrap(), Value::from_string(value).unwrap())
+    }
+
+    /// Everything a view shows, with its strings copied out.
+    fn read(batch: &sa_batch, index: usize) -> (Vec<Vec<u8>>, [u64; 5], [i32; 2], bool) {
+        // SAFETY: all-zero is a valid view; struct_size is set before the call.
+        let mut view: sa_envelope_view = unsafe { std::mem::zeroed() };
+        view.struct_size = std::mem::size_of::<sa_envelope_view>() as u32;
+        assert_eq!(sa_batch_get(batch, index, &mut view), SA_OK);
+        let text = |s: sa_str| {
+            // SAFETY: a view's strings are `len` bytes and a NUL, valid while the batch lives.
+            let bytes = unsafe { std::slice::from_raw_parts(s.ptr.cast::<u8>(), s.len + 1) };
+            assert_eq!(bytes[s.len], 0, "NUL-terminated");
+            bytes[..s.len].to_vec()
+        };
+        // SAFETY: as above, `len` bytes.
+        let value = unsafe { std::slice::from_raw_parts(view.value.ptr, view.value.len) };
+        (
+            vec![
+                text(view.sync_id),
+                text(view.origin),
+                text(view.key),
+                value.to_vec(),
+                text(view.replaces_origin),
+            ],
+            [
+                view.version,
+                view.stamp,
+                view.replaces_stamp,
+                u64::from(view.retry_count),
+                view.struct_size.into(),
+            ],
+            [view.op_type, view.status],
+            view.has_replaces,
+        )
+    }
+
+    /// A batch built straight from the outbox shows what one built from its envelopes shows,
+    /// and gives back the same envelopes: replaced writes of this node, of another node and
+    /// none, a delete.
+    #[test]
+    fn a_batch_from_the_outbox_is_the_batch_of_its_envelopes() {
+        let store = StoreEngine::memory();
+        let engine =
+            SyncEngine::new(&SyncContext::new(&store, SyncConfig::durable("node-a"))).unwrap();
+        let remote = SyncOperation::remote(
+            "node-b-1",
+            "node-b",
+            1,
+            put("k1", "remote").with_timestamp(Stamp::new(1, 0)),
+        );
+        assert!(engine.receive_remote_operation(&remote).unwrap().applied());
+        for op in [
+            put("k1", "v1"),
+            put("k1", "v2"),
+            put("k2", ""),
+            Operation::delete(Key::new("k2").unwrap()),
+            put("k3", "\u{e9}t\u{e9}"),
+        ] {
+            engine.submit_local_operation(op).unwrap();
+        }
+        let batch = sa_batch::next(&engine).unwrap_or_else(|f| panic!("{}", f.message));
+        assert_eq!(batch.items.len(), 5);
+        let envelopes: Vec<SyncEnvelope> = batch.envelopes().cloned().collect();
+        let listed: Vec<SyncEnvelope> = envelopes
+            .iter()
+            .map(|e| engine.outbox_entry(&e.operation.sync_id).unwrap())
+            .collect();
+        assert_eq!(envelopes, listed);
+        assert!(envelopes.iter().all(|e| e.status == SyncStatus::InFlight));
+        assert!(envelopes.iter().all(|e| e.next_retry_at.is_some()));
+        assert_eq!(envelopes[0].operation.sync_id, "node-a-1");
+        let replaced = |i: usize| envelopes[i].operation.replaces.clone().unwrap();
+        assert_eq!(replaced(0).origin.unwrap().as_str(), "node-b");
+        assert_eq!(replaced(1).origin.unwrap().as_str(), "node-a");
+        assert!(envelopes[2].operation.replaces.is_none());
+        let made = sa_batch::new(listed);
+        for index in 0..5 {
+            assert_eq!(read(&batch, index), read(&made, index), "envelope {index}");
+        }
+        let (strings, ..) = read(&batch, 1);
+        assert_eq!(strings[0], b"node-a-2");
+        assert_eq!(strings[4], b"node-a");
+    }
+}
