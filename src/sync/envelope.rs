@@ -3,7 +3,7 @@
 use super::operation::{sync_id, Direction, SyncOperation};
 use crate::clock::Stamp;
 use crate::node::NodeId;
-use crate::store::{Operation, WriteId};
+use crate::store::{Key, Operation, OperationKind, Value, WriteId};
 
 /// Where an operation is in its propagation. Numbered for the C ABI (0 is "unknown" in C++).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -36,6 +36,27 @@ pub struct SyncEnvelope {
     pub next_retry_at: Option<u64>,
 }
 
+/// An outbox entry's operation, borrowed from the outbox (which stores its fields apart, so
+/// that they pack with its own): the fields of an [`Operation`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OperationRef<'a> {
+    pub kind: OperationKind,
+    pub key: &'a Key,
+    pub value: &'a Value,
+    pub timestamp: Stamp,
+}
+
+impl OperationRef<'_> {
+    pub fn to_operation(self) -> Operation {
+        Operation {
+            kind: self.kind,
+            key: self.key.clone(),
+            value: self.value.clone(),
+            timestamp: self.timestamp,
+        }
+    }
+}
+
 /// The write an outbox entry replaced, borrowed from the outbox.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ReplacedRef<'a> {
@@ -58,7 +79,7 @@ impl ReplacedRef<'_> {
 pub(crate) struct EnvelopeRef<'a> {
     /// The version, and the number in the sync id `<origin>-<seq>`.
     pub seq: u64,
-    pub op: &'a Operation,
+    pub op: OperationRef<'a>,
     pub origin: &'a NodeId,
     pub replaces: Option<ReplacedRef<'a>>,
     pub status: SyncStatus,
@@ -75,7 +96,7 @@ impl EnvelopeRef<'_> {
                 sync_id: sync_id(self.origin.as_str(), self.seq),
                 origin_node_id: self.origin.as_str().to_owned(),
                 version: self.seq,
-                operation: self.op.clone(),
+                operation: self.op.to_operation(),
                 replaces: self.replaces.map(ReplacedRef::to_write_id),
                 direction: Direction::LocalToRemote,
             },

@@ -14,11 +14,11 @@ use std::collections::BTreeSet;
 use self::deadlines::Deadlines;
 use self::origins::{OriginIndex, Origins};
 use self::seq_map::SeqMap;
-use super::envelope::{EnvelopeRef, ReplacedRef, SyncEnvelope, SyncStatus};
+use super::envelope::{EnvelopeRef, OperationRef, ReplacedRef, SyncEnvelope, SyncStatus};
 use super::seq_set::SeqSet;
 use crate::clock::Stamp;
 use crate::node::NodeId;
-use crate::store::{Operation, WriteId};
+use crate::store::{Key, Operation, OperationKind, Value, WriteId};
 
 /// One operation to track, as given to the outbox. Key and value are shared with the store.
 #[derive(Clone, Debug)]
@@ -65,10 +65,13 @@ const REPLACES: u8 = 4;
 /// The replaced write has an origin (`replaced_origin`).
 const REPLACED_ORIGIN: u8 = 8;
 
-/// An entry as stored: optional times as flags, origins as interned numbers.
+/// An entry as stored: optional times as flags, origins as interned numbers, the operation's
+/// fields apart (its kind packs with the status).
 #[derive(Debug)]
 struct Slot {
-    op: Operation,
+    key: Key,
+    value: Value,
+    stamp: Stamp,
     submitted_at: u64,
     last_attempt_at: u64,
     /// In flight: the ACK deadline. With `BACKOFF`: not sent before this time.
@@ -77,12 +80,13 @@ struct Slot {
     retry_count: u32,
     origin: OriginIndex,
     replaced_origin: OriginIndex,
+    kind: OperationKind,
     status: SyncStatus,
     flags: u8,
 }
 
 // The packing is the point (memory per pending operation): keep it from growing unnoticed.
-const _: () = assert!(std::mem::size_of::<Option<Slot>>() <= 96);
+const _: () = assert!(std::mem::size_of::<Option<Slot>>() <= 88);
 
 impl Slot {
     fn has(&self, flag: u8) -> bool {
@@ -95,6 +99,11 @@ impl Slot {
         } else {
             self.flags &= !flag;
         }
+    }
+
+    /// Key + value bytes, as `Operation::payload_bytes` counts them.
+    fn payload_bytes(&self) -> u64 {
+        (self.key.as_str().len() + self.value.len()) as u64
     }
 
     fn not_before(&self) -> Option<u64> {
@@ -262,7 +271,12 @@ impl Outbox {
     fn view<'a>(&'a self, seq: u64, slot: &'a Slot) -> EnvelopeRef<'a> {
         EnvelopeRef {
             seq,
-            op: &slot.op,
+            op: OperationRef {
+                kind: slot.kind,
+                key: &slot.key,
+                value: &slot.value,
+                timestamp: slot.stamp,
+            },
             origin: self.origins.get(slot.origin),
             replaces: slot.has(REPLACES).then(|| ReplacedRef {
                 stamp: slot.replaced_stamp,
@@ -293,8 +307,12 @@ impl Outbox {
             Some(node) => self.origins.acquire(node),
             None => 0,
         };
+        let op = entry.op;
         let mut slot = Slot {
-            op: entry.op,
+            key: op.key,
+            value: op.value,
+            stamp: op.timestamp,
+            kind: op.kind,
             submitted_at: entry.submitted_at,
             last_attempt_at: entry.last_attempt_at.unwrap_or(0),
             timer: entry.not_before.unwrap_or(0),
@@ -312,7 +330,7 @@ impl Outbox {
             REPLACED_ORIGIN,
             entry.replaces.as_ref().is_some_and(|r| r.origin.is_some()),
         );
-        let bytes = slot.op.payload_bytes();
+        let bytes = slot.payload_bytes();
         let place = Place::of(&slot);
         if let Some(old) = self.entries.insert(seq, slot) {
             // Sequences are never reused; undo the old entry's counts if a caller ever did.
@@ -327,7 +345,7 @@ impl Outbox {
 
     /// Takes a slot no longer in `entries` out of every index and count.
     fn forget(&mut self, seq: u64, slot: &Slot) {
-        let bytes = slot.op.payload_bytes();
+        let bytes = slot.payload_bytes();
         self.index.leave(seq, Place::of(slot), &self.entries);
         self.index
             .count_unacknowledged(seq, slot.status, SyncStatus::Acknowledged, bytes);
@@ -348,7 +366,7 @@ impl Outbox {
         slot.set(BACKOFF, false);
         edit(slot);
         let to = Place::of(slot);
-        let bytes = slot.op.payload_bytes();
+        let bytes = slot.payload_bytes();
         self.index.leave(seq, from, &self.entries);
         self.index
             .count_unacknowledged(seq, from.status, to.status, bytes);
