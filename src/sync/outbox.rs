@@ -2,8 +2,8 @@
 //! transition and every count is O(log n) at worst, and the common ones (submit, send, ACK,
 //! prune) O(1).
 //!
-//! Entries are stored packed by sequence (see `seq_map.rs`): about 100 bytes each besides the
-//! key and value, which are shared with the store, not copied.
+//! Entries are stored packed by sequence (see `seq_map.rs`): 88 bytes each besides the key and
+//! value, which are shared with the store, not copied.
 
 mod deadlines;
 mod origins;
@@ -475,5 +475,185 @@ impl Outbox {
         self.entries
             .iter()
             .map(|(seq, slot)| (seq, self.view(seq, slot)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Under a seeded mix of every transition, each index and count agrees with what a scan
+    /// of the entries says.
+    #[test]
+    fn indexes_agree_with_a_scan_of_the_entries() {
+        let mut state = 0x0123_4567_89AB_CDEFu64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let nodes: Vec<NodeId> = ["node-a", "node-b", "node-c"]
+            .iter()
+            .map(|n| NodeId::new(n).unwrap())
+            .collect();
+        let mut outbox = Outbox::default();
+        let mut next_seq = 1;
+        let mut now = 1_000;
+        for step in 0..2_000 {
+            now += next() % 3;
+            let held: Vec<u64> = outbox.seqs().collect();
+            let pick = |r: u64| held.get(r as usize % held.len().max(1)).copied();
+            match next() % 9 {
+                0 | 1 => {
+                    let key = crate::store::Key::new(&format!("k{}", next() % 50)).unwrap();
+                    let value = crate::store::Value::new(&vec![7; (next() % 5) as usize]);
+                    let op = Operation::put(key, value.unwrap())
+                        .with_timestamp(Stamp::new(now, (next() % 3) as u16));
+                    let replaces = match next() % 3 {
+                        0 => None,
+                        n => Some(WriteId {
+                            stamp: Stamp::new(now - 1, 0),
+                            origin: (n == 2).then(|| nodes[(next() % 3) as usize].clone()),
+                        }),
+                    };
+                    let status = match next() % 4 {
+                        0 => SyncStatus::Pending,
+                        1 => SyncStatus::Acknowledged,
+                        _ => SyncStatus::Queued,
+                    };
+                    let mut entry = OutboxEntry::new(
+                        op,
+                        nodes[(next() % 2) as usize].clone(),
+                        replaces,
+                        status,
+                        now,
+                    );
+                    if status == SyncStatus::Queued && next() % 4 == 0 {
+                        entry.not_before = Some(now + next() % 5);
+                    }
+                    outbox.insert(next_seq, entry);
+                    next_seq += 1 + next() % 40 / 39 * 50;
+                }
+                2 => {
+                    let limit = 1 + (next() % 8) as usize;
+                    let sendable: Vec<u64> = outbox
+                        .iter()
+                        .filter(|(_, e)| e.status == SyncStatus::Queued)
+                        .filter(|(_, e)| e.next_retry_at.is_none_or(|t| t <= now))
+                        .map(|(seq, _)| seq)
+                        .take(limit)
+                        .collect();
+                    let selected = outbox.select_batch(now, limit);
+                    assert_eq!(selected, sendable, "step {step}");
+                    for seq in selected {
+                        outbox.mark_in_flight(seq, now, now + next() % 4);
+                    }
+                }
+                3 => {
+                    for seq in outbox.expired(now) {
+                        if next() % 3 == 0 {
+                            outbox.mark_failed(seq);
+                        } else {
+                            outbox.schedule_retry(seq, now + next() % 4);
+                        }
+                    }
+                }
+                4 => {
+                    if let Some(seq) = pick(next()) {
+                        outbox.mark_acknowledged(seq, (next() % 2 == 0).then_some(now));
+                    }
+                }
+                5 => {
+                    if let Some(seq) = pick(next()) {
+                        match outbox.get(seq).unwrap().status {
+                            SyncStatus::Pending => outbox.queue(seq),
+                            SyncStatus::Failed => outbox.requeue_failed(seq),
+                            _ => {}
+                        }
+                    }
+                }
+                6 => {
+                    if let Some(seq) = pick(next()) {
+                        outbox.remove(seq);
+                    }
+                }
+                7 => {
+                    let pruned = if next() % 2 == 0 {
+                        outbox.acknowledged()
+                    } else {
+                        outbox.failed()
+                    };
+                    for seq in pruned.into_iter().take(5) {
+                        outbox.remove(seq);
+                    }
+                }
+                _ => {}
+            }
+            check(&outbox, now, step);
+        }
+    }
+
+    fn check(outbox: &Outbox, now: u64, step: usize) {
+        let entries: Vec<(u64, EnvelopeRef<'_>)> = outbox.iter().collect();
+        let with = |status| -> Vec<u64> {
+            entries
+                .iter()
+                .filter(|(_, e)| e.status == status)
+                .map(|&(seq, _)| seq)
+                .collect()
+        };
+        let counts = outbox.counts();
+        assert_eq!(
+            counts.pending,
+            with(SyncStatus::Pending).len() as u64,
+            "{step}"
+        );
+        assert_eq!(
+            counts.queued,
+            with(SyncStatus::Queued).len() as u64,
+            "{step}"
+        );
+        assert_eq!(
+            counts.in_flight,
+            with(SyncStatus::InFlight).len() as u64,
+            "{step}"
+        );
+        assert_eq!(
+            outbox.acknowledged(),
+            with(SyncStatus::Acknowledged),
+            "{step}"
+        );
+        assert_eq!(outbox.failed(), with(SyncStatus::Failed), "{step}");
+        let bytes = |e: &EnvelopeRef<'_>| (e.op.key.as_str().len() + e.op.value.len()) as u64;
+        assert_eq!(
+            counts.bytes,
+            entries.iter().map(|(_, e)| bytes(e)).sum::<u64>()
+        );
+        let unacknowledged = entries
+            .iter()
+            .filter(|(_, e)| e.status != SyncStatus::Acknowledged);
+        assert_eq!(
+            counts.unacknowledged_bytes,
+            unacknowledged.clone().map(|(_, e)| bytes(e)).sum::<u64>()
+        );
+        assert_eq!(
+            outbox.oldest_unacknowledged_at(),
+            unacknowledged.map(|(_, e)| e.submitted_at).next()
+        );
+        let mut expired: Vec<(u64, u64)> = entries
+            .iter()
+            .filter(|(_, e)| e.status == SyncStatus::InFlight)
+            .map(|(seq, e)| (e.next_retry_at.unwrap(), *seq))
+            .filter(|&(deadline, _)| deadline <= now)
+            .collect();
+        expired.sort_unstable();
+        let expired: Vec<u64> = expired.into_iter().map(|(_, seq)| seq).collect();
+        assert_eq!(outbox.expired(now), expired, "{step}");
+        for (_, e) in &entries {
+            let timed = matches!(e.status, SyncStatus::InFlight | SyncStatus::Queued);
+            assert!(timed || e.next_retry_at.is_none(), "{step}");
+        }
+        assert_eq!(outbox.len(), entries.len());
     }
 }
