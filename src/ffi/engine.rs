@@ -260,7 +260,7 @@ pub extern "C" fn sa_sync_next_batch(
         let sync = unsafe { handle(sync, "sync") }?;
         // SAFETY: as above.
         let slot = unsafe { out(out_batch, "out_batch") }?;
-        let batch = sa_batch::new(sync.engine.next_batch()?);
+        let batch = sa_batch::next(&sync.engine)?;
         *slot = Box::into_raw(Box::new(batch));
         Ok(())
     })

@@ -26,10 +26,11 @@ struct Tracked {
 /// Tracks ids waiting for an ACK, each with a deadline. Every operation is O(log n) except the
 /// ones that return many ids, which are O(k log n) in what they return.
 ///
-/// The sync engine uses it keyed by operation sequence; standalone users key it by sync id.
+/// Standalone users key it by sync id (the C ABI's `sa_ack_tracker`); the sync engine keeps its
+/// own deadlines with its outbox entries.
 #[derive(Debug)]
 pub struct AckTracker<K = String> {
-    /// foldhash: hashed on every send and ACK, where SipHash cost more than the rest.
+    /// foldhash: hashed on every track and ACK, where SipHash cost more than the rest.
     entries: HashMap<K, Tracked, foldhash::fast::RandomState>,
     /// Waiting ids ordered by deadline, so expiry never scans everything.
     waiting: BTreeSet<(u64, K)>,

@@ -14,7 +14,7 @@ use super::config::SyncConfig;
 use super::conflict::ResolutionReason;
 use super::context::SyncContext;
 use super::dedup::SeenVersions;
-use super::envelope::{SyncEnvelope, SyncStatus};
+use super::envelope::{EnvelopeRef, SyncEnvelope, SyncStatus};
 use super::error::SyncError;
 use super::group_commit::CommitQueue;
 use super::journal::{Annotation, Tracking, MAX_SEQS_PER_ANNOTATION};
@@ -623,11 +623,14 @@ impl SyncEngine {
         }
     }
 
-    fn log(&self, annotation: &Annotation, step: &'static str) -> Result<(), SyncError> {
-        self.store
-            .lock()
-            .note(&annotation.encode())
-            .map_err(SyncError::store(step))
+    /// Logs the annotation `make` makes; a store without a log keeps no notes, so then it is
+    /// not even made (an ACK of a memory store is otherwise mostly this).
+    fn log(&self, make: impl FnOnce() -> Annotation, step: &'static str) -> Result<(), SyncError> {
+        let mut store = self.store.lock();
+        if !store.is_logged() {
+            return Ok(());
+        }
+        store.note(&make().encode()).map_err(SyncError::store(step))
     }
 
     /// Queues a pending operation (one submitted with `auto_queue` off). Queueing a queued
@@ -637,7 +640,7 @@ impl SyncEngine {
         let seq = self.find(&core, sync_id)?;
         match core.outbox.get(seq).map(|e| e.status) {
             Some(SyncStatus::Pending) => {
-                self.log(&Annotation::Queued(vec![seq]), "queue")?;
+                self.log(|| Annotation::Queued(vec![seq]), "queue")?;
                 core.outbox.queue(seq);
                 Ok(())
             }
@@ -655,6 +658,15 @@ impl SyncEngine {
     /// acknowledged. The WAL is synced first, so an operation another node may have seen is
     /// never lost here, whatever the durability mode.
     pub fn next_batch(&self) -> Result<Vec<SyncEnvelope>, SyncError> {
+        self.next_batch_with(|entry| entry.to_envelope())
+    }
+
+    /// [`SyncEngine::next_batch`], each envelope handed to `make` as the outbox holds it, so
+    /// that a caller (the C ABI) can build its own form of the batch without making envelopes.
+    pub(crate) fn next_batch_with<T>(
+        &self,
+        mut make: impl FnMut(EnvelopeRef<'_>) -> T,
+    ) -> Result<Vec<T>, SyncError> {
         let mut core = self.lock();
         let mut store = self.store.lock();
         let now = store.now_ms();
@@ -674,17 +686,16 @@ impl SyncEngine {
         }
         drop(store);
         let deadline = now.saturating_add(millis(self.config.ack_timeout));
-        for &seq in &seqs {
+        let mut batch = Vec::with_capacity(seqs.len());
+        for seq in seqs {
             if self.config.require_ack {
                 core.outbox.mark_in_flight(seq, now, deadline);
             } else {
                 core.outbox.mark_acknowledged(seq, Some(now));
             }
+            batch.extend(core.outbox.get(seq).map(&mut make));
         }
-        Ok(seqs
-            .iter()
-            .filter_map(|&seq| core.outbox.envelope(seq))
-            .collect())
+        Ok(batch)
     }
 
     /// Marks `sync_id` acknowledged, whatever its status (a late ACK for an operation that was
@@ -695,7 +706,7 @@ impl SyncEngine {
         if core.outbox.get(seq).map(|e| e.status) == Some(SyncStatus::Acknowledged) {
             return Ok(AckOutcome::AlreadyAcknowledged);
         }
-        self.log(&Annotation::Acknowledged(vec![seq]), "ACK")?;
+        self.log(|| Annotation::Acknowledged(vec![seq]), "ACK")?;
         core.outbox.mark_acknowledged(seq, None);
         Ok(AckOutcome::Acknowledged)
     }
@@ -773,7 +784,7 @@ impl SyncEngine {
         let seq = self.find(&core, sync_id)?;
         match core.outbox.get(seq).map(|e| e.status) {
             Some(SyncStatus::Failed) => {
-                self.log(&Annotation::Requeued(vec![seq]), "requeue")?;
+                self.log(|| Annotation::Requeued(vec![seq]), "requeue")?;
                 core.outbox.requeue_failed(seq);
                 Ok(())
             }
@@ -834,7 +845,7 @@ impl SyncEngine {
         apply: fn(&mut Outbox, u64),
     ) -> Result<(), SyncError> {
         for chunk in seqs.chunks(MAX_SEQS_PER_ANNOTATION) {
-            self.log(&annotation(chunk.to_vec()), step)?;
+            self.log(|| annotation(chunk.to_vec()), step)?;
             for &seq in chunk {
                 apply(&mut core.outbox, seq);
             }

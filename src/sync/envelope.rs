@@ -1,6 +1,9 @@
 //! Envelopes: a sync operation with its outbox status, as handed out in batches and listings.
 
-use super::operation::SyncOperation;
+use super::operation::{sync_id, Direction, SyncOperation};
+use crate::clock::Stamp;
+use crate::node::NodeId;
+use crate::store::{Key, Operation, OperationKind, Value, WriteId};
 
 /// Where an operation is in its propagation. Numbered for the C ABI (0 is "unknown" in C++).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -31,4 +34,77 @@ pub struct SyncEnvelope {
     pub last_attempt_at: Option<u64>,
     /// In flight: its ACK deadline. Queued after a retry: the earliest time it is sent again.
     pub next_retry_at: Option<u64>,
+}
+
+/// An outbox entry's operation, borrowed from the outbox (which stores its fields apart, so
+/// that they pack with its own): the fields of an [`Operation`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OperationRef<'a> {
+    pub kind: OperationKind,
+    pub key: &'a Key,
+    pub value: &'a Value,
+    pub timestamp: Stamp,
+}
+
+impl OperationRef<'_> {
+    pub fn to_operation(self) -> Operation {
+        Operation {
+            kind: self.kind,
+            key: self.key.clone(),
+            value: self.value.clone(),
+            timestamp: self.timestamp,
+        }
+    }
+}
+
+/// The write an outbox entry replaced, borrowed from the outbox.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReplacedRef<'a> {
+    pub stamp: Stamp,
+    pub origin: Option<&'a NodeId>,
+}
+
+impl ReplacedRef<'_> {
+    pub fn to_write_id(self) -> WriteId {
+        WriteId {
+            stamp: self.stamp,
+            origin: self.origin.cloned(),
+        }
+    }
+}
+
+/// An outbox entry as an envelope, borrowed from the outbox: what an envelope holds, without
+/// making its strings (the C ABI copies what it needs straight into its batch).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EnvelopeRef<'a> {
+    /// The version, and the number in the sync id `<origin>-<seq>`.
+    pub seq: u64,
+    pub op: OperationRef<'a>,
+    pub origin: &'a NodeId,
+    pub replaces: Option<ReplacedRef<'a>>,
+    pub status: SyncStatus,
+    pub retry_count: u32,
+    pub submitted_at: u64,
+    pub last_attempt_at: Option<u64>,
+    pub next_retry_at: Option<u64>,
+}
+
+impl EnvelopeRef<'_> {
+    pub fn to_envelope(self) -> SyncEnvelope {
+        SyncEnvelope {
+            operation: SyncOperation {
+                sync_id: sync_id(self.origin.as_str(), self.seq),
+                origin_node_id: self.origin.as_str().to_owned(),
+                version: self.seq,
+                operation: self.op.to_operation(),
+                replaces: self.replaces.map(ReplacedRef::to_write_id),
+                direction: Direction::LocalToRemote,
+            },
+            status: self.status,
+            retry_count: self.retry_count,
+            submitted_at: self.submitted_at,
+            last_attempt_at: self.last_attempt_at,
+            next_retry_at: self.next_retry_at,
+        }
+    }
 }

@@ -155,17 +155,25 @@ pub(crate) fn decimal(seq: u64, digits: &mut [u8; 20]) -> &str {
     std::str::from_utf8(&digits[at..]).expect("ASCII digits")
 }
 
-/// Splits a sync id made by [`sync_id`] into origin and sequence.
+/// Splits a sync id made by [`sync_id`] into origin and sequence: the decimal digits after the
+/// last `-` (a positive `u64`), and the non-empty origin before it. Read byte by byte: every
+/// ACK goes through it.
 pub(crate) fn parse_sync_id(id: &str) -> Option<(&str, u64)> {
-    let (origin, digits) = id.rsplit_once('-')?;
-    if origin.is_empty() || digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let bytes = id.as_bytes();
+    let digits_start = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_digit())
+        .map_or(0, |at| at + 1);
+    let dash = digits_start.checked_sub(1)?;
+    if bytes[dash] != b'-' || dash == 0 || digits_start == bytes.len() {
         return None;
     }
-    digits
-        .parse()
-        .ok()
-        .filter(|&seq| seq > 0)
-        .map(|seq| (origin, seq))
+    let mut seq = 0u64;
+    for &digit in &bytes[digits_start..] {
+        seq = seq.checked_mul(10)?.checked_add(u64::from(digit - b'0'))?;
+    }
+    // The dash is ASCII, so the origin ends on a character boundary.
+    (seq > 0).then(|| (&id[..dash], seq))
 }
 
 #[cfg(test)]
@@ -189,6 +197,11 @@ mod tests {
     fn sync_ids_round_trip_with_dashes_in_node_ids() {
         assert_eq!(sync_id("node-a", 42), "node-a-42");
         assert_eq!(parse_sync_id("node-a-42"), Some(("node-a", 42)));
+        assert_eq!(parse_sync_id("é--007"), Some(("é-", 7)));
+        assert_eq!(
+            parse_sync_id("n-18446744073709551615"),
+            Some(("n", u64::MAX))
+        );
         for bad in [
             "",
             "node",
@@ -197,6 +210,10 @@ mod tests {
             "node-+3",
             "node-0",
             "node-a-99999999999999999999",
+            "node-a-18446744073709551616",
+            "node-a-00",
+            "node-3x",
+            "node-a-4-",
         ] {
             assert_eq!(parse_sync_id(bad), None, "{bad}");
         }

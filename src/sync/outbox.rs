@@ -1,18 +1,26 @@
 //! The outbox: every local operation sync tracks, its status, and indexes so that every
-//! transition and every count is O(log n) at worst.
+//! transition and every count is O(log n) at worst, and the common ones (submit, send, ACK,
+//! prune) O(1).
+//!
+//! Entries are stored packed by sequence (see `seq_map.rs`): 88 bytes each besides the key and
+//! value, which are shared with the store, not copied.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+mod deadlines;
+mod origins;
+mod seq_map;
 
-use super::ack::AckTracker;
-use super::envelope::{SyncEnvelope, SyncStatus};
-use super::operation::{sync_id, Direction, SyncOperation};
+use std::collections::BTreeSet;
+
+use self::deadlines::Deadlines;
+use self::origins::{OriginIndex, Origins};
+use self::seq_map::SeqMap;
+use super::envelope::{EnvelopeRef, OperationRef, ReplacedRef, SyncEnvelope, SyncStatus};
 use super::seq_set::SeqSet;
-use crate::clock::SystemClock;
+use crate::clock::Stamp;
 use crate::node::NodeId;
-use crate::store::{Operation, WriteId};
+use crate::store::{Key, Operation, OperationKind, Value, WriteId};
 
-/// One tracked operation. Key and value are shared with the store, not copied.
+/// One operation to track, as given to the outbox. Key and value are shared with the store.
 #[derive(Clone, Debug)]
 pub(crate) struct OutboxEntry {
     pub op: Operation,
@@ -48,6 +56,61 @@ impl OutboxEntry {
     }
 }
 
+/// `Slot::flags`: `last_attempt_at` is set.
+const ATTEMPTED: u8 = 1;
+/// `timer` is the time a retried operation may be sent again.
+const BACKOFF: u8 = 2;
+/// The operation replaced a write (`replaced_stamp`).
+const REPLACES: u8 = 4;
+/// The replaced write has an origin (`replaced_origin`).
+const REPLACED_ORIGIN: u8 = 8;
+
+/// An entry as stored: optional times as flags, origins as interned numbers, the operation's
+/// fields apart (its kind packs with the status).
+#[derive(Debug)]
+struct Slot {
+    key: Key,
+    value: Value,
+    stamp: Stamp,
+    submitted_at: u64,
+    last_attempt_at: u64,
+    /// In flight: the ACK deadline. With `BACKOFF`: not sent before this time.
+    timer: u64,
+    replaced_stamp: Stamp,
+    retry_count: u32,
+    origin: OriginIndex,
+    replaced_origin: OriginIndex,
+    kind: OperationKind,
+    status: SyncStatus,
+    flags: u8,
+}
+
+// The packing is the point (memory per pending operation): keep it from growing unnoticed.
+const _: () = assert!(std::mem::size_of::<Option<Slot>>() <= 88);
+
+impl Slot {
+    fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    fn set(&mut self, flag: u8, on: bool) {
+        if on {
+            self.flags |= flag;
+        } else {
+            self.flags &= !flag;
+        }
+    }
+
+    /// Key + value bytes, as `Operation::payload_bytes` counts them.
+    fn payload_bytes(&self) -> u64 {
+        (self.key.as_str().len() + self.value.len()) as u64
+    }
+
+    fn not_before(&self) -> Option<u64> {
+        self.has(BACKOFF).then_some(self.timer)
+    }
+}
+
 /// Counts per status plus bytes, kept in step with every transition.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct OutboxCounts {
@@ -74,14 +137,14 @@ impl OutboxCounts {
 }
 
 /// Where each status lives, so that selection, expiry and pruning never scan the outbox.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Indexes {
     /// Queued and sendable now, oldest first.
     ready: SeqSet,
     /// Queued but waiting for their retry time: (not before, seq).
     backoff: BTreeSet<(u64, u64)>,
-    /// In flight, with ACK deadlines.
-    in_flight: AckTracker<u64>,
+    /// In flight, by ACK deadline.
+    in_flight: Deadlines,
     acknowledged: SeqSet,
     failed: SeqSet,
     /// Every operation not acknowledged yet, oldest first: the head is the oldest pending work.
@@ -89,113 +152,105 @@ struct Indexes {
     counts: OutboxCounts,
 }
 
-impl Indexes {
-    fn add(&mut self, seq: u64, entry: &OutboxEntry, ack_deadline: Option<u64>) {
-        *self.counts.slot(entry.status) += 1;
-        if entry.status != SyncStatus::Acknowledged {
-            self.unacknowledged.insert(seq);
-            self.counts.unacknowledged_bytes += entry.op.payload_bytes();
+/// Whether `seq` is in flight with ACK deadline `deadline` (see `deadlines.rs`).
+fn in_flight_until(entries: &SeqMap<Slot>, seq: u64, deadline: u64) -> bool {
+    entries
+        .get(seq)
+        .is_some_and(|e| e.status == SyncStatus::InFlight && e.timer == deadline)
+}
+
+/// What the status indexes know of an entry: enough to find it there again.
+#[derive(Clone, Copy)]
+struct Place {
+    status: SyncStatus,
+    not_before: Option<u64>,
+    timer: u64,
+}
+
+impl Place {
+    fn of(slot: &Slot) -> Place {
+        Place {
+            status: slot.status,
+            not_before: slot.not_before(),
+            timer: slot.timer,
         }
-        match entry.status {
-            SyncStatus::Pending => {}
-            SyncStatus::Queued => match entry.not_before {
-                Some(t) => {
-                    self.backoff.insert((t, seq));
-                }
-                None => {
-                    self.ready.insert(seq);
-                }
-            },
-            SyncStatus::InFlight => {
-                let deadline = ack_deadline.expect("in-flight entries carry an ACK deadline");
-                self.in_flight.track_until(seq, deadline);
+    }
+}
+
+impl Indexes {
+    fn enter(&mut self, seq: u64, place: Place) {
+        *self.counts.slot(place.status) += 1;
+        match (place.status, place.not_before) {
+            (SyncStatus::Pending, _) => {}
+            (SyncStatus::Queued, Some(t)) => {
+                self.backoff.insert((t, seq));
             }
-            SyncStatus::Acknowledged => {
+            (SyncStatus::Queued, None) => {
+                self.ready.insert(seq);
+            }
+            (SyncStatus::InFlight, _) => self.in_flight.add(place.timer, seq),
+            (SyncStatus::Acknowledged, _) => {
                 self.acknowledged.insert(seq);
             }
-            SyncStatus::Failed => {
+            (SyncStatus::Failed, _) => {
                 self.failed.insert(seq);
             }
         }
     }
 
-    fn remove(&mut self, seq: u64, entry: &OutboxEntry) {
-        *self.counts.slot(entry.status) -= 1;
-        if entry.status != SyncStatus::Acknowledged {
-            self.unacknowledged.remove(seq);
-            self.counts.unacknowledged_bytes -= entry.op.payload_bytes();
-        }
-        match entry.status {
-            SyncStatus::Pending => {}
-            SyncStatus::Queued => match entry.not_before {
-                Some(t) => {
-                    self.backoff.remove(&(t, seq));
-                }
-                None => {
-                    self.ready.remove(seq);
-                }
-            },
-            SyncStatus::InFlight => {
-                self.in_flight.erase(&seq);
+    /// Takes `seq` out of the index of `place`; `entries` already shows where it went.
+    fn leave(&mut self, seq: u64, place: Place, entries: &SeqMap<Slot>) {
+        *self.counts.slot(place.status) -= 1;
+        match (place.status, place.not_before) {
+            (SyncStatus::Pending, _) => {}
+            (SyncStatus::Queued, Some(t)) => {
+                self.backoff.remove(&(t, seq));
             }
-            SyncStatus::Acknowledged => {
+            (SyncStatus::Queued, None) => {
+                self.ready.remove(seq);
+            }
+            (SyncStatus::InFlight, _) => self
+                .in_flight
+                .remove(place.timer, |s, d| in_flight_until(entries, s, d)),
+            (SyncStatus::Acknowledged, _) => {
                 self.acknowledged.remove(seq);
             }
-            SyncStatus::Failed => {
+            (SyncStatus::Failed, _) => {
                 self.failed.remove(seq);
             }
+        }
+    }
+
+    /// Keeps the unacknowledged set and bytes in step with a move from `from` to `to`.
+    fn count_unacknowledged(&mut self, seq: u64, from: SyncStatus, to: SyncStatus, bytes: u64) {
+        let acknowledged = SyncStatus::Acknowledged;
+        if from != acknowledged && to == acknowledged {
+            self.unacknowledged.remove(seq);
+            self.counts.unacknowledged_bytes -= bytes;
+        } else if from == acknowledged && to != acknowledged {
+            self.unacknowledged.insert(seq);
+            self.counts.unacknowledged_bytes += bytes;
         }
     }
 }
 
 /// The outbox.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Outbox {
-    entries: BTreeMap<u64, OutboxEntry>,
+    entries: SeqMap<Slot>,
+    origins: Origins,
     index: Indexes,
 }
 
-impl Default for Outbox {
-    fn default() -> Self {
-        Outbox::from_entries(BTreeMap::new())
-    }
-}
-
 impl Outbox {
-    /// An outbox holding `entries` (none may be in flight: nothing is in flight after a restart).
-    pub fn from_entries(entries: BTreeMap<u64, OutboxEntry>) -> Outbox {
-        // Sequences come in order: each index is built in bulk from a sorted list (linear), not
-        // by one tree insert per entry, which is most of a restart with a large outbox.
-        let mut counts = OutboxCounts::default();
-        let (mut ready, mut backoff, mut acknowledged, mut failed, mut unacknowledged) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (&seq, entry) in &entries {
-            debug_assert_ne!(entry.status, SyncStatus::InFlight);
-            *counts.slot(entry.status) += 1;
-            counts.bytes += entry.op.payload_bytes();
-            if entry.status != SyncStatus::Acknowledged {
-                unacknowledged.push(seq);
-                counts.unacknowledged_bytes += entry.op.payload_bytes();
-            }
-            match (entry.status, entry.not_before) {
-                (SyncStatus::Queued, Some(t)) => backoff.push((t, seq)),
-                (SyncStatus::Queued, None) => ready.push(seq),
-                (SyncStatus::Acknowledged, _) => acknowledged.push(seq),
-                (SyncStatus::Failed, _) => failed.push(seq),
-                _ => {}
-            }
+    /// An outbox holding `entries`, given in ascending sequence order (none may be in flight:
+    /// nothing is in flight after a restart).
+    pub fn from_entries(entries: impl IntoIterator<Item = (u64, OutboxEntry)>) -> Outbox {
+        let mut outbox = Outbox::default();
+        for (seq, entry) in entries {
+            outbox.insert(seq, entry);
         }
-        let index = Indexes {
-            ready: ready.into_iter().collect(),
-            backoff: backoff.into_iter().collect(),
-            // Deadlines are always given explicitly; this clock is never read.
-            in_flight: AckTracker::with_clock(Arc::new(SystemClock)),
-            acknowledged: acknowledged.into_iter().collect(),
-            failed: failed.into_iter().collect(),
-            unacknowledged: unacknowledged.into_iter().collect(),
-            counts,
-        };
-        Outbox { entries, index }
+        outbox
     }
 
     pub fn len(&self) -> usize {
@@ -206,42 +261,121 @@ impl Outbox {
         self.index.counts
     }
 
-    pub fn get(&self, seq: u64) -> Option<&OutboxEntry> {
-        self.entries.get(&seq)
+    // Inlined: most callers read one or two fields, and the rest is then never made.
+    #[inline]
+    pub fn get(&self, seq: u64) -> Option<EnvelopeRef<'_>> {
+        self.entries.get(seq).map(|slot| self.view(seq, slot))
     }
 
+    #[inline]
+    fn view<'a>(&'a self, seq: u64, slot: &'a Slot) -> EnvelopeRef<'a> {
+        EnvelopeRef {
+            seq,
+            op: OperationRef {
+                kind: slot.kind,
+                key: &slot.key,
+                value: &slot.value,
+                timestamp: slot.stamp,
+            },
+            origin: self.origins.get(slot.origin),
+            replaces: slot.has(REPLACES).then(|| ReplacedRef {
+                stamp: slot.replaced_stamp,
+                origin: slot
+                    .has(REPLACED_ORIGIN)
+                    .then(|| self.origins.get(slot.replaced_origin)),
+            }),
+            status: slot.status,
+            retry_count: slot.retry_count,
+            submitted_at: slot.submitted_at,
+            last_attempt_at: slot.has(ATTEMPTED).then_some(slot.last_attempt_at),
+            next_retry_at: match slot.status {
+                SyncStatus::InFlight => Some(slot.timer),
+                _ => slot.not_before(),
+            },
+        }
+    }
+
+    /// Tracks `entry` under `seq` (never in flight: a deadline is only set by sending).
     pub fn insert(&mut self, seq: u64, entry: OutboxEntry) {
-        self.index.add(seq, &entry, None);
-        self.index.counts.bytes += entry.op.payload_bytes();
-        if let Some(old) = self.entries.insert(seq, entry) {
-            // Sequences are never reused; undo the double count if a caller ever did.
+        assert_ne!(
+            entry.status,
+            SyncStatus::InFlight,
+            "in-flight entries carry an ACK deadline"
+        );
+        let origin = self.origins.acquire(&entry.origin);
+        let replaced_origin = match entry.replaces.as_ref().and_then(|r| r.origin.as_ref()) {
+            Some(node) => self.origins.acquire(node),
+            None => 0,
+        };
+        let op = entry.op;
+        let mut slot = Slot {
+            key: op.key,
+            value: op.value,
+            stamp: op.timestamp,
+            kind: op.kind,
+            submitted_at: entry.submitted_at,
+            last_attempt_at: entry.last_attempt_at.unwrap_or(0),
+            timer: entry.not_before.unwrap_or(0),
+            replaced_stamp: entry.replaces.as_ref().map_or(Stamp::ZERO, |r| r.stamp),
+            retry_count: entry.retry_count,
+            origin,
+            replaced_origin,
+            status: entry.status,
+            flags: 0,
+        };
+        slot.set(ATTEMPTED, entry.last_attempt_at.is_some());
+        slot.set(BACKOFF, entry.not_before.is_some());
+        slot.set(REPLACES, entry.replaces.is_some());
+        slot.set(
+            REPLACED_ORIGIN,
+            entry.replaces.as_ref().is_some_and(|r| r.origin.is_some()),
+        );
+        let bytes = slot.payload_bytes();
+        let place = Place::of(&slot);
+        if let Some(old) = self.entries.insert(seq, slot) {
+            // Sequences are never reused; undo the old entry's counts if a caller ever did.
             debug_assert!(false, "outbox sequence {seq} reused");
-            self.index.remove(seq, &old);
-            self.index.counts.bytes -= old.op.payload_bytes();
+            self.forget(seq, &old);
+        }
+        self.index.counts.bytes += bytes;
+        self.index
+            .count_unacknowledged(seq, SyncStatus::Acknowledged, place.status, bytes);
+        self.index.enter(seq, place);
+    }
+
+    /// Takes a slot no longer in `entries` out of every index and count.
+    fn forget(&mut self, seq: u64, slot: &Slot) {
+        let bytes = slot.payload_bytes();
+        self.index.leave(seq, Place::of(slot), &self.entries);
+        self.index
+            .count_unacknowledged(seq, slot.status, SyncStatus::Acknowledged, bytes);
+        self.index.counts.bytes -= bytes;
+        self.origins.release(slot.origin);
+        if slot.has(REPLACED_ORIGIN) {
+            self.origins.release(slot.replaced_origin);
         }
     }
 
     /// Moves `seq` to `status`, updating indexes; `edit` adjusts the entry on the way.
-    fn transition(
-        &mut self,
-        seq: u64,
-        status: SyncStatus,
-        ack_deadline: Option<u64>,
-        edit: impl FnOnce(&mut OutboxEntry),
-    ) {
-        let Some(entry) = self.entries.get_mut(&seq) else {
+    fn transition(&mut self, seq: u64, status: SyncStatus, edit: impl FnOnce(&mut Slot)) {
+        let Some(slot) = self.entries.get_mut(seq) else {
             return;
         };
-        self.index.remove(seq, entry);
-        entry.status = status;
-        entry.not_before = None;
-        edit(entry);
-        self.index.add(seq, entry, ack_deadline);
+        let from = Place::of(slot);
+        slot.status = status;
+        slot.set(BACKOFF, false);
+        edit(slot);
+        let to = Place::of(slot);
+        let bytes = slot.payload_bytes();
+        self.index.leave(seq, from, &self.entries);
+        self.index
+            .count_unacknowledged(seq, from.status, to.status, bytes);
+        self.index.enter(seq, to);
     }
 
     /// Pending → queued, sendable now.
     pub fn queue(&mut self, seq: u64) {
-        self.transition(seq, SyncStatus::Queued, None, |_| {});
+        self.transition(seq, SyncStatus::Queued, |_| {});
     }
 
     /// Up to `limit` queued operations sendable at `now`, oldest first. Retried operations
@@ -253,8 +387,8 @@ impl Outbox {
             }
             self.index.backoff.remove(&(t, seq));
             self.index.ready.insert(seq);
-            if let Some(entry) = self.entries.get_mut(&seq) {
-                entry.not_before = None;
+            if let Some(slot) = self.entries.get_mut(seq) {
+                slot.set(BACKOFF, false);
             }
         }
         self.index.ready.iter().take(limit).collect()
@@ -262,46 +396,52 @@ impl Outbox {
 
     /// Queued → in flight until `deadline`.
     pub fn mark_in_flight(&mut self, seq: u64, now: u64, deadline: u64) {
-        self.transition(seq, SyncStatus::InFlight, Some(deadline), |e| {
-            e.last_attempt_at = Some(now);
+        self.transition(seq, SyncStatus::InFlight, |slot| {
+            slot.last_attempt_at = now;
+            slot.set(ATTEMPTED, true);
+            slot.timer = deadline;
         });
     }
 
     /// Any status → acknowledged; `sent_at` records a send that needs no ACK.
     pub fn mark_acknowledged(&mut self, seq: u64, sent_at: Option<u64>) {
-        self.transition(seq, SyncStatus::Acknowledged, None, |e| {
-            if sent_at.is_some() {
-                e.last_attempt_at = sent_at;
+        self.transition(seq, SyncStatus::Acknowledged, |slot| {
+            if let Some(at) = sent_at {
+                slot.last_attempt_at = at;
+                slot.set(ATTEMPTED, true);
             }
         });
     }
 
     /// In-flight operations whose ACK deadline is at or before `now`, earliest first.
     pub fn expired(&self, now: u64) -> Vec<u64> {
-        self.index.in_flight.expired_at(now)
+        self.index
+            .in_flight
+            .expired(now, |s, d| in_flight_until(&self.entries, s, d))
     }
 
     /// In flight → queued again, not sent before `not_before`; counts one retry.
     pub fn schedule_retry(&mut self, seq: u64, not_before: u64) {
-        self.transition(seq, SyncStatus::Queued, None, |e| {
-            e.retry_count += 1;
-            e.not_before = Some(not_before);
+        self.transition(seq, SyncStatus::Queued, |slot| {
+            slot.retry_count += 1;
+            slot.timer = not_before;
+            slot.set(BACKOFF, true);
         });
     }
 
     pub fn mark_failed(&mut self, seq: u64) {
-        self.transition(seq, SyncStatus::Failed, None, |_| {});
+        self.transition(seq, SyncStatus::Failed, |_| {});
     }
 
     /// Failed → queued, sendable now, with a fresh retry budget.
     pub fn requeue_failed(&mut self, seq: u64) {
-        self.transition(seq, SyncStatus::Queued, None, |e| e.retry_count = 0);
+        self.transition(seq, SyncStatus::Queued, |slot| slot.retry_count = 0);
     }
 
     /// When the oldest operation not acknowledged yet was submitted.
     pub fn oldest_unacknowledged_at(&self) -> Option<u64> {
         let seq = self.index.unacknowledged.first()?;
-        self.entries.get(&seq).map(|e| e.submitted_at)
+        self.entries.get(seq).map(|e| e.submitted_at)
     }
 
     /// Acknowledged sequences, oldest first.
@@ -315,43 +455,205 @@ impl Outbox {
     }
 
     pub fn remove(&mut self, seq: u64) {
-        if let Some(entry) = self.entries.remove(&seq) {
-            self.index.remove(seq, &entry);
-            self.index.counts.bytes -= entry.op.payload_bytes();
+        if let Some(slot) = self.entries.remove(seq) {
+            self.forget(seq, &slot);
         }
     }
 
     /// The entry as an envelope: materialises the sync id.
     pub fn envelope(&self, seq: u64) -> Option<SyncEnvelope> {
-        let entry = self.entries.get(&seq)?;
-        let next_retry_at = match entry.status {
-            SyncStatus::InFlight => self.index.in_flight.deadline(&seq),
-            _ => entry.not_before,
-        };
-        Some(SyncEnvelope {
-            operation: SyncOperation {
-                sync_id: sync_id(entry.origin.as_str(), seq),
-                origin_node_id: entry.origin.to_string(),
-                version: seq,
-                operation: entry.op.clone(),
-                replaces: entry.replaces.clone(),
-                direction: Direction::LocalToRemote,
-            },
-            status: entry.status,
-            retry_count: entry.retry_count,
-            submitted_at: entry.submitted_at,
-            last_attempt_at: entry.last_attempt_at,
-            next_retry_at,
-        })
+        self.get(seq).map(|entry| entry.to_envelope())
     }
 
     /// All sequences, oldest first.
     pub fn seqs(&self) -> impl Iterator<Item = u64> + '_ {
-        self.entries.keys().copied()
+        self.entries.iter().map(|(seq, _)| seq)
     }
 
     /// All entries with their sequences, oldest first.
-    pub fn iter(&self) -> impl Iterator<Item = (u64, &OutboxEntry)> + '_ {
-        self.entries.iter().map(|(&seq, entry)| (seq, entry))
+    pub fn iter(&self) -> impl Iterator<Item = (u64, EnvelopeRef<'_>)> + '_ {
+        self.entries
+            .iter()
+            .map(|(seq, slot)| (seq, self.view(seq, slot)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Under a seeded mix of every transition, each index and count agrees with what a scan
+    /// of the entries says.
+    #[test]
+    fn indexes_agree_with_a_scan_of_the_entries() {
+        let mut state = 0x0123_4567_89AB_CDEFu64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let nodes: Vec<NodeId> = ["node-a", "node-b", "node-c"]
+            .iter()
+            .map(|n| NodeId::new(n).unwrap())
+            .collect();
+        let mut outbox = Outbox::default();
+        let mut next_seq = 1;
+        let mut now = 1_000;
+        for step in 0..2_000 {
+            now += next() % 3;
+            let held: Vec<u64> = outbox.seqs().collect();
+            let pick = |r: u64| held.get(r as usize % held.len().max(1)).copied();
+            match next() % 9 {
+                0 | 1 => {
+                    let key = crate::store::Key::new(&format!("k{}", next() % 50)).unwrap();
+                    let value = crate::store::Value::new(&vec![7; (next() % 5) as usize]);
+                    let op = Operation::put(key, value.unwrap())
+                        .with_timestamp(Stamp::new(now, (next() % 3) as u16));
+                    let replaces = match next() % 3 {
+                        0 => None,
+                        n => Some(WriteId {
+                            stamp: Stamp::new(now - 1, 0),
+                            origin: (n == 2).then(|| nodes[(next() % 3) as usize].clone()),
+                        }),
+                    };
+                    let status = match next() % 4 {
+                        0 => SyncStatus::Pending,
+                        1 => SyncStatus::Acknowledged,
+                        _ => SyncStatus::Queued,
+                    };
+                    let mut entry = OutboxEntry::new(
+                        op,
+                        nodes[(next() % 2) as usize].clone(),
+                        replaces,
+                        status,
+                        now,
+                    );
+                    if status == SyncStatus::Queued && next() % 4 == 0 {
+                        entry.not_before = Some(now + next() % 5);
+                    }
+                    outbox.insert(next_seq, entry);
+                    next_seq += 1 + next() % 40 / 39 * 50;
+                }
+                2 => {
+                    let limit = 1 + (next() % 8) as usize;
+                    let sendable: Vec<u64> = outbox
+                        .iter()
+                        .filter(|(_, e)| e.status == SyncStatus::Queued)
+                        .filter(|(_, e)| e.next_retry_at.is_none_or(|t| t <= now))
+                        .map(|(seq, _)| seq)
+                        .take(limit)
+                        .collect();
+                    let selected = outbox.select_batch(now, limit);
+                    assert_eq!(selected, sendable, "step {step}");
+                    for seq in selected {
+                        outbox.mark_in_flight(seq, now, now + next() % 4);
+                    }
+                }
+                3 => {
+                    for seq in outbox.expired(now) {
+                        if next() % 3 == 0 {
+                            outbox.mark_failed(seq);
+                        } else {
+                            outbox.schedule_retry(seq, now + next() % 4);
+                        }
+                    }
+                }
+                4 => {
+                    if let Some(seq) = pick(next()) {
+                        outbox.mark_acknowledged(seq, (next() % 2 == 0).then_some(now));
+                    }
+                }
+                5 => {
+                    if let Some(seq) = pick(next()) {
+                        match outbox.get(seq).unwrap().status {
+                            SyncStatus::Pending => outbox.queue(seq),
+                            SyncStatus::Failed => outbox.requeue_failed(seq),
+                            _ => {}
+                        }
+                    }
+                }
+                6 => {
+                    if let Some(seq) = pick(next()) {
+                        outbox.remove(seq);
+                    }
+                }
+                7 => {
+                    let pruned = if next() % 2 == 0 {
+                        outbox.acknowledged()
+                    } else {
+                        outbox.failed()
+                    };
+                    for seq in pruned.into_iter().take(5) {
+                        outbox.remove(seq);
+                    }
+                }
+                _ => {}
+            }
+            check(&outbox, now, step);
+        }
+    }
+
+    fn check(outbox: &Outbox, now: u64, step: usize) {
+        let entries: Vec<(u64, EnvelopeRef<'_>)> = outbox.iter().collect();
+        let with = |status| -> Vec<u64> {
+            entries
+                .iter()
+                .filter(|(_, e)| e.status == status)
+                .map(|&(seq, _)| seq)
+                .collect()
+        };
+        let counts = outbox.counts();
+        assert_eq!(
+            counts.pending,
+            with(SyncStatus::Pending).len() as u64,
+            "{step}"
+        );
+        assert_eq!(
+            counts.queued,
+            with(SyncStatus::Queued).len() as u64,
+            "{step}"
+        );
+        assert_eq!(
+            counts.in_flight,
+            with(SyncStatus::InFlight).len() as u64,
+            "{step}"
+        );
+        assert_eq!(
+            outbox.acknowledged(),
+            with(SyncStatus::Acknowledged),
+            "{step}"
+        );
+        assert_eq!(outbox.failed(), with(SyncStatus::Failed), "{step}");
+        let bytes = |e: &EnvelopeRef<'_>| (e.op.key.as_str().len() + e.op.value.len()) as u64;
+        assert_eq!(
+            counts.bytes,
+            entries.iter().map(|(_, e)| bytes(e)).sum::<u64>()
+        );
+        let unacknowledged = entries
+            .iter()
+            .filter(|(_, e)| e.status != SyncStatus::Acknowledged);
+        assert_eq!(
+            counts.unacknowledged_bytes,
+            unacknowledged.clone().map(|(_, e)| bytes(e)).sum::<u64>()
+        );
+        assert_eq!(
+            outbox.oldest_unacknowledged_at(),
+            unacknowledged.map(|(_, e)| e.submitted_at).next()
+        );
+        let mut expired: Vec<(u64, u64)> = entries
+            .iter()
+            .filter(|(_, e)| e.status == SyncStatus::InFlight)
+            .map(|(seq, e)| (e.next_retry_at.unwrap(), *seq))
+            .filter(|&(deadline, _)| deadline <= now)
+            .collect();
+        expired.sort_unstable();
+        let expired: Vec<u64> = expired.into_iter().map(|(_, seq)| seq).collect();
+        assert_eq!(outbox.expired(now), expired, "{step}");
+        for (_, e) in &entries {
+            let timed = matches!(e.status, SyncStatus::InFlight | SyncStatus::Queued);
+            assert!(timed || e.next_retry_at.is_none(), "{step}");
+        }
+        assert_eq!(outbox.len(), entries.len());
     }
 }

@@ -55,7 +55,7 @@ pub(crate) fn encode(
         w.u64(entry.op.timestamp.raw());
         w.str(entry.op.key.as_str());
         w.bytes(entry.op.value.as_bytes());
-        write_replaces(&mut w, entry.replaces.as_ref());
+        write_replaces(&mut w, entry.replaces.map(|r| r.to_write_id()).as_ref());
     }
     seen.encode(&mut w);
     out
