@@ -127,6 +127,24 @@ pub(crate) fn copy_parts_to_buffer(parts: &[&str], buffer: &mut [c_char]) {
     buffer[n] = 0;
 }
 
+/// Writes `parts`, one after the other, NUL-terminated and cut to fit, into the `capacity`
+/// bytes at `out`.
+///
+/// # Safety
+/// `out` is valid for writes of `capacity` (> 0) bytes.
+pub(crate) unsafe fn write_text(out: *mut u8, capacity: usize, parts: &[&str]) {
+    let mut n = 0;
+    for part in parts {
+        let take = part.len().min(capacity - 1 - n);
+        // SAFETY: `n + take < capacity` bytes from `out` are writable per the contract; the
+        // source is a live string that cannot overlap the caller's buffer.
+        unsafe { std::ptr::copy_nonoverlapping(part.as_ptr(), out.add(n), take) };
+        n += take;
+    }
+    // SAFETY: `n < capacity`.
+    unsafe { out.add(n).write(0) };
+}
+
 /// A string kept with a trailing NUL, for views that C can print directly.
 #[derive(Debug, Clone)]
 pub(crate) struct CText(Vec<u8>);

@@ -2,7 +2,9 @@
 
 use std::os::raw::c_char;
 
-use super::args::{c_key, c_str, copy_parts_to_buffer, copy_to_buffer, handle, out, value_bytes};
+use super::args::{
+    c_key, c_str, copy_parts_to_buffer, copy_to_buffer, handle, out, value_bytes, write_text,
+};
 use super::batch::{sa_batch, sa_envelope_view, ENVELOPE_VIEW_MIN_INPUT};
 use super::clock::sa_clock;
 use super::config::{read_config, sa_sync_config};
@@ -178,7 +180,12 @@ pub extern "C" fn sa_sync_submit(
         // SAFETY: as above.
         let slot = unsafe { SizedOut::new(out_submitted, "out_submitted") }?;
         let submitted = sync.engine.submit_local(operation)?;
-        slot.write(submitted_to_c(&submitted, sync.engine.node_id()));
+        let node = sync.engine.node_id();
+        match slot.whole() {
+            // SAFETY: `out` is the caller's whole, writable struct (checked by SizedOut).
+            Some(out) => unsafe { write_submitted(out, &submitted, node) },
+            None => slot.write(submitted_to_c(&submitted, node)),
+        }
         Ok(())
     })
 }
@@ -226,6 +233,38 @@ pub(crate) fn submitted_to_c(submitted: &Submitted, node: &NodeId) -> sa_submitt
         &mut result.replaces_origin,
     );
     result
+}
+
+/// [`submitted_to_c`] written straight into the caller's struct, field by field: no 584-byte
+/// struct built, zeroed and copied per submit. Array bytes after each NUL are left as they are.
+///
+/// # Safety
+/// `out` is valid for writes of a whole `sa_submitted`.
+pub(crate) unsafe fn write_submitted(out: *mut sa_submitted, submitted: &Submitted, node: &NodeId) {
+    let replaced = submitted.replaces.as_ref();
+    let mut digits = [0u8; 20];
+    let version = decimal(submitted.version, &mut digits);
+    let origin = replaced.and_then(|r| r.origin.as_ref());
+    // SAFETY: per the contract; raw field writes, so no reference to the caller's bytes
+    // (possibly not a valid `sa_submitted`, e.g. a non-0/1 bool) is ever made.
+    unsafe {
+        use std::ptr::addr_of_mut;
+        addr_of_mut!((*out).struct_size).write(std::mem::size_of::<sa_submitted>() as u32);
+        addr_of_mut!((*out).version).write(submitted.version);
+        addr_of_mut!((*out).stamp).write(submitted.operation.timestamp.raw());
+        write_text(
+            addr_of_mut!((*out).sync_id).cast(),
+            SA_SYNC_ID_MAX,
+            &[node.as_str(), "-", version],
+        );
+        addr_of_mut!((*out).has_replaces).write(replaced.is_some());
+        addr_of_mut!((*out).replaces_stamp).write(replaced.map_or(0, |r| r.stamp.raw()));
+        write_text(
+            addr_of_mut!((*out).replaces_origin).cast(),
+            SA_NODE_ID_BUFFER,
+            &[origin.map_or("", |o| o.as_str())],
+        );
+    }
 }
 
 fn sync_id_arg<'a>(sync_id: *const c_char) -> Result<&'a str, Failure> {

@@ -189,12 +189,25 @@ impl<T: Growable> SizedOut<T> {
         if ptr.is_null() {
             return Err(Failure::null(what));
         }
+        // SAFETY: non-NULL and readable per the contract.
+        let stated = unsafe { stated_size(ptr) };
+        if stated as usize == size_of::<T>() {
+            // What nearly every caller states: no layout to build (a memset of the struct).
+            return Ok(SizedOut {
+                ptr,
+                size: size_of::<T>(),
+            });
+        }
         // SAFETY: all-zero is a valid T (trait contract); it only serves its field layout.
         let layout: T = unsafe { std::mem::zeroed() };
-        let layout = &layout;
-        // SAFETY: non-NULL and readable per the contract.
-        let size = checked_size(unsafe { stated_size(ptr) }, layout, what, T::MIN_SIZE)?;
+        let size = checked_size(stated, &layout, what, T::MIN_SIZE)?;
         Ok(SizedOut { ptr, size })
+    }
+
+    /// The caller's struct when it is this library's whole struct, to fill field by field
+    /// (sparing a large struct's build and copy); `None` for a smaller, older struct.
+    pub(crate) fn whole(&self) -> Option<*mut T> {
+        (self.size == size_of::<T>()).then_some(self.ptr)
     }
 
     /// Writes the first `struct_size` bytes of `value` (its `struct_size` set to the caller's);
