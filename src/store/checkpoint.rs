@@ -269,8 +269,8 @@ fn parse(bytes: &[u8]) -> Result<Checkpoint, (u64, String)> {
     }
     let mut checkpoint = Checkpoint::default();
     let mut saved: Option<Vec<u8>> = None;
-    let mut slots: Vec<(Key, Slot)> = Vec::new();
-    let mut last_version = 0;
+    let mut table = Table::default();
+    let mut slot_count = 0u64;
     let mut offset = MAGIC.len() as u64;
     let mut seen_header = false;
     loop {
@@ -284,17 +284,25 @@ fn parse(bytes: &[u8]) -> Result<Checkpoint, (u64, String)> {
                 seen_header = true;
                 checkpoint.covers = r.u64("covered segment")?;
                 checkpoint.clock = Stamp::from_raw(r.u64("clock")?);
-                last_version = r.u64("last version")?;
+                let last_version = r.u64("last version")?;
                 // Sized once (a forged count must not size an allocation: no slot takes
                 // under 24 bytes).
                 let count = r.u64("slot count")?;
-                slots.reserve(count.min(bytes.len() as u64 / 24) as usize);
+                let capacity = count.min(bytes.len() as u64 / 24) as usize;
+                table = Table::with_capacity(capacity, last_version);
                 r.finish("header")
             }
             _ if !seen_header => Err(DecodeError("the first frame is not a header".into())),
             SLOTS => {
                 while r.remaining() > 0 {
-                    slots.push(decode_slot(&mut r)?);
+                    let (key, slot) = decode_slot(&mut r)?;
+                    if let Some(twice) = table.insert(key, slot) {
+                        return Err(DecodeError(format!(
+                            "a key is listed twice (version {})",
+                            twice.version
+                        )));
+                    }
+                    slot_count += 1;
                 }
                 Ok(())
             }
@@ -331,7 +339,6 @@ fn parse(bytes: &[u8]) -> Result<Checkpoint, (u64, String)> {
                 r.finish("end")?;
                 let have_saved = saved.as_ref().map(|s| s.len() as u64);
                 let logged = checkpoint.owner.logged.len() as u64;
-                let slot_count = slots.len() as u64;
                 if (want_slots, want_saved, want_logged) != (slot_count, have_saved, logged) {
                     return Err(DecodeError(format!(
                         "counts do not match: {slot_count} slots, {have_saved:?} saved bytes and \
@@ -339,9 +346,7 @@ fn parse(bytes: &[u8]) -> Result<Checkpoint, (u64, String)> {
                              {want_saved:?} and {want_logged}"
                     )));
                 }
-                let slots = std::mem::take(&mut slots);
-                checkpoint.table = Table::from_sorted(slots, last_version)
-                    .ok_or_else(|| DecodeError("keys out of order or listed twice".into()))?;
+                checkpoint.table = std::mem::take(&mut table);
                 Ok(())
             }
             other => Err(DecodeError(format!("unknown frame kind {other}"))),
