@@ -27,7 +27,7 @@ pub use config::{Durability, StoreConfig};
 pub use engine::{ApplyResult, Entries, StoreEngine, ENTRIES_CHUNK_KEYS};
 pub use entry::{Entry, WriteId};
 pub use error::StoreError;
-pub(crate) use extension::{Folded, Handover, Logged};
+pub(crate) use extension::{Folded, Handover, Logged, SharedWrite};
 pub use faults::{CompactionStep, WalFaults};
 pub use files::store_files;
 pub use key::{Key, MAX_KEY_BYTES};

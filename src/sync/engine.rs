@@ -25,8 +25,8 @@ use super::state::SyncState;
 use crate::clock::{millis, Stamp};
 use crate::node::NodeId;
 use crate::store::{
-    Durability, Folded, Handover, Key, Logged, Operation, OperationKind, StoreEngine, WriteId,
-    WriteRecord,
+    Durability, Folded, Handover, Key, Logged, Operation, OperationKind, SharedWrite, StoreEngine,
+    WriteId, WriteRecord,
 };
 
 /// What an ACK did.
@@ -141,13 +141,13 @@ impl EngineCore {
     /// `observe` is given the stamps of remote writes handled without a store write (the
     /// store's clock must stay above them).
     fn recover(
-        handover: &Handover,
+        handover: &mut Handover,
         sequence_mark: u64,
         observe: &mut dyn FnMut(Stamp),
     ) -> Result<EngineCore, SyncError> {
         let corrupt = |e: crate::binary::DecodeError| SyncError::CorruptJournal(e.0);
         let saved = match &handover.saved {
-            Some(bytes) => snapshot::decode(bytes).map_err(corrupt)?,
+            Some(bytes) => snapshot::decode(bytes, &mut handover.shared).map_err(corrupt)?,
             None => Snapshot::default(),
         };
         let mut core = EngineCore {
@@ -208,8 +208,8 @@ impl EngineCore {
     /// The store's fold (see `store/extension.rs`): the state a handover rebuilds, saved, and
     /// the writes of operations not acknowledged yet (their tombstones must stay until the
     /// delete is acknowledged).
-    fn fold(handover: Handover) -> Result<Folded, String> {
-        let core = EngineCore::recover(&handover, 0, &mut |_| {}).map_err(|e| e.to_string())?;
+    fn fold(mut handover: Handover) -> Result<Folded, String> {
+        let core = EngineCore::recover(&mut handover, 0, &mut |_| {}).map_err(|e| e.to_string())?;
         let pinned = core
             .outbox
             .iter()
@@ -219,14 +219,16 @@ impl EngineCore {
                 origin: Some(entry.origin.clone()),
             })
             .collect();
+        let (saved, shared) = core.save();
         Ok(Folded {
-            saved: core.save(),
+            saved,
+            shared,
             pinned,
         })
     }
 
-    /// The state a snapshot keeps (see `snapshot.rs`).
-    fn save(&self) -> Vec<u8> {
+    /// The state a snapshot keeps (see `snapshot.rs`), and the writes it refers to.
+    fn save(&self) -> (Vec<u8>, Vec<SharedWrite>) {
         snapshot::encode(
             &self.outbox,
             &self.seen,
@@ -298,13 +300,13 @@ impl SyncEngine {
         let node = context.validate()?;
         let store = context.store.clone();
         let mut store_core = store.lock();
-        let handover = store_core.take_ownership(EngineCore::fold).ok_or_else(|| {
+        let mut handover = store_core.take_ownership(EngineCore::fold).ok_or_else(|| {
             SyncError::InvalidContext(
                 "the store already has a sync engine attached; drop that engine first".into(),
             )
         })?;
         let mark = store_core.sequence_mark();
-        let recovered = EngineCore::recover(&handover, mark, &mut |stamp| {
+        let recovered = EngineCore::recover(&mut handover, mark, &mut |stamp| {
             store_core.observe_stamp(stamp)
         });
         let core = match recovered {
@@ -935,8 +937,10 @@ impl Drop for SyncEngine {
         if core.reserved_seq > issued && store.set_sequence_mark(issued).is_ok() {
             core.reserved_seq = issued;
         }
+        let (saved, shared) = core.save();
         store.release_ownership(Handover {
-            saved: Some(core.save()),
+            saved: Some(saved),
+            shared,
             logged: Vec::new(),
         });
     }
