@@ -18,6 +18,7 @@ pub mod operation;
 mod record;
 mod recovery;
 mod sequence;
+mod slot_map;
 mod table;
 pub mod value;
 mod wal;

@@ -2,29 +2,18 @@
 //! tombstone), a sorted index of the keys, and the write counter.
 
 use std::collections::BTreeSet;
-use std::hash::BuildHasher;
-
-use indexmap::map::raw_entry_v1::RawEntryMut;
-use indexmap::map::RawEntryApiV1;
-use indexmap::IndexMap;
 use std::ops::Bound;
 
 use super::engine::ApplyResult;
 use super::entry::{Entry, Slot, WriteId};
 use super::key::Key;
 use super::operation::{Operation, OperationKind};
+use super::slot_map::SlotMap;
 use crate::node::NodeId;
-
-/// Keys are hashed on every write and read: foldhash is several times faster than the
-/// standard SipHash here and still seeded per process. An index map keeps the slots in one
-/// dense array (in no meaningful order) behind a small hash index: a reopen appends slots
-/// sequentially and probes only the index, which stays in cache (a HashMap's buckets would
-/// be written at random over twice the memory).
-type Slots = IndexMap<Key, Slot, foldhash::fast::RandomState>;
 
 #[derive(Debug, Default)]
 pub(crate) struct Table {
-    slots: Slots,
+    slots: SlotMap,
     /// Every key in `slots`, sorted, once something has read the order (a scan, a checkpoint
     /// listing): prefix scans in O(log n + k) while lookups stay O(1). `None` until then, so a
     /// reopen does not sort keys nobody may ever scan; built in one sorted pass when first
@@ -67,12 +56,12 @@ impl Table {
 
     /// The slot of `key`, if the key is known.
     pub fn slot(&self, key: &Key) -> Option<&Slot> {
-        self.slots.get(key)
+        self.slots.get(key.as_str())
     }
 
     /// The identity of the write currently holding `key` (value or tombstone).
     pub fn current_write(&self, key: &Key) -> Option<&WriteId> {
-        self.slots.get(key).map(|slot| &slot.write)
+        self.slots.get(key.as_str()).map(|slot| &slot.write)
     }
 
     /// The number of keys held (live or tombstoned).
@@ -106,54 +95,25 @@ impl Table {
         self.keys
             .iter()
             .flatten()
-            .filter_map(|key| slots.get_key_value(key))
+            .filter_map(|key| slots.get_key_value(key.as_str()))
     }
 
     /// A table holding `slots` (a checkpoint being loaded, each key once, in any order), whose
     /// last write had `last_version`; a key listed twice is refused, naming it.
     pub fn load(slots: Vec<(Key, Slot)>, last_version: u64) -> Result<Table, Key> {
-        let mut table = Table {
-            slots: Slots::with_capacity_and_hasher(slots.len(), Default::default()),
+        let slots = SlotMap::from_entries(slots)?;
+        let live = slots.slots().filter(|slot| slot.value.is_some()).count();
+        let last_version = slots
+            .slots()
+            .map(|slot| slot.version)
+            .fold(last_version, u64::max);
+        Ok(Table {
+            slots,
+            keys: None,
+            unsorted: Vec::new(),
+            live,
             last_version,
-            ..Table::default()
-        };
-        // Inserted in the order of the hash index's buckets (the low bits of the hash, for the
-        // bucket count the capacity above gives), so that building the index walks it once:
-        // a million inserts at random places cost most of a reopen (a cache and TLB miss
-        // each). A wrong guess of the bucket count costs only speed.
-        let buckets = (slots.len().max(8) * 8 / 7).next_power_of_two() as u64;
-        let hasher = table.slots.hasher();
-        // (bucket, position), the hash kept beside: hashed once, while the key is in cache.
-        let mut order: Vec<(u64, u64)> = slots
-            .iter()
-            .enumerate()
-            .map(|(at, (key, _))| {
-                let hash = hasher.hash_one(key);
-                (((hash % buckets) << 32) | at as u64, hash)
-            })
-            .collect();
-        order.sort_unstable_by_key(|&(place, _)| place);
-        let mut slots: Vec<Option<(Key, Slot)>> = slots.into_iter().map(Some).collect();
-        for (place, hash) in order {
-            let (key, slot) = slots[(place & 0xffff_ffff) as usize]
-                .take()
-                .expect("each position is listed once");
-            match table
-                .slots
-                .raw_entry_mut_v1()
-                .from_hash(hash, |k| *k == key)
-            {
-                RawEntryMut::Occupied(_) => return Err(key),
-                RawEntryMut::Vacant(vacant) => {
-                    if slot.value.is_some() {
-                        table.live += 1;
-                    }
-                    table.last_version = table.last_version.max(slot.version);
-                    vacant.insert_hashed_nocheck(hash, key, slot);
-                }
-            }
-        }
-        Ok(table)
+        })
     }
 
     /// Visits up to `limit` keys (live or tombstoned) that start with `prefix` and sort after
@@ -237,10 +197,9 @@ impl Table {
 
     /// Removes the tombstone at `key` if it is still the one written by `write`.
     pub fn collect_tombstone(&mut self, key: &Key, write: &WriteId) -> bool {
-        match self.slots.get(key) {
+        match self.slots.get(key.as_str()) {
             Some(slot) if slot.value.is_none() && &slot.write == write => {
-                // The order of the dense array means nothing: filled from its end.
-                self.slots.swap_remove(key);
+                self.slots.remove(key.as_str());
                 if self.keys.is_some() {
                     // The key may still wait in `unsorted`: merge, then remove it.
                     self.sort_keys();
@@ -255,8 +214,8 @@ impl Table {
     }
 }
 
-fn entry(slots: &Slots, key: &Key) -> Option<Entry> {
-    let slot = slots.get(key)?;
+fn entry(slots: &SlotMap, key: &Key) -> Option<Entry> {
+    let slot = slots.get(key.as_str())?;
     Some(Entry {
         key: key.clone(),
         value: slot.value.clone()?,
