@@ -55,9 +55,10 @@ const SHARED_SLOT: u8 = 2;
 const SHARED: u8 = 3;
 /// Frames are cut at about this many payload bytes (a single larger slot gets its own frame).
 const CHUNK_BYTES: usize = 1 << 20;
-/// The fewest bytes a slot record or a shared write takes (a forged count must not size an
-/// allocation).
-const MIN_RECORD_BYTES: u64 = 10;
+/// The fewest bytes a slot record and a shared write record take (a forged count must not size
+/// an allocation beyond what the file could hold).
+const MIN_SLOT_BYTES: u64 = 24;
+const MIN_SHARED_BYTES: u64 = 7;
 
 /// A checkpoint's content.
 #[derive(Debug, Default)]
@@ -452,8 +453,6 @@ fn parse(mut frames: Frames<'_>) -> Result<Checkpoint, Damage> {
     let mut last_version = 0;
     let mut announced: Option<Announced> = None;
     let file_len = frames.len;
-    // Bounds what counts read from the file may reserve.
-    let most_records = file_len / MIN_RECORD_BYTES;
     loop {
         let (at, payload) = frames.next()?;
         let kind = payload[0];
@@ -472,10 +471,10 @@ fn parse(mut frames: Frames<'_>) -> Result<Checkpoint, Damage> {
                 };
                 r.finish("header")?;
                 // Sized once, each within what the file can hold.
-                slots.reserve(header.slots.min(most_records) as usize);
+                slots.reserve(header.slots.min(file_len / MIN_SLOT_BYTES) as usize);
                 owner
                     .shared
-                    .reserve(header.shared.min(most_records) as usize);
+                    .reserve(header.shared.min(file_len / MIN_SHARED_BYTES) as usize);
                 if let Some(bytes) = header.saved {
                     saved = Some(Vec::with_capacity(bytes.min(file_len) as usize));
                 }

@@ -18,6 +18,10 @@ use super::key::Key;
 /// SipHash here and still seeded per process.
 type Hasher = foldhash::fast::RandomState;
 
+/// The most entries [`SlotMap::from_entries`] indexes in bucket order: positions and buckets are
+/// numbered in 32 bits each there.
+const MOST_ORDERED: usize = 1 << 31;
+
 #[derive(Debug, Default)]
 pub(crate) struct SlotMap {
     /// In no meaningful order (a removal moves the last slot into the hole).
@@ -109,6 +113,17 @@ impl SlotMap {
     /// A map holding `entries` (each key once, in any order); a key listed twice is refused,
     /// naming it.
     pub fn from_entries(entries: Vec<(Key, Slot)>) -> Result<SlotMap, Key> {
+        if entries.len() > MOST_ORDERED {
+            // Beyond what the bucket order below can number: one insert at a time.
+            let mut map = SlotMap::default();
+            for (key, slot) in entries {
+                if map.get(key.as_str()).is_some() {
+                    return Err(key);
+                }
+                map.insert(key, slot);
+            }
+            return Ok(map);
+        }
         let mut map = SlotMap {
             index: HashTable::with_capacity(entries.len()),
             entries,
