@@ -179,7 +179,7 @@ fn pending(root: &Path) {
          resident ({} B per pending operation, the program's own few MB included)",
         reopen_time(&wal).as_secs_f64() * 1e3,
         fresh.as_secs_f64() * 1e3,
-        resident >> 20,
+        resident / 1_000_000,
         resident / 1_000_000
     );
     if std::env::var_os("SA_BENCH_KEEP").is_none() {

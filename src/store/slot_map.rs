@@ -142,7 +142,7 @@ impl SlotMap {
                 (((hash % buckets) << 32) | at as u64, hash)
             })
             .collect();
-        order.sort_unstable_by_key(|&(place, _)| place);
+        sort_by_bucket(&mut order, buckets.trailing_zeros());
         let SlotMap {
             entries,
             index,
@@ -163,6 +163,34 @@ impl SlotMap {
             }
         }
         Ok(map)
+    }
+}
+
+/// Sorts `order` by bucket (the upper half of each first field; below `1 << bits`), keeping
+/// the order of equal buckets: two counting passes over half the bits each, linear where a
+/// comparison sort of a million pairs is not.
+fn sort_by_bucket(order: &mut Vec<(u64, u64)>, bits: u32) {
+    let digit = bits.div_ceil(2).max(1);
+    let mut scratch = vec![(0, 0); order.len()];
+    for pass in 0..2 {
+        let shift = 32 + pass * digit;
+        let digit_of = |place: u64| ((place >> shift) & ((1 << digit) - 1)) as usize;
+        let mut starts = vec![0usize; 1 << digit];
+        for &(place, _) in order.iter() {
+            starts[digit_of(place)] += 1;
+        }
+        let mut total = 0;
+        for start in starts.iter_mut() {
+            let count = *start;
+            *start = total;
+            total += count;
+        }
+        for &item in order.iter() {
+            let at = &mut starts[digit_of(item.0)];
+            scratch[*at] = item;
+            *at += 1;
+        }
+        std::mem::swap(order, &mut scratch);
     }
 }
 
@@ -211,6 +239,24 @@ mod tests {
             70000
         } else {
             i
+        }
+    }
+
+    #[test]
+    fn sorts_by_bucket_keeping_positions() {
+        for bits in [1, 3, 8, 21, 32] {
+            let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+            let mut order: Vec<(u64, u64)> = (0..3000u64)
+                .map(|at| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    let bucket = (seed >> 11) % (1u64 << bits);
+                    ((bucket << 32) | at, at)
+                })
+                .collect();
+            let mut expected = order.clone();
+            expected.sort();
+            sort_by_bucket(&mut order, bits);
+            assert_eq!(order, expected, "{bits} bits");
         }
     }
 
