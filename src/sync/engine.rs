@@ -146,6 +146,11 @@ impl EngineCore {
         observe: &mut dyn FnMut(Stamp),
     ) -> Result<EngineCore, SyncError> {
         let corrupt = |e: crate::binary::DecodeError| SyncError::CorruptJournal(e.0);
+        if !handover.shared.is_empty() {
+            // Decoding the saved state takes its shared writes out of the handover: check the
+            // log's items first, so that no failure comes after it (a retry fails the same way).
+            check_logged(&handover.logged)?;
+        }
         let saved = match &handover.saved {
             Some(bytes) => snapshot::decode(bytes, &mut handover.shared).map_err(corrupt)?,
             None => Snapshot::default(),
@@ -167,10 +172,7 @@ impl EngineCore {
                 } => {
                     let tracking = Tracking::decode(extension).map_err(corrupt)?;
                     let Some(writer) = writer else {
-                        return Err(SyncError::CorruptJournal(format!(
-                            "a tracked write of key {:?} has no origin",
-                            op.key.as_str()
-                        )));
+                        return Err(no_origin(op));
                     };
                     match tracking {
                         Tracking::Local {
@@ -236,6 +238,36 @@ impl EngineCore {
             self.last_applied_remote_version,
         )
     }
+}
+
+/// Fails as [`EngineCore::recover`] would on the first of `logged` it cannot decode.
+fn check_logged(logged: &[Logged]) -> Result<(), SyncError> {
+    let corrupt = |e: crate::binary::DecodeError| SyncError::CorruptJournal(e.0);
+    for item in logged {
+        match item {
+            Logged::Write {
+                op,
+                writer,
+                extension,
+            } => {
+                Tracking::decode(extension).map_err(corrupt)?;
+                if writer.is_none() {
+                    return Err(no_origin(op));
+                }
+            }
+            Logged::Note(bytes) => {
+                Annotation::decode(bytes).map_err(corrupt)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn no_origin(op: &Operation) -> SyncError {
+    SyncError::CorruptJournal(format!(
+        "a tracked write of key {:?} has no origin",
+        op.key.as_str()
+    ))
 }
 
 /// Applies one logged outbox transition or remote bookkeeping to the state being rebuilt.
@@ -953,5 +985,34 @@ fn status_name(status: SyncStatus) -> &'static str {
         SyncStatus::InFlight => "in flight",
         SyncStatus::Acknowledged => "acknowledged",
         SyncStatus::Failed => "failed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Value;
+
+    #[test]
+    fn a_damaged_log_after_a_saved_state_leaves_the_handover_whole() {
+        let mut core = EngineCore::default();
+        let op = Operation::put(Key::new("k").unwrap(), Value::from_string("v").unwrap());
+        let origin = NodeId::new("node-a").unwrap();
+        let entry = OutboxEntry::new(op, origin, None, SyncStatus::Queued, 0);
+        core.outbox.insert(1, entry);
+        core.next_seq = 2;
+        let (saved, shared) = core.save();
+        let mut handover = Handover {
+            saved: Some(saved),
+            shared,
+            logged: vec![Logged::Note(vec![0xff])],
+        };
+        let first = EngineCore::recover(&mut handover, 0, &mut |_| {}).unwrap_err();
+        assert_eq!(handover.shared.len(), 1, "the shared write is still there");
+        let again = EngineCore::recover(&mut handover, 0, &mut |_| {}).unwrap_err();
+        assert_eq!(first.to_string(), again.to_string());
+        handover.logged.clear();
+        let core = EngineCore::recover(&mut handover, 0, &mut |_| {}).unwrap();
+        assert_eq!(core.outbox.len(), 1);
     }
 }
