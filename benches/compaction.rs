@@ -8,7 +8,13 @@
 //!    while another thread compacts in a loop over 200 000 pending operations (p50, p99, max),
 //!    beside the same writer without compaction.
 //!
-//! `cargo bench --bench compaction` (about a minute). Reopen figures are the median of 5.
+//! `cargo bench --bench compaction` (about a minute). Reopen figures are the median of 5,
+//! repeated in one process (which reuses the memory the previous reopen freed) and, for the
+//! checkpoint, each in a fresh process (the bench runs itself with `SA_BENCH_REOPEN=<wal>`,
+//! which times one reopen and prints it with the memory then resident), as an application
+//! starting up sees it.
+//! `SA_BENCH_KEEP=1` keeps the pending operations' files (to profile a reopen of them with
+//! `SA_BENCH_REOPEN`).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -42,6 +48,40 @@ fn files_bytes(dir: &Path) -> u64 {
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
+}
+
+/// The median of 5 reopens of `wal`, each in a fresh process, and the memory the last one
+/// kept resident (bytes).
+fn fresh_reopen(wal: &Path) -> (Duration, u64) {
+    let mut resident = 0;
+    let times = (0..5)
+        .map(|_| {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .env("SA_BENCH_REOPEN", wal)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            let printed = String::from_utf8(out.stdout).unwrap();
+            let mut fields = printed
+                .split_whitespace()
+                .map(|f| f.parse::<u64>().unwrap());
+            let nanos = fields.next().unwrap();
+            resident = fields.next().unwrap();
+            Duration::from_nanos(nanos)
+        })
+        .collect();
+    (median(times), resident)
+}
+
+/// The memory this process holds resident, from /proc (0 where there is none).
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|f| f.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
 }
 
 fn reopen_time(wal: &Path) -> Duration {
@@ -133,11 +173,18 @@ fn pending(root: &Path) {
         report.rotation_pause.as_micros(),
         report.checkpoint_bytes >> 20
     );
+    let (fresh, resident) = fresh_reopen(&wal);
     println!(
-        "  reopen from the checkpoint: {:.0} ms",
-        reopen_time(&wal).as_secs_f64() * 1e3
+        "  reopen from the checkpoint: {:.0} ms; in a fresh process {:.0} ms, then {} MB \
+         resident ({} B per pending operation, the program's own few MB included)",
+        reopen_time(&wal).as_secs_f64() * 1e3,
+        fresh.as_secs_f64() * 1e3,
+        resident / 1_000_000,
+        resident / 1_000_000
     );
-    std::fs::remove_dir_all(&dir).unwrap();
+    if std::env::var_os("SA_BENCH_KEEP").is_none() {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
 
 /// Times every submit of one writer for `duration`; with `compacting`, another thread compacts
@@ -205,6 +252,16 @@ fn pauses(root: &Path) {
 }
 
 fn main() {
+    if let Some(wal) = std::env::var_os("SA_BENCH_REOPEN") {
+        let started = Instant::now();
+        let opened = open(Path::new(&wal), 0);
+        let elapsed = started.elapsed();
+        println!("{} {}", elapsed.as_nanos(), resident_bytes());
+        // The process exits without closing them, as a timed-out application would: nothing
+        // was written, and the measure stays the reopen alone.
+        std::mem::forget(opened);
+        return;
+    }
     let root = std::env::temp_dir().join(format!("sa-compaction-{}", std::process::id()));
     std::fs::create_dir_all(&root).unwrap();
     // `cargo bench --bench compaction -- NAME` runs only the parts whose name contains NAME.
@@ -222,5 +279,9 @@ fn main() {
     if run("pauses") {
         pauses(&root);
     }
-    std::fs::remove_dir_all(&root).unwrap();
+    if std::env::var_os("SA_BENCH_KEEP").is_none() {
+        std::fs::remove_dir_all(&root).unwrap();
+    } else {
+        println!("files kept in {}", root.display());
+    }
 }

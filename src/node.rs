@@ -1,5 +1,6 @@
 //! Node identity: the origin of every sync operation.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
@@ -16,6 +17,16 @@ pub struct InvalidNodeId {
     pub value: String,
     /// What is wrong with it.
     pub reason: &'static str,
+}
+
+/// How many node ids each thread remembers from decoding.
+const RECENT_IDS: usize = 8;
+
+thread_local! {
+    /// The node ids this thread decoded last, newest first. A log, a checkpoint or a saved
+    /// outbox names a few nodes millions of times: without this, reopening one allocates and
+    /// validates a fresh copy of the same id for every operation.
+    static RECENTLY_READ: RefCell<Vec<NodeId>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A validated node id: non-empty UTF-8, at most [`MAX_NODE_ID_BYTES`] bytes, no control
@@ -51,9 +62,30 @@ impl NodeId {
         &self.0
     }
 
-    /// Reads a node id from a binary encoding; an invalid id is a decode error.
+    /// Reads a node id from a binary encoding; an invalid id is a decode error. An id read
+    /// recently on this thread is shared, not allocated and validated again (see
+    /// [`RECENTLY_READ`]).
     pub(crate) fn read(r: &mut Reader<'_>, what: &str) -> Result<NodeId, DecodeError> {
-        NodeId::new(r.str(what)?).map_err(|e| DecodeError(format!("{what}: {e}")))
+        let bytes = r.bytes(what)?;
+        let known = RECENTLY_READ.with_borrow(|recent| {
+            recent
+                .iter()
+                .find(|node| node.0.as_bytes() == bytes)
+                .cloned()
+        });
+        if let Some(node) = known {
+            return Ok(node);
+        }
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| DecodeError(format!("{what} is not valid UTF-8")))?;
+        let node = NodeId::new(text).map_err(|e| DecodeError(format!("{what}: {e}")))?;
+        RECENTLY_READ.with_borrow_mut(|recent| {
+            if recent.len() == RECENT_IDS {
+                recent.pop();
+            }
+            recent.insert(0, node.clone());
+        });
+        Ok(node)
     }
 
     /// Appends `node`, or its absence, to a binary encoding.

@@ -337,13 +337,17 @@ fn fold_owner(
             .map(|(_, slot)| slot.write.clone())
             .collect());
     };
-    let Folded { saved, pinned } =
-        fold(std::mem::take(&mut state.owner)).map_err(|reason| StoreError::Corrupt {
-            path: closed.to_path_buf(),
-            offset: 0,
-            reason: format!("the owner's records cannot be folded: {reason}"),
-        })?;
+    let Folded {
+        saved,
+        shared,
+        pinned,
+    } = fold(std::mem::take(&mut state.owner)).map_err(|reason| StoreError::Corrupt {
+        path: closed.to_path_buf(),
+        offset: 0,
+        reason: format!("the owner's records cannot be folded: {reason}"),
+    })?;
     state.owner.saved = Some(saved);
+    state.owner.shared = shared;
     Ok(pinned)
 }
 

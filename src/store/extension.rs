@@ -6,11 +6,18 @@
 //! them, and hands them to the next owner in order: the saved state, then everything logged
 //! after it. An owner rebuilds the same state from a handover whether the process restarted in
 //! between or not.
+//!
+//! A saved state may leave keys and values out and refer to *shared writes* instead, in order:
+//! the store keeps them beside the saved bytes, and a checkpoint stores each once, as the
+//! key's slot when the slot holds the same value (an owner's copy of a write the table holds
+//! anyway costs neither file bytes nor memory twice).
 
 use std::collections::HashSet;
 
 use super::entry::WriteId;
+use super::key::Key;
 use super::operation::Operation;
+use super::value::Value;
 use crate::node::NodeId;
 
 /// One item of the log that concerns the owner.
@@ -27,11 +34,16 @@ pub(crate) enum Logged {
     Note(Vec<u8>),
 }
 
+/// A key and its value (`None`: deleted) that a saved state refers to instead of holding.
+pub(crate) type SharedWrite = (Key, Option<Value>);
+
 /// What an owner taking over a store starts from.
 #[derive(Debug, Default)]
 pub(crate) struct Handover {
     /// The state the previous owner saved when it let go, if any.
     pub saved: Option<Vec<u8>>,
+    /// The shared writes `saved` refers to, in the order it refers to them.
+    pub shared: Vec<SharedWrite>,
     /// What was logged after that state, in log order.
     pub logged: Vec<Logged>,
 }
@@ -41,6 +53,8 @@ pub(crate) struct Handover {
 pub(crate) struct Folded {
     /// One saved state standing for the whole handover (what a checkpoint keeps).
     pub saved: Vec<u8>,
+    /// The shared writes `saved` refers to, in order.
+    pub shared: Vec<SharedWrite>,
     /// Writes whose tombstones the owner still needs (compaction keeps them whatever their
     /// age).
     pub pinned: HashSet<WriteId>,

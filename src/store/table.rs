@@ -1,27 +1,26 @@
 //! The store's current state in memory: one slot per key ever written (a value or a
 //! tombstone), a sorted index of the keys, and the write counter.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::ops::Bound;
 
 use super::engine::ApplyResult;
 use super::entry::{Entry, Slot, WriteId};
 use super::key::Key;
 use super::operation::{Operation, OperationKind};
+use super::slot_map::SlotMap;
 use crate::node::NodeId;
-
-/// Keys are hashed on every write and read: foldhash is several times faster than the
-/// standard SipHash here and still seeded per process.
-type Slots = HashMap<Key, Slot, foldhash::fast::RandomState>;
 
 #[derive(Debug, Default)]
 pub(crate) struct Table {
-    slots: Slots,
-    /// Every key in `slots`, sorted: prefix scans in O(log n + k) while lookups stay O(1).
-    /// Only a key's first write touches it (a tombstone keeps its slot), so updates pay nothing;
-    /// new keys wait in `unsorted` until something reads the order (a scan, a checkpoint), and
-    /// are then merged in one sorted pass, so a write never pays a tree insert.
-    keys: BTreeSet<Key>,
+    slots: SlotMap,
+    /// Every key in `slots`, sorted, once something has read the order (a scan, a checkpoint
+    /// listing): prefix scans in O(log n + k) while lookups stay O(1). `None` until then, so a
+    /// reopen does not sort keys nobody may ever scan; built in one sorted pass when first
+    /// needed. Only a key's first write touches it (a tombstone keeps its slot), so updates pay
+    /// nothing; new keys wait in `unsorted` until something reads the order, and are then merged
+    /// in one sorted pass, so a write never pays a tree insert.
+    keys: Option<BTreeSet<Key>>,
     unsorted: Vec<Key>,
     live: usize,
     last_version: u64,
@@ -52,19 +51,17 @@ impl Table {
     }
 
     pub fn entry(&self, key: &Key) -> Option<Entry> {
-        let slot = self.slots.get(key)?;
-        Some(Entry {
-            key: key.clone(),
-            value: slot.value.clone()?,
-            version: slot.version,
-            timestamp: slot.write.stamp,
-            origin: slot.write.origin.clone(),
-        })
+        entry(&self.slots, key)
+    }
+
+    /// The slot of `key`, if the key is known.
+    pub fn slot(&self, key: &Key) -> Option<&Slot> {
+        self.slots.get(key.as_str())
     }
 
     /// The identity of the write currently holding `key` (value or tombstone).
     pub fn current_write(&self, key: &Key) -> Option<&WriteId> {
-        self.slots.get(key).map(|slot| &slot.write)
+        self.slots.get(key.as_str()).map(|slot| &slot.write)
     }
 
     /// The number of keys held (live or tombstoned).
@@ -72,16 +69,21 @@ impl Table {
         self.slots.len()
     }
 
-    /// Merges the keys written since the last merge into the sorted index.
+    /// Builds the sorted index of every key, or brings it up to date.
     fn sort_keys(&mut self) {
-        if self.unsorted.is_empty() {
-            return;
-        }
-        self.unsorted.sort_unstable();
-        if self.keys.is_empty() {
-            self.keys = std::mem::take(&mut self.unsorted).into_iter().collect();
-        } else {
-            self.keys.extend(self.unsorted.drain(..));
+        match &mut self.keys {
+            Some(keys) => {
+                if !self.unsorted.is_empty() {
+                    self.unsorted.sort_unstable();
+                    keys.extend(self.unsorted.drain(..));
+                }
+            }
+            None => {
+                let mut all: Vec<Key> = self.slots.keys().cloned().collect();
+                all.sort_unstable();
+                // Built in bulk from sorted keys: linear, not n inserts.
+                self.keys = Some(all.into_iter().collect());
+            }
         }
     }
 
@@ -89,33 +91,29 @@ impl Table {
     /// is ever left out).
     pub fn slots(&mut self) -> impl Iterator<Item = (&Key, &Slot)> + '_ {
         self.sort_keys();
+        let slots = &self.slots;
         self.keys
             .iter()
-            .filter_map(|key| self.slots.get_key_value(key))
+            .flatten()
+            .filter_map(|key| slots.get_key_value(key.as_str()))
     }
 
-    /// A table holding `slots` (in ascending key order, each key once, as [`Table::slots`]
-    /// lists them), with `last_version`; `None` if they are not.
-    pub fn from_sorted(slots: Vec<(Key, Slot)>, last_version: u64) -> Option<Table> {
-        if !slots.windows(2).all(|w| w[0].0 < w[1].0) {
-            return None;
-        }
-        let mut table = Table {
-            slots: Slots::with_capacity_and_hasher(slots.len(), Default::default()),
-            // Built in bulk from sorted keys: linear, not n inserts.
-            keys: slots.iter().map(|(key, _)| key.clone()).collect(),
+    /// A table holding `slots` (a checkpoint being loaded, each key once, in any order), whose
+    /// last write had `last_version`; a key listed twice is refused, naming it.
+    pub fn load(slots: Vec<(Key, Slot)>, last_version: u64) -> Result<Table, Key> {
+        let slots = SlotMap::from_entries(slots)?;
+        let live = slots.slots().filter(|slot| slot.value.is_some()).count();
+        let last_version = slots
+            .slots()
+            .map(|slot| slot.version)
+            .fold(last_version, u64::max);
+        Ok(Table {
+            slots,
+            keys: None,
             unsorted: Vec::new(),
-            live: slots
-                .iter()
-                .filter(|(_, slot)| slot.value.is_some())
-                .count(),
+            live,
             last_version,
-        };
-        for (key, slot) in slots {
-            table.last_version = table.last_version.max(slot.version);
-            table.slots.insert(key, slot);
-        }
-        Some(table)
+        })
     }
 
     /// Visits up to `limit` keys (live or tombstoned) that start with `prefix` and sort after
@@ -123,21 +121,22 @@ impl Table {
     /// the prefix range ended. Bounding the keys visited, not the entries found, bounds how long
     /// one call holds the lock even across a long run of tombstones.
     pub fn scan(&mut self, prefix: &str, after: Option<&Key>, limit: usize) -> ScanChunk {
-        self.sort_keys();
         let start = match after {
             Some(key) => Bound::Excluded(key.as_str()),
             None => Bound::Included(prefix),
         };
         let mut chunk = ScanChunk::default();
         let mut visited = 0;
+        self.sort_keys();
         for key in self
             .keys
-            .range::<str, _>((start, Bound::Unbounded))
+            .iter()
+            .flat_map(|keys| keys.range::<str, _>((start, Bound::Unbounded)))
             .take_while(|key| key.as_str().starts_with(prefix))
             .take(limit)
         {
             visited += 1;
-            chunk.entries.extend(self.entry(key));
+            chunk.entries.extend(entry(&self.slots, key));
             chunk.last = Some(key.clone());
         }
         chunk.ended = visited < limit;
@@ -176,10 +175,17 @@ impl Table {
     pub fn insert(&mut self, key: Key, slot: Slot) -> Option<Slot> {
         self.last_version = self.last_version.max(slot.version);
         let now_live = slot.value.is_some();
-        let previous = self.slots.insert(key.clone(), slot);
-        if previous.is_none() {
-            self.unsorted.push(key);
-        }
+        let previous = match self.keys {
+            Some(_) => {
+                let previous = self.slots.insert(key.clone(), slot);
+                if previous.is_none() {
+                    self.unsorted.push(key);
+                }
+                previous
+            }
+            // No index yet: it will be built from the slots.
+            None => self.slots.insert(key, slot),
+        };
         let was_live = previous.as_ref().is_some_and(|s| s.value.is_some());
         match (was_live, now_live) {
             (false, true) => self.live += 1,
@@ -191,14 +197,30 @@ impl Table {
 
     /// Removes the tombstone at `key` if it is still the one written by `write`.
     pub fn collect_tombstone(&mut self, key: &Key, write: &WriteId) -> bool {
-        self.sort_keys();
-        match self.slots.get(key) {
+        match self.slots.get(key.as_str()) {
             Some(slot) if slot.value.is_none() && &slot.write == write => {
-                self.slots.remove(key);
-                self.keys.remove(key);
+                self.slots.remove(key.as_str());
+                if self.keys.is_some() {
+                    // The key may still wait in `unsorted`: merge, then remove it.
+                    self.sort_keys();
+                    self.keys.iter_mut().for_each(|keys| {
+                        keys.remove(key);
+                    });
+                }
                 true
             }
             _ => false,
         }
     }
+}
+
+fn entry(slots: &SlotMap, key: &Key) -> Option<Entry> {
+    let slot = slots.get(key.as_str())?;
+    Some(Entry {
+        key: key.clone(),
+        value: slot.value.clone()?,
+        version: slot.version,
+        timestamp: slot.write.stamp,
+        origin: slot.write.origin.clone(),
+    })
 }

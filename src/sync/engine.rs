@@ -26,8 +26,8 @@ use crate::clock::{millis, Stamp};
 use crate::node::NodeId;
 use crate::store::engine::StoreCore;
 use crate::store::{
-    Durability, Folded, Handover, Key, Logged, Operation, OperationKind, StoreEngine, WriteId,
-    WriteRecord,
+    Durability, Folded, Handover, Key, Logged, Operation, OperationKind, SharedWrite, StoreEngine,
+    WriteId, WriteRecord,
 };
 
 mod remote;
@@ -144,13 +144,18 @@ impl EngineCore {
     /// `observe` is given the stamps of remote writes handled without a store write (the
     /// store's clock must stay above them).
     fn recover(
-        handover: &Handover,
+        handover: &mut Handover,
         sequence_mark: u64,
         observe: &mut dyn FnMut(Stamp),
     ) -> Result<EngineCore, SyncError> {
         let corrupt = |e: crate::binary::DecodeError| SyncError::CorruptJournal(e.0);
+        if !handover.shared.is_empty() {
+            // Decoding the saved state takes its shared writes out of the handover: check the
+            // log's items first, so that no failure comes after it (a retry fails the same way).
+            check_logged(&handover.logged)?;
+        }
         let saved = match &handover.saved {
-            Some(bytes) => snapshot::decode(bytes).map_err(corrupt)?,
+            Some(bytes) => snapshot::decode(bytes, &mut handover.shared).map_err(corrupt)?,
             None => Snapshot::default(),
         };
         let mut core = EngineCore {
@@ -170,10 +175,7 @@ impl EngineCore {
                 } => {
                     let tracking = Tracking::decode(extension).map_err(corrupt)?;
                     let Some(writer) = writer else {
-                        return Err(SyncError::CorruptJournal(format!(
-                            "a tracked write of key {:?} has no origin",
-                            op.key.as_str()
-                        )));
+                        return Err(no_origin(op));
                     };
                     match tracking {
                         Tracking::Local {
@@ -211,8 +213,8 @@ impl EngineCore {
     /// The store's fold (see `store/extension.rs`): the state a handover rebuilds, saved, and
     /// the writes of operations not acknowledged yet (their tombstones must stay until the
     /// delete is acknowledged).
-    fn fold(handover: Handover) -> Result<Folded, String> {
-        let core = EngineCore::recover(&handover, 0, &mut |_| {}).map_err(|e| e.to_string())?;
+    fn fold(mut handover: Handover) -> Result<Folded, String> {
+        let core = EngineCore::recover(&mut handover, 0, &mut |_| {}).map_err(|e| e.to_string())?;
         let pinned = core
             .outbox
             .iter()
@@ -222,14 +224,16 @@ impl EngineCore {
                 origin: Some(entry.origin.clone()),
             })
             .collect();
+        let (saved, shared) = core.save();
         Ok(Folded {
-            saved: core.save(),
+            saved,
+            shared,
             pinned,
         })
     }
 
-    /// The state a snapshot keeps (see `snapshot.rs`).
-    fn save(&self) -> Vec<u8> {
+    /// The state a snapshot keeps (see `snapshot.rs`), and the writes it refers to.
+    fn save(&self) -> (Vec<u8>, Vec<SharedWrite>) {
         snapshot::encode(
             &self.outbox,
             &self.seen,
@@ -237,6 +241,36 @@ impl EngineCore {
             self.last_applied_remote_version,
         )
     }
+}
+
+/// Fails as [`EngineCore::recover`] would on the first of `logged` it cannot decode.
+fn check_logged(logged: &[Logged]) -> Result<(), SyncError> {
+    let corrupt = |e: crate::binary::DecodeError| SyncError::CorruptJournal(e.0);
+    for item in logged {
+        match item {
+            Logged::Write {
+                op,
+                writer,
+                extension,
+            } => {
+                Tracking::decode(extension).map_err(corrupt)?;
+                if writer.is_none() {
+                    return Err(no_origin(op));
+                }
+            }
+            Logged::Note(bytes) => {
+                Annotation::decode(bytes).map_err(corrupt)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn no_origin(op: &Operation) -> SyncError {
+    SyncError::CorruptJournal(format!(
+        "a tracked write of key {:?} has no origin",
+        op.key.as_str()
+    ))
 }
 
 /// Applies one logged outbox transition or remote bookkeeping to the state being rebuilt.
@@ -301,13 +335,13 @@ impl SyncEngine {
         let node = context.validate()?;
         let store = context.store.clone();
         let mut store_core = store.lock();
-        let handover = store_core.take_ownership(EngineCore::fold).ok_or_else(|| {
+        let mut handover = store_core.take_ownership(EngineCore::fold).ok_or_else(|| {
             SyncError::InvalidContext(
                 "the store already has a sync engine attached; drop that engine first".into(),
             )
         })?;
         let mark = store_core.sequence_mark();
-        let recovered = EngineCore::recover(&handover, mark, &mut |stamp| {
+        let recovered = EngineCore::recover(&mut handover, mark, &mut |stamp| {
             store_core.observe_stamp(stamp)
         });
         let core = match recovered {
@@ -920,8 +954,10 @@ impl Drop for SyncEngine {
         if core.reserved_seq > issued && store.set_sequence_mark(issued).is_ok() {
             core.reserved_seq = issued;
         }
+        let (saved, shared) = core.save();
         store.release_ownership(Handover {
-            saved: Some(core.save()),
+            saved: Some(saved),
+            shared,
             logged: Vec::new(),
         });
     }
@@ -955,4 +991,33 @@ fn check_local(operations: &[Operation]) -> Result<(), SyncError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Value;
+
+    #[test]
+    fn a_damaged_log_after_a_saved_state_leaves_the_handover_whole() {
+        let mut core = EngineCore::default();
+        let op = Operation::put(Key::new("k").unwrap(), Value::from_string("v").unwrap());
+        let origin = NodeId::new("node-a").unwrap();
+        let entry = OutboxEntry::new(op, origin, None, SyncStatus::Queued, 0);
+        core.outbox.insert(1, entry);
+        core.next_seq = 2;
+        let (saved, shared) = core.save();
+        let mut handover = Handover {
+            saved: Some(saved),
+            shared,
+            logged: vec![Logged::Note(vec![0xff])],
+        };
+        let first = EngineCore::recover(&mut handover, 0, &mut |_| {}).unwrap_err();
+        assert_eq!(handover.shared.len(), 1, "the shared write is still there");
+        let again = EngineCore::recover(&mut handover, 0, &mut |_| {}).unwrap_err();
+        assert_eq!(first.to_string(), again.to_string());
+        handover.logged.clear();
+        let core = EngineCore::recover(&mut handover, 0, &mut |_| {}).unwrap();
+        assert_eq!(core.outbox.len(), 1);
+    }
 }

@@ -6,6 +6,10 @@
 //! flight is saved as queued, to be sent again), the versions handled per origin, the highest
 //! sequence issued and the last remote version applied. Counters of activity (retries, remote
 //! outcomes, conflicts) belong to one engine and start at zero.
+//!
+//! Keys and values are not in the bytes: each entry refers to the next of the snapshot's shared
+//! writes (see `store/extension.rs`), which the store keeps beside the bytes and a checkpoint
+//! stores once with the table's own copy.
 
 use std::collections::BTreeMap;
 
@@ -16,10 +20,10 @@ use super::outbox::{Outbox, OutboxEntry};
 use crate::binary::{DecodeError, Reader, Writer};
 use crate::clock::Stamp;
 use crate::node::NodeId;
-use crate::store::{Key, Operation, OperationKind, Value};
+use crate::store::{Operation, OperationKind, SharedWrite, Value};
 
-/// Bumped whenever the layout changes.
-const FORMAT: u8 = 1;
+/// Bumped whenever the layout changes (2: keys and values in the shared writes).
+const FORMAT: u8 = 2;
 
 /// The state an engine starts from.
 #[derive(Debug, Default)]
@@ -31,14 +35,16 @@ pub(crate) struct Snapshot {
     pub seen: SeenVersions,
 }
 
-/// Encodes the parts of an engine's state that a snapshot keeps.
+/// Encodes the parts of an engine's state that a snapshot keeps: the bytes, and the shared
+/// writes they refer to (every entry's key and value, in sequence order).
 pub(crate) fn encode(
     outbox: &Outbox,
     seen: &SeenVersions,
     last_seq: u64,
     last_applied_remote_version: u64,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + outbox.counts().bytes as usize + outbox.len() * 48);
+) -> (Vec<u8>, Vec<SharedWrite>) {
+    let mut out = Vec::with_capacity(64 + outbox.len() * 40);
+    let mut shared = Vec::with_capacity(outbox.len());
     let mut w = Writer::new(&mut out);
     w.u8(FORMAT);
     w.u64(last_seq);
@@ -51,18 +57,44 @@ pub(crate) fn encode(
             status => status,
         } as u8);
         w.str(entry.origin.as_str());
-        w.u8(entry.op.kind as u8);
         w.u64(entry.op.timestamp.raw());
-        w.str(entry.op.key.as_str());
-        w.bytes(entry.op.value.as_bytes());
         write_replaces(&mut w, entry.replaces.map(|r| r.to_write_id()).as_ref());
+        let value = match entry.op.kind {
+            OperationKind::Put => Some(entry.op.value.clone()),
+            OperationKind::Delete => None,
+        };
+        shared.push((entry.op.key.clone(), value));
     }
     seen.encode(&mut w);
-    out
+    (out, shared)
 }
 
-/// Decodes a snapshot; any malformation is an error naming it, never a panic.
-pub(crate) fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
+/// Decodes a snapshot, taking its entries' keys and values from `shared`; any malformation is
+/// an error naming it, never a panic, and leaves `shared` as it was.
+pub(crate) fn decode(bytes: &[u8], shared: &mut Vec<SharedWrite>) -> Result<Snapshot, DecodeError> {
+    let mut writes = std::mem::take(shared).into_iter();
+    let mut entries = Vec::new();
+    let decoded = decode_into(bytes, &mut writes, &mut entries);
+    if decoded.is_err() {
+        // Each entry decoded took one write, in order: give them back.
+        *shared = entries
+            .into_iter()
+            .map(|(_, entry)| {
+                let op = entry.op;
+                let value = (op.kind == OperationKind::Put).then_some(op.value);
+                (op.key, value)
+            })
+            .chain(writes)
+            .collect();
+    }
+    decoded
+}
+
+fn decode_into(
+    bytes: &[u8],
+    writes: &mut std::vec::IntoIter<SharedWrite>,
+    entries: &mut Vec<(u64, OutboxEntry)>,
+) -> Result<Snapshot, DecodeError> {
     let mut r = Reader::new(bytes);
     let format = r.u8("snapshot format")?;
     if format != FORMAT {
@@ -70,9 +102,16 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
     }
     let last_seq = r.u64("last sequence")?;
     let last_applied_remote_version = r.u64("last remote version")?;
+    let count = r.u64("entry count")?;
+    if count != writes.len() as u64 {
+        return Err(DecodeError(format!(
+            "{count} outbox entries, but {} shared writes",
+            writes.len()
+        )));
+    }
     // Entries are listed in ascending sequence order, so the map is built in bulk at the end.
-    let mut entries = Vec::new();
-    for _ in 0..r.u64("entry count")? {
+    entries.reserve(writes.len());
+    for _ in 0..count {
         let seq = r.u64("sequence")?;
         let after_previous = entries.last().is_none_or(|&(previous, _)| seq > previous);
         if seq == 0 || seq > last_seq || !after_previous {
@@ -86,30 +125,29 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
             other => return Err(DecodeError(format!("bad outbox status {other}"))),
         };
         let origin = NodeId::read(&mut r, "origin")?;
-        let kind_code = r.u8("operation kind")?;
-        let kind = OperationKind::from_code(kind_code)
-            .ok_or_else(|| DecodeError(format!("unknown operation kind {kind_code}")))?;
         let stamp = Stamp::from_raw(r.u64("stamp")?);
-        let key = Key::new(r.str("key")?).map_err(|e| DecodeError(e.to_string()))?;
-        let value = Value::new(r.bytes("value")?).map_err(|e| DecodeError(e.to_string()))?;
         let replaces = read_replaces(&mut r)?;
+        // Taken last, once nothing about the entry can fail (the count was checked).
+        let (key, value) = writes.next().expect("one shared write per entry");
+        let (kind, value) = match value {
+            Some(value) => (OperationKind::Put, value),
+            None => (OperationKind::Delete, Value::default()),
+        };
         let op = Operation {
             kind,
             key,
             value,
             timestamp: stamp,
         };
-        let submitted_at = stamp.wall_ms();
-        let entry = OutboxEntry::new(op, origin, replaces, status, submitted_at);
+        let entry = OutboxEntry::new(op, origin, replaces, status, stamp.wall_ms());
         entries.push((seq, entry));
     }
-    let entries: BTreeMap<u64, OutboxEntry> = entries.into_iter().collect();
     let seen = SeenVersions::decode(&mut r)?;
     r.finish("snapshot")?;
     Ok(Snapshot {
         last_seq,
         last_applied_remote_version,
-        entries,
+        entries: std::mem::take(entries).into_iter().collect(),
         seen,
     })
 }
@@ -117,7 +155,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::WriteId;
+    use crate::store::{Key, WriteId};
 
     fn outbox() -> Outbox {
         let node = NodeId::new("node-a").unwrap();
@@ -154,12 +192,16 @@ mod tests {
         let b = NodeId::new("node-b").unwrap();
         seen.insert(&b, 1);
         seen.insert(&b, 4);
-        let bytes = encode(&outbox(), &seen, 3, 4);
-        let snap = decode(&bytes).unwrap();
+        let (bytes, mut shared) = encode(&outbox(), &seen, 3, 4);
+        assert_eq!(shared.len(), 2);
+        assert_eq!(shared[1], (Key::new("b").unwrap(), None), "a delete");
+        let snap = decode(&bytes, &mut shared).unwrap();
+        assert!(shared.is_empty(), "every shared write taken");
         assert_eq!(snap.last_seq, 3);
         assert_eq!(snap.last_applied_remote_version, 4);
         assert_eq!(snap.entries.len(), 2);
         assert_eq!(snap.entries[&1].op.key.as_str(), "a");
+        assert_eq!(snap.entries[&1].op.value.as_bytes(), b"1");
         assert_eq!(snap.entries[&3].status, SyncStatus::Queued);
         assert_eq!(snap.entries[&3].op.kind, OperationKind::Delete);
         assert_eq!(
@@ -170,16 +212,31 @@ mod tests {
     }
 
     #[test]
-    fn every_truncation_and_bad_field_is_an_error() {
-        let bytes = encode(&outbox(), &SeenVersions::default(), 3, 0);
+    fn every_truncation_and_bad_field_is_an_error_that_keeps_the_shared_writes() {
+        let (bytes, shared) = encode(&outbox(), &SeenVersions::default(), 3, 0);
+        let refused = |bytes: &[u8], shared: &[SharedWrite]| {
+            let mut writes = shared.to_vec();
+            let refused = decode(bytes, &mut writes).is_err();
+            assert_eq!(writes, shared, "the shared writes are given back");
+            refused
+        };
         for cut in 0..bytes.len() {
-            assert!(decode(&bytes[..cut]).is_err(), "cut at {cut}");
+            assert!(refused(&bytes[..cut], &shared), "cut at {cut}");
         }
         let mut bad_format = bytes.clone();
         bad_format[0] = 9;
-        assert!(decode(&bad_format).is_err());
+        assert!(refused(&bad_format, &shared));
         // A sequence above the highest issued one.
-        let bad_seq = encode(&outbox(), &SeenVersions::default(), 2, 0);
-        assert!(decode(&bad_seq).is_err());
+        let (bad_seq, _) = encode(&outbox(), &SeenVersions::default(), 2, 0);
+        assert!(refused(&bad_seq, &shared));
+        // One shared write too few or too many.
+        assert!(refused(&bytes, &shared[..1]));
+        let mut more = shared.clone();
+        more.push((Key::new("x").unwrap(), None));
+        assert!(refused(&bytes, &more));
+        // Damage after the entries: every write they took is given back.
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(refused(&trailing, &shared));
     }
 }
