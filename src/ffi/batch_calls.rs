@@ -4,7 +4,7 @@
 use std::os::raw::c_char;
 
 use super::args::{c_str, handle};
-use super::engine::{local_operation, sa_submitted, sa_sync, submitted_to_c};
+use super::engine::{local_operation, sa_submitted, sa_sync, submitted_to_c, write_submitted};
 use super::error::{guard, Failure};
 use super::sized::{growable, Growable, SizedArray, SizedOut};
 use super::types::*;
@@ -95,8 +95,13 @@ pub extern "C" fn sa_sync_submit_many(
         }
         let submitted = sync.engine.submit_local_many(operations)?;
         if let Some(outs) = outs {
+            let node = sync.engine.node_id();
             for (index, op) in submitted.iter().enumerate() {
-                outs.write(index, submitted_to_c(op, sync.engine.node_id()));
+                match outs.whole(index) {
+                    // SAFETY: a whole, writable element of the caller's array (SizedArray).
+                    Some(out) => unsafe { write_submitted(out, op, node) },
+                    None => outs.write(index, submitted_to_c(op, node)),
+                }
             }
         }
         Ok(())

@@ -292,6 +292,12 @@ impl<T: Growable> SizedArray<T> {
         unsafe { copy_in(self.element(index), self.size, zero) }
     }
 
+    /// Element `index` when the elements are this library's whole struct, to fill field by
+    /// field; `None` for smaller, older structs (or an index out of range).
+    pub(crate) fn whole(&self, index: usize) -> Option<*mut T> {
+        (self.size == size_of::<T>() && index < self.count).then(|| self.element(index))
+    }
+
     /// Writes element `index` (its first `struct_size` bytes).
     pub(crate) fn write(&self, index: usize, value: T) {
         // SAFETY: the element holds `size` writable bytes (contract of `new`), `size` was
