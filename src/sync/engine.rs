@@ -6,7 +6,7 @@
 //! transition that must survive a restart is written to the WAL before it is applied in
 //! memory, so a failed write leaves the engine unchanged.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use super::backoff::{node_salt, retry_delay_ms};
@@ -165,7 +165,7 @@ impl EngineCore {
             last_applied_remote_version: saved.last_applied_remote_version,
             ..EngineCore::default()
         };
-        let mut entries = saved.entries;
+        let mut outbox = saved.outbox;
         for item in &handover.logged {
             match item {
                 Logged::Write {
@@ -192,7 +192,7 @@ impl EngineCore {
                             let at = op.timestamp.wall_ms();
                             let entry =
                                 OutboxEntry::new(op.clone(), writer.clone(), replaces, status, at);
-                            entries.insert(seq, entry);
+                            outbox.insert(seq, entry);
                         }
                         Tracking::Remote { version } => {
                             core.seen.insert(writer, version);
@@ -202,11 +202,11 @@ impl EngineCore {
                 }
                 Logged::Note(bytes) => {
                     let annotation = Annotation::decode(bytes).map_err(corrupt)?;
-                    replay_annotation(&mut core, &mut entries, annotation, observe);
+                    replay_annotation(&mut core, &mut outbox, annotation, observe);
                 }
             }
         }
-        core.outbox = Outbox::from_entries(entries);
+        core.outbox = outbox;
         Ok(core)
     }
 
@@ -276,32 +276,29 @@ fn no_origin(op: &Operation) -> SyncError {
 /// Applies one logged outbox transition or remote bookkeeping to the state being rebuilt.
 fn replay_annotation(
     core: &mut EngineCore,
-    entries: &mut BTreeMap<u64, OutboxEntry>,
+    outbox: &mut Outbox,
     annotation: Annotation,
     observe: &mut dyn FnMut(Stamp),
 ) {
-    // Moves the logged entries to `to`, only from `from` when given.
-    let mut set_status = |seqs: Vec<u64>, from: Option<SyncStatus>, to: SyncStatus| {
+    // Applies `to` to the logged entries still held, only those in status `from` when given.
+    let mut replay = |seqs: Vec<u64>, from: Option<SyncStatus>, to: fn(&mut Outbox, u64)| {
         for seq in seqs {
-            if let Some(entry) = entries.get_mut(&seq) {
-                if from.is_none_or(|from| entry.status == from) {
-                    entry.status = to;
-                }
+            let status = outbox.get(seq).map(|entry| entry.status);
+            if status.is_some_and(|status| from.is_none_or(|from| status == from)) {
+                to(outbox, seq);
             }
         }
     };
     match annotation {
-        Annotation::Queued(seqs) => set_status(seqs, Some(SyncStatus::Pending), SyncStatus::Queued),
-        Annotation::Acknowledged(seqs) => set_status(seqs, None, SyncStatus::Acknowledged),
-        Annotation::Failed(seqs) => set_status(seqs, None, SyncStatus::Failed),
+        Annotation::Queued(seqs) => replay(seqs, Some(SyncStatus::Pending), Outbox::queue),
+        Annotation::Acknowledged(seqs) => replay(seqs, None, |outbox, seq| {
+            outbox.mark_acknowledged(seq, None)
+        }),
+        Annotation::Failed(seqs) => replay(seqs, None, Outbox::mark_failed),
         Annotation::Requeued(seqs) => {
-            set_status(seqs, Some(SyncStatus::Failed), SyncStatus::Queued)
+            replay(seqs, Some(SyncStatus::Failed), Outbox::requeue_failed)
         }
-        Annotation::Pruned(seqs) => {
-            for seq in seqs {
-                entries.remove(&seq);
-            }
-        }
+        Annotation::Pruned(seqs) => replay(seqs, None, Outbox::remove),
         Annotation::RemoteSeen {
             origin,
             version,

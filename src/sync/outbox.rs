@@ -243,16 +243,6 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
-    /// An outbox holding `entries`, given in ascending sequence order (none may be in flight:
-    /// nothing is in flight after a restart).
-    pub fn from_entries(entries: impl IntoIterator<Item = (u64, OutboxEntry)>) -> Outbox {
-        let mut outbox = Outbox::default();
-        for (seq, entry) in entries {
-            outbox.insert(seq, entry);
-        }
-        outbox
-    }
-
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -11,8 +11,6 @@
 //! writes (see `store/extension.rs`), which the store keeps beside the bytes and a checkpoint
 //! stores once with the table's own copy.
 
-use std::collections::BTreeMap;
-
 use super::dedup::SeenVersions;
 use super::envelope::SyncStatus;
 use super::journal::{read_replaces, write_replaces};
@@ -31,7 +29,7 @@ pub(crate) struct Snapshot {
     /// The highest sequence issued (0 when none).
     pub last_seq: u64,
     pub last_applied_remote_version: u64,
-    pub entries: BTreeMap<u64, OutboxEntry>,
+    pub outbox: Outbox,
     pub seen: SeenVersions,
 }
 
@@ -73,28 +71,38 @@ pub(crate) fn encode(
 /// an error naming it, never a panic, and leaves `shared` as it was.
 pub(crate) fn decode(bytes: &[u8], shared: &mut Vec<SharedWrite>) -> Result<Snapshot, DecodeError> {
     let mut writes = std::mem::take(shared).into_iter();
-    let mut entries = Vec::new();
-    let decoded = decode_into(bytes, &mut writes, &mut entries);
-    if decoded.is_err() {
-        // Each entry decoded took one write, in order: give them back.
-        *shared = entries
-            .into_iter()
-            .map(|(_, entry)| {
-                let op = entry.op;
-                let value = (op.kind == OperationKind::Put).then_some(op.value);
-                (op.key, value)
-            })
-            .chain(writes)
-            .collect();
+    let mut outbox = Outbox::default();
+    let decoded = decode_into(bytes, &mut writes, &mut outbox);
+    match decoded {
+        Ok((last_seq, last_applied_remote_version, seen)) => Ok(Snapshot {
+            last_seq,
+            last_applied_remote_version,
+            outbox,
+            seen,
+        }),
+        Err(e) => {
+            // Each entry decoded took one write, in order: give them back.
+            *shared = outbox
+                .iter()
+                .map(|(_, entry)| {
+                    let op = entry.op;
+                    let value = (op.kind == OperationKind::Put).then(|| op.value.clone());
+                    (op.key.clone(), value)
+                })
+                .chain(writes)
+                .collect();
+            Err(e)
+        }
     }
-    decoded
 }
 
+/// Decodes the snapshot's entries straight into `outbox` (no intermediate list or map: a
+/// restart with a million pending operations touches each byte once), returning the rest.
 fn decode_into(
     bytes: &[u8],
     writes: &mut std::vec::IntoIter<SharedWrite>,
-    entries: &mut Vec<(u64, OutboxEntry)>,
-) -> Result<Snapshot, DecodeError> {
+    outbox: &mut Outbox,
+) -> Result<(u64, u64, SeenVersions), DecodeError> {
     let mut r = Reader::new(bytes);
     let format = r.u8("snapshot format")?;
     if format != FORMAT {
@@ -109,14 +117,13 @@ fn decode_into(
             writes.len()
         )));
     }
-    // Entries are listed in ascending sequence order, so the map is built in bulk at the end.
-    entries.reserve(writes.len());
+    let mut previous = 0;
     for _ in 0..count {
         let seq = r.u64("sequence")?;
-        let after_previous = entries.last().is_none_or(|&(previous, _)| seq > previous);
-        if seq == 0 || seq > last_seq || !after_previous {
+        if seq == 0 || seq > last_seq || seq <= previous {
             return Err(DecodeError(format!("bad outbox sequence {seq}")));
         }
+        previous = seq;
         let status = match r.u8("status")? {
             1 => SyncStatus::Pending,
             2 => SyncStatus::Queued,
@@ -139,17 +146,14 @@ fn decode_into(
             value,
             timestamp: stamp,
         };
-        let entry = OutboxEntry::new(op, origin, replaces, status, stamp.wall_ms());
-        entries.push((seq, entry));
+        outbox.insert(
+            seq,
+            OutboxEntry::new(op, origin, replaces, status, stamp.wall_ms()),
+        );
     }
     let seen = SeenVersions::decode(&mut r)?;
     r.finish("snapshot")?;
-    Ok(Snapshot {
-        last_seq,
-        last_applied_remote_version,
-        entries: std::mem::take(entries).into_iter().collect(),
-        seen,
-    })
+    Ok((last_seq, last_applied_remote_version, seen))
 }
 
 #[cfg(test)]
@@ -199,15 +203,14 @@ mod tests {
         assert!(shared.is_empty(), "every shared write taken");
         assert_eq!(snap.last_seq, 3);
         assert_eq!(snap.last_applied_remote_version, 4);
-        assert_eq!(snap.entries.len(), 2);
-        assert_eq!(snap.entries[&1].op.key.as_str(), "a");
-        assert_eq!(snap.entries[&1].op.value.as_bytes(), b"1");
-        assert_eq!(snap.entries[&3].status, SyncStatus::Queued);
-        assert_eq!(snap.entries[&3].op.kind, OperationKind::Delete);
-        assert_eq!(
-            snap.entries[&3].replaces.as_ref().unwrap().stamp,
-            Stamp::new(5, 1)
-        );
+        assert_eq!(snap.outbox.len(), 2);
+        let first = snap.outbox.get(1).unwrap();
+        assert_eq!(first.op.key.as_str(), "a");
+        assert_eq!(first.op.value.as_bytes(), b"1");
+        let third = snap.outbox.get(3).unwrap();
+        assert_eq!(third.status, SyncStatus::Queued);
+        assert_eq!(third.op.kind, OperationKind::Delete);
+        assert_eq!(third.replaces.unwrap().stamp, Stamp::new(5, 1));
         assert!(snap.seen.contains(&b, 4) && !snap.seen.contains(&b, 2));
     }
 
