@@ -10,6 +10,8 @@ pub mod clock;
 pub mod ffi;
 pub mod json;
 pub mod node;
+#[cfg(test)]
+mod seeded;
 pub mod store;
 pub mod sync;
 pub mod wire;

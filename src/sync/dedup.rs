@@ -255,13 +255,8 @@ mod tests {
         let node = NodeId::new("node-b").unwrap();
         let mut seen = SeenVersions::default();
         let mut model = std::collections::BTreeSet::new();
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::seeded::XorShift::new(0x9e37_79b9_7f4a_7c15u64);
+        let mut next = move || rng.next();
         let mut cursor = 1u64;
         for _ in 0..20_000 {
             let version = match next() % 4 {

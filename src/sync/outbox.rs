@@ -476,13 +476,8 @@ mod tests {
     /// of the entries says.
     #[test]
     fn indexes_agree_with_a_scan_of_the_entries() {
-        let mut state = 0x0123_4567_89AB_CDEFu64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::seeded::XorShift::new(0x0123_4567_89AB_CDEFu64);
+        let mut next = move || rng.next();
         let nodes: Vec<NodeId> = ["node-a", "node-b", "node-c"]
             .iter()
             .map(|n| NodeId::new(n).unwrap())

@@ -123,13 +123,8 @@ mod tests {
     /// sequences far apart and below the head.
     #[test]
     fn behaves_like_an_ordered_set() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::seeded::XorShift::new(0x9E37_79B9_7F4A_7C15u64);
+        let mut next = move || rng.next();
         let mut set = SeqSet::default();
         let mut model = BTreeSet::new();
         for step in 0..20_000 {

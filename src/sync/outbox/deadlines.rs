@@ -81,13 +81,8 @@ mod tests {
     /// departures.
     #[test]
     fn behaves_like_an_ordered_set_of_deadlines() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::seeded::XorShift::new(0x9E37_79B9_7F4A_7C15u64);
+        let mut next = move || rng.next();
         let mut deadlines = Deadlines::default();
         // The owner's view: seq -> deadline while in flight.
         let mut in_flight: BTreeMap<u64, u64> = BTreeMap::new();

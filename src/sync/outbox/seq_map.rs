@@ -129,13 +129,8 @@ mod tests {
     /// including sequences far apart and below the head.
     #[test]
     fn behaves_like_an_ordered_map() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::seeded::XorShift::new(0x2545_F491_4F6C_DD1Du64);
+        let mut next = move || rng.next();
         let mut map = SeqMap::default();
         let mut model = BTreeMap::new();
         for step in 0..30_000u64 {
