@@ -9,7 +9,9 @@
 //! would have had by itself.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::error::SyncError;
 use super::operation::Submitted;
@@ -24,13 +26,24 @@ type Outcome = Result<Vec<Submitted>, SyncError>;
 struct Member {
     operations: Mutex<Option<Vec<Operation>>>,
     outcome: Mutex<Option<Outcome>>,
+    /// Woken (unparked) when its outcome is set or it reaches the front: only the threads
+    /// that have something to do wake, not every waiter.
+    thread: std::thread::Thread,
 }
+
+/// The longest a leader waits for the submitters it expects (see [`CommitQueue::submit`]):
+/// well under one fdatasync, which the whole group then shares.
+const MAX_GATHER: Duration = Duration::from_micros(300);
 
 /// The queue of durable submitters.
 #[derive(Default)]
 pub(crate) struct CommitQueue {
     waiting: Mutex<VecDeque<Arc<Member>>>,
-    turn: Condvar,
+    /// Signalled when a submitter joins: a gathering leader counts them.
+    joined: Condvar,
+    /// Submitters active around the last group (its members and those queued behind it when
+    /// it ended): how many the next leader expects.
+    active: AtomicUsize,
 }
 
 impl std::fmt::Debug for CommitQueue {
@@ -55,9 +68,11 @@ impl CommitQueue {
         let me = Arc::new(Member {
             operations: Mutex::new(Some(operations)),
             outcome: Mutex::new(None),
+            thread: std::thread::current(),
         });
         let mut queue = locked(&self.waiting);
         queue.push_back(me.clone());
+        self.joined.notify_one();
         loop {
             if let Some(outcome) = locked(&me.outcome).take() {
                 return outcome;
@@ -65,11 +80,31 @@ impl CommitQueue {
             if queue.front().is_some_and(|front| Arc::ptr_eq(front, &me)) {
                 break;
             }
-            queue = self.turn.wait(queue).unwrap_or_else(|e| e.into_inner());
+            // Parked until the leader hands over an outcome or the front (a wake-up that
+            // finds neither just loops).
+            drop(queue);
+            std::thread::park();
+            queue = locked(&self.waiting);
         }
-        // Alone at the front, often just because the previous group's members are still
-        // waking up: give them one chance to join before writing.
-        if queue.len() == 1 {
+        // The previous group's members are often still returning to submit again: a leader
+        // that expects more submitters than are queued waits a little for them (never more
+        // than MAX_GATHER), so that they share this fdatasync rather than start another. A lone
+        // submitter expects no one and never waits.
+        let expected = self.active.load(Ordering::Relaxed);
+        if queue.len() < expected {
+            let deadline = Instant::now() + MAX_GATHER;
+            while queue.len() < expected {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                queue = self
+                    .joined
+                    .wait_timeout(queue, deadline - now)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+        } else if queue.len() == 1 {
             drop(queue);
             std::thread::yield_now();
             queue = locked(&self.waiting);
@@ -90,7 +125,16 @@ impl CommitQueue {
         lead(&group, &submit);
         let mut queue = locked(&self.waiting);
         queue.drain(..group.len());
-        self.turn.notify_all();
+        // Bounded: a group never takes more than MAX_GROUP_OPERATIONS anyway.
+        let active = (group.len() + queue.len()).min(64);
+        self.active.store(active, Ordering::Relaxed);
+        // Outcomes are set: wake the group's members and the next leader, no one else.
+        for member in group.iter().filter(|m| !Arc::ptr_eq(m, &me)) {
+            member.thread.unpark();
+        }
+        if let Some(next) = queue.front() {
+            next.thread.unpark();
+        }
         drop(queue);
         let outcome = locked(&me.outcome).take();
         outcome.expect("the leader's own outcome is set")
@@ -216,6 +260,7 @@ mod tests {
                 Arc::new(Member {
                     operations: Mutex::new(Some(ops)),
                     outcome: Mutex::new(None),
+                    thread: thread::current(),
                 })
             })
             .collect();
