@@ -108,23 +108,8 @@ pub(crate) unsafe fn value_bytes<'a>(
 
 /// Copies `text` into a fixed C buffer, NUL-terminated.
 pub(crate) fn copy_to_buffer(text: &str, buffer: &mut [c_char]) {
-    copy_parts_to_buffer(&[text], buffer);
-}
-
-/// Copies `parts`, one after the other, into a fixed C buffer, NUL-terminated (cut to fit).
-pub(crate) fn copy_parts_to_buffer(parts: &[&str], buffer: &mut [c_char]) {
-    let room = buffer.len() - 1;
-    let mut n = 0;
-    for part in parts {
-        for &byte in part.as_bytes() {
-            if n == room {
-                break;
-            }
-            buffer[n] = byte as c_char;
-            n += 1;
-        }
-    }
-    buffer[n] = 0;
+    // SAFETY: the buffer is a live, writable slice of `len` bytes.
+    unsafe { write_text(buffer.as_mut_ptr().cast(), buffer.len(), &[text]) };
 }
 
 /// Writes `parts`, one after the other, NUL-terminated and cut to fit, into the `capacity`

@@ -2,9 +2,7 @@
 
 use std::os::raw::c_char;
 
-use super::args::{
-    c_key, c_str, copy_parts_to_buffer, copy_to_buffer, handle, out, value_bytes, write_text,
-};
+use super::args::{c_key, c_str, handle, out, value_bytes, write_text};
 use super::batch::{sa_batch, sa_envelope_view, ENVELOPE_VIEW_MIN_INPUT};
 use super::clock::sa_clock;
 use super::config::{read_config, sa_sync_config};
@@ -214,29 +212,16 @@ pub(crate) unsafe fn local_operation(
 
 /// What a submit assigned, for C; the sync id is written straight into the struct.
 pub(crate) fn submitted_to_c(submitted: &Submitted, node: &NodeId) -> sa_submitted {
-    let replaced = submitted.replaces.as_ref();
-    let mut result = sa_submitted {
-        struct_size: 0,
-        version: submitted.version,
-        stamp: submitted.operation.timestamp.raw(),
-        sync_id: [0; SA_SYNC_ID_MAX],
-        has_replaces: replaced.is_some(),
-        replaces_stamp: replaced.map_or(0, |r| r.stamp.raw()),
-        replaces_origin: [0; SA_NODE_ID_BUFFER],
-    };
-    let mut digits = [0u8; 20];
-    let version = decimal(submitted.version, &mut digits);
-    copy_parts_to_buffer(&[node.as_str(), "-", version], &mut result.sync_id);
-    let origin = replaced.and_then(|r| r.origin.as_ref());
-    copy_to_buffer(
-        origin.map_or("", |o| o.as_str()),
-        &mut result.replaces_origin,
-    );
+    // SAFETY: all-zero is a valid sa_submitted (plain numbers, false, NUL bytes).
+    let mut result: sa_submitted = unsafe { std::mem::zeroed() };
+    // SAFETY: `result` is a whole, writable sa_submitted.
+    unsafe { write_submitted(&mut result, submitted, node) };
     result
 }
 
-/// [`submitted_to_c`] written straight into the caller's struct, field by field: no 584-byte
-/// struct built, zeroed and copied per submit. Array bytes after each NUL are left as they are.
+/// What a submit assigned, written straight into a caller's whole struct, field by field: no
+/// 584-byte struct built, zeroed and copied per submit. Array bytes after each NUL are left as
+/// they are.
 ///
 /// # Safety
 /// `out` is valid for writes of a whole `sa_submitted`.
