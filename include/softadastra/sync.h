@@ -70,7 +70,7 @@
 #define SA_SYNC_VERSION_MAJOR 0
 
 // Library version: minor.
-#define SA_SYNC_VERSION_MINOR 1
+#define SA_SYNC_VERSION_MINOR 2
 
 // Library version: patch.
 #define SA_SYNC_VERSION_PATCH 0
@@ -935,7 +935,7 @@ const char *sa_status_str(int32_t status);
 // thread; never NULL; do not free. Thread-safe (each thread has its own).
 const char *sa_last_error_message(void);
 
-// The library version, e.g. `"0.1.0"` (same as `SA_SYNC_VERSION_*`). Static; never freed.
+// The library version, e.g. `"0.2.0"` (same as `SA_SYNC_VERSION_*`). Static; never freed.
 const char *sa_version(void);
 
 // Opens a store with the library's defaults for the settings it does not take (compaction

@@ -25,7 +25,7 @@ pub extern "C" fn sa_last_error_message() -> *const c_char {
     guard_value(EMPTY.as_ptr().cast(), last_error_ptr)
 }
 
-/// The library version, e.g. `"0.1.0"` (same as `SA_SYNC_VERSION_*`). Static; never freed.
+/// The library version, e.g. `"0.2.0"` (same as `SA_SYNC_VERSION_*`). Static; never freed.
 #[no_mangle]
 pub extern "C" fn sa_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()

@@ -37,7 +37,7 @@ pub const SA_V1_MAX_FRAME_BYTES: usize = 1_048_576;
 /// Library version: major.
 pub const SA_SYNC_VERSION_MAJOR: u32 = 0;
 /// Library version: minor.
-pub const SA_SYNC_VERSION_MINOR: u32 = 1;
+pub const SA_SYNC_VERSION_MINOR: u32 = 2;
 /// Library version: patch.
 pub const SA_SYNC_VERSION_PATCH: u32 = 0;
 

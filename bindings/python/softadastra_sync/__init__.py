@@ -86,7 +86,7 @@ from .model import (
     stamp_wall_ms,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     # objects

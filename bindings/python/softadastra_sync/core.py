@@ -1547,7 +1547,7 @@ def resolve_conflict(
 
 
 def library_version() -> str:
-    """The loaded library's version (``sa_version()``), e.g. ``"0.1.0"``."""
+    """The loaded library's version (``sa_version()``), e.g. ``"0.2.0"``."""
     return _text(_lib().sa_version())
 
 

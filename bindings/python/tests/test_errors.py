@@ -70,7 +70,7 @@ def test_status_names_match_the_library() -> None:
 
 
 def test_library_version() -> None:
-    assert sa.library_version() == sa.__version__ == "0.1.0"
+    assert sa.library_version() == sa.__version__ == "0.2.0"
 
 
 def test_message_is_captured_right_after_the_failing_call(engine: sa.SyncEngine) -> None:
