@@ -385,6 +385,38 @@ fn remote_stamps_far_in_the_future_are_rejected_naming_origin_and_skew() {
 }
 
 #[test]
+fn the_skew_bound_is_measured_from_the_local_clock_s_high_water_when_the_wall_clock_steps_back() {
+    let (_d, n) = fresh(SyncConfig::durable("node-a"));
+    let at = |ms: u64, k: &str| Operation::put(key(k), val("v")).with_timestamp(Stamp::new(ms, 0));
+    // Accepted within the bound: the local clock has reached T0 + 50 s.
+    n.engine
+        .receive_remote_operation(&SyncOperation::remote(
+            "b-1",
+            "node-b",
+            1,
+            at(T0 + 50_000, "k1"),
+        ))
+        .unwrap();
+    // The wall clock steps back an hour. A stamp the local clock has already reached moves it
+    // no further: accepted (the clock is not read for it).
+    n.clock.set(T0 - 3_600_000);
+    let late = at(T0 + 40_000, "k2");
+    assert!(n
+        .engine
+        .receive_remote_operation(&SyncOperation::remote("c-1", "node-c", 1, late))
+        .unwrap()
+        .applied());
+    // One beyond it is measured against the wall clock: refused, naming the skew.
+    let ahead = at(T0 + 60_000, "k3");
+    let err = n
+        .engine
+        .receive_remote_operation(&SyncOperation::remote("c-2", "node-c", 2, ahead))
+        .unwrap_err();
+    assert!(err.to_string().contains("3660000 ms ahead"), "{err}");
+    assert!(n.store.get(&key("k3")).is_none());
+}
+
+#[test]
 fn duplicates_are_reported_and_change_nothing_even_after_restart() {
     let dir = tempfile::tempdir().unwrap();
     let n = node(dir.path(), SyncConfig::durable("node-a"));

@@ -103,59 +103,67 @@ impl KnownOrigin {
 /// Versions handled per origin.
 #[derive(Debug, Default)]
 pub(crate) struct SeenVersions {
-    /// foldhash: looked up for every remote operation.
-    per_origin: HashMap<NodeId, KnownOrigin, foldhash::fast::RandomState>,
+    origins: Vec<KnownOrigin>,
+    /// Positions in `origins`; foldhash: looked up for every remote operation whose origin is
+    /// not the previous one's.
+    positions: HashMap<NodeId, usize, foldhash::fast::RandomState>,
+    /// The origin found last: a stream from one node (catching up after being offline) then
+    /// costs a comparison of its id per operation, not a hash lookup.
+    last: usize,
 }
 
 impl SeenVersions {
+    fn position(&self, origin: &str) -> Option<usize> {
+        let last = self.origins.get(self.last)?;
+        if last.id.as_str() == origin {
+            return Some(self.last);
+        }
+        self.positions.get(origin).copied()
+    }
+
     pub fn contains(&self, origin: &NodeId, version: u64) -> bool {
-        self.per_origin
-            .get(origin)
-            .is_some_and(|known| known.contains(version))
+        self.position(origin.as_str())
+            .is_some_and(|at| self.origins[at].contains(version))
     }
 
     /// `origin` if any of its versions was recorded: one lookup gives the caller its node id
     /// (no validation, no allocation) and its versions to check and record.
     pub fn known_mut(&mut self, origin: &str) -> Option<&mut KnownOrigin> {
-        self.per_origin.get_mut(origin)
+        let at = self.position(origin)?;
+        self.last = at;
+        Some(&mut self.origins[at])
     }
 
-    /// Records every (origin, version) of `seen`, looking an origin up once per run of it.
+    /// Records every (origin, version) of `seen`.
     pub fn insert_all<'a>(&mut self, seen: impl IntoIterator<Item = (&'a NodeId, u64)>) {
-        let mut run: Option<&mut KnownOrigin> = None;
         for (origin, version) in seen {
-            match run {
-                Some(ref mut known) if known.id == *origin => {
-                    known.insert(version);
-                }
-                _ => {
-                    self.insert(origin, version);
-                    run = self.per_origin.get_mut(origin.as_str());
-                }
-            }
+            self.insert(origin, version);
         }
     }
 
     /// Records `version` of `origin`; false if it was already recorded.
     pub fn insert(&mut self, origin: &NodeId, version: u64) -> bool {
-        match self.per_origin.get_mut(origin.as_str()) {
-            Some(known) => known.insert(version),
-            None => self
-                .per_origin
-                .entry(origin.clone())
-                .or_insert_with(|| KnownOrigin {
-                    id: origin.clone(),
-                    versions: VersionRanges::default(),
-                })
-                .insert(version),
+        if let Some(known) = self.known_mut(origin.as_str()) {
+            return known.insert(version);
         }
+        self.add(origin).insert(version)
+    }
+
+    fn add(&mut self, origin: &NodeId) -> &mut KnownOrigin {
+        self.last = self.origins.len();
+        self.positions.insert(origin.clone(), self.last);
+        self.origins.push(KnownOrigin {
+            id: origin.clone(),
+            versions: VersionRanges::default(),
+        });
+        &mut self.origins[self.last]
     }
 
     /// Appends the handled versions to a binary encoding (see [`SeenVersions::decode`]).
     pub fn encode(&self, w: &mut Writer<'_>) {
-        w.u64(self.per_origin.len() as u64);
-        for (origin, known) in &self.per_origin {
-            w.str(origin.as_str());
+        w.u64(self.origins.len() as u64);
+        for known in &self.origins {
+            w.str(known.id.as_str());
             w.u64(known.versions.len() as u64);
             for (start, end) in known.versions.ranges() {
                 w.u64(start);
@@ -186,26 +194,52 @@ impl SeenVersions {
                 // The next range must leave a gap after this one.
                 floor = end.saturating_add(2);
             }
-            let known = KnownOrigin {
-                id: origin.clone(),
-                versions,
-            };
-            if seen.per_origin.insert(origin.clone(), known).is_some() {
+            if seen.positions.contains_key(&origin) {
                 return Err(DecodeError(format!("versions of {origin} listed twice")));
             }
+            seen.add(&origin).versions = versions;
         }
         Ok(seen)
     }
 
     #[cfg(test)]
     fn range_count(&self, origin: &NodeId) -> usize {
-        self.per_origin.get(origin).map_or(0, |k| k.versions.len())
+        self.position(origin.as_str())
+            .map_or(0, |at| self.origins[at].versions.len())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interleaved_origins_each_keep_their_own_versions() {
+        // The last-origin shortcut must never answer for another origin.
+        let (b, c) = (
+            NodeId::new("node-b").unwrap(),
+            NodeId::new("node-c").unwrap(),
+        );
+        let mut seen = SeenVersions::default();
+        for v in 1..=50u64 {
+            let (mine, other) = if v % 3 == 0 { (&c, &b) } else { (&b, &c) };
+            assert!(seen.insert(mine, v));
+            assert!(!seen.insert(mine, v));
+            assert!(!seen.contains(other, v));
+            assert!(seen
+                .known_mut(other.as_str())
+                .is_none_or(|k| !k.contains(v)));
+            assert!(seen.known_mut(mine.as_str()).unwrap().contains(v));
+        }
+        assert!(seen.known_mut("node-d").is_none());
+        let mut bytes = Vec::new();
+        seen.encode(&mut Writer::new(&mut bytes));
+        let back = SeenVersions::decode(&mut Reader::new(&bytes)).unwrap();
+        for v in 1..=50u64 {
+            assert_eq!(back.contains(&c, v), v % 3 == 0);
+            assert_eq!(back.contains(&b, v), v % 3 != 0);
+        }
+    }
 
     #[test]
     fn in_order_delivery_costs_one_range() {

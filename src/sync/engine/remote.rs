@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use super::{EngineCore, RemoteApplyResult, RemoteOutcome, SyncEngine};
-use crate::clock::millis;
+use crate::clock::{millis, Stamp};
 use crate::node::NodeId;
 use crate::store::engine::StoreCore;
 use crate::store::{Key, OperationKind, WriteId, WriteRecord};
@@ -115,14 +115,22 @@ impl SyncEngine {
         Ok(origin)
     }
 
-    /// Refuses a stamp further ahead of the local clock (`physical`) than `max_clock_skew`.
+    /// Refuses a stamp further ahead of the local clock than `max_clock_skew`. A stamp whose
+    /// wall time the clock has already reached (issued or accepted before) moves it no further
+    /// and passes without reading the physical clock (`physical` is then not called): a node
+    /// catching up on older writes reads it once, not per operation.
     fn check_skew(
         &self,
         remote: &RemoteOperation<'_>,
         origin: &NodeId,
-        physical: u64,
+        high_water: Stamp,
+        physical: impl FnOnce() -> u64,
     ) -> Result<(), SyncError> {
         let wall = remote.operation.timestamp.wall_ms();
+        if wall <= high_water.wall_ms() {
+            return Ok(());
+        }
+        let physical = physical();
         let max_skew = millis(self.config.max_clock_skew);
         if wall > physical.saturating_add(max_skew) {
             return Err(SyncError::InvalidRemoteOperation(format!(
@@ -182,7 +190,9 @@ impl SyncEngine {
             return Ok(RemoteApplyResult::duplicate());
         }
         let mut store = self.store.lock();
-        self.check_skew(&remote, &origin, store.now_ms())?;
+        self.check_skew(&remote, &origin, store.clock_high_water(), || {
+            store.now_ms()
+        })?;
         let (stamp, version) = (remote.operation.timestamp, remote.version);
         let resolution = self.resolve(&store, &remote, &origin);
         let store_version = if resolution.apply_remote {
@@ -218,8 +228,8 @@ impl SyncEngine {
         let mut guard = self.lock();
         let core = &mut *guard;
         let mut store = self.store.lock();
-        // One reading for the whole call: it is atomic, as at one instant.
-        let physical = store.now_ms();
+        // At most one reading for the whole call: it is atomic, as at one instant.
+        let mut physical = None;
         let mut results: Vec<RemoteResult> = Vec::with_capacity(remotes.len());
         let mut pending = PendingWrites::default();
         pending.keys.reserve(remotes.len());
@@ -248,7 +258,9 @@ impl SyncEngine {
                 results.push(Ok(RemoteApplyResult::duplicate()));
                 continue;
             }
-            if let Err(e) = self.check_skew(&remote, &origin, physical) {
+            let high_water = store.clock_high_water();
+            let reading = || *physical.get_or_insert_with(|| store.now_ms());
+            if let Err(e) = self.check_skew(&remote, &origin, high_water, reading) {
                 results.push(Err(e));
                 continue;
             }
