@@ -33,8 +33,23 @@ thread_local! {
 /// characters or whitespace (it is embedded in sync ids and log lines).
 ///
 /// Cloning is cheap: every operation from a node shares one allocation.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Eq, PartialOrd, Ord)]
 pub struct NodeId(Arc<str>);
+
+/// Hashes the text, as `str` does (consistent with `PartialEq` below, which compares the text).
+impl std::hash::Hash for NodeId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+/// Compares the text, after the address: copies of one id (every operation of a node, every
+/// version seen from it) share one allocation, so most comparisons end there.
+impl PartialEq for NodeId {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
 
 impl NodeId {
     /// Validates `value` as a node id.

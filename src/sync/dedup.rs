@@ -114,8 +114,9 @@ pub(crate) struct SeenVersions {
 
 impl SeenVersions {
     fn position(&self, origin: &str) -> Option<usize> {
-        let last = self.origins.get(self.last)?;
-        if last.id.as_str() == origin {
+        let last = self.origins.get(self.last)?.id.as_str();
+        // The address first: the origins of writes being recorded are copies of the id here.
+        if std::ptr::eq(last, origin) || last == origin {
             return Some(self.last);
         }
         self.positions.get(origin).copied()

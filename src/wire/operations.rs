@@ -67,8 +67,9 @@ pub fn decode_remote_operations(frame: &[u8]) -> Result<Vec<RemoteOperation<'_>>
     let mut r = Reader::new(body);
     let n = count(&mut r, MIN_OPERATION_BYTES, "operation count")?;
     let mut ops = Vec::with_capacity(n);
+    let mut origins = Origins::default();
     for index in 0..n {
-        let op = decode_operation(&mut r)
+        let op = decode_operation(&mut r, &mut origins)
             .map_err(|e| WireError::Malformed(format!("operation {index}: {e}")))?;
         ops.push(op);
     }
@@ -77,19 +78,60 @@ pub fn decode_remote_operations(frame: &[u8]) -> Result<Vec<RemoteOperation<'_>>
 }
 
 fn bounded_str<'a>(r: &mut Reader<'a>, what: &str, max: usize) -> Result<&'a str, String> {
-    let s = r.str(what).map_err(|e| e.0)?;
-    if s.len() > max {
-        return Err(format!(
-            "{what} of {} bytes exceeds the limit of {max} bytes",
-            s.len()
-        ));
-    }
-    Ok(s)
+    checked_str(r.bytes(what).map_err(|e| e.0)?, what, max)
 }
 
-fn decode_operation<'a>(r: &mut Reader<'a>) -> Result<RemoteOperation<'a>, String> {
+fn checked_str<'a>(bytes: &'a [u8], what: &str, max: usize) -> Result<&'a str, String> {
+    if bytes.len() > max {
+        return Err(format!(
+            "{what} of {} bytes exceeds the limit of {max} bytes",
+            bytes.len()
+        ));
+    }
+    std::str::from_utf8(bytes).map_err(|_| format!("{what} is not valid UTF-8"))
+}
+
+/// The origins of the operation decoded last: a frame's operations nearly all come from one
+/// node and replace writes of one or two, so an origin equal to the last one is neither
+/// validated as UTF-8 nor (replaced writes) allocated again.
+#[derive(Default)]
+struct Origins<'a> {
+    origin: &'a str,
+    replaced: Option<NodeId>,
+}
+
+impl<'a> Origins<'a> {
+    fn origin(&mut self, r: &mut Reader<'a>) -> Result<&'a str, String> {
+        let bytes = r.bytes("origin").map_err(|e| e.0)?;
+        if bytes != self.origin.as_bytes() {
+            self.origin = checked_str(bytes, "origin", MAX_ORIGIN_BYTES)?;
+        }
+        Ok(self.origin)
+    }
+
+    fn replaced(&mut self, r: &mut Reader<'a>) -> Result<Option<NodeId>, String> {
+        let bytes = r.bytes("replaces origin").map_err(|e| e.0)?;
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        if let Some(last) = &self.replaced {
+            if last.as_str().as_bytes() == bytes {
+                return Ok(Some(last.clone()));
+            }
+        }
+        let text = checked_str(bytes, "replaces origin", MAX_ORIGIN_BYTES)?;
+        let origin = NodeId::new(text).map_err(|e| format!("replaces origin: {e}"))?;
+        self.replaced = Some(origin.clone());
+        Ok(Some(origin))
+    }
+}
+
+fn decode_operation<'a>(
+    r: &mut Reader<'a>,
+    origins: &mut Origins<'a>,
+) -> Result<RemoteOperation<'a>, String> {
     let sync_id = bounded_str(r, "sync id", MAX_SYNC_ID_BYTES)?;
-    let origin = bounded_str(r, "origin", MAX_ORIGIN_BYTES)?;
+    let origin = origins.origin(r)?;
     let version = r.u64("version").map_err(|e| e.0)?;
     let stamp = Stamp::from_raw(r.u64("stamp").map_err(|e| e.0)?);
     let tag = r.u8("op type").map_err(|e| e.0)?;
@@ -101,12 +143,7 @@ fn decode_operation<'a>(r: &mut Reader<'a>) -> Result<RemoteOperation<'a>, Strin
         0 => None,
         1 => {
             let stamp = Stamp::from_raw(r.u64("replaces stamp").map_err(|e| e.0)?);
-            let origin = bounded_str(r, "replaces origin", MAX_ORIGIN_BYTES)?;
-            let origin = if origin.is_empty() {
-                None
-            } else {
-                Some(NodeId::new(origin).map_err(|e| format!("replaces origin: {e}"))?)
-            };
+            let origin = origins.replaced(r)?;
             Some(WriteId { stamp, origin })
         }
         other => return Err(format!("bad has_replaces flag {other} (0 or 1)")),

@@ -2,6 +2,7 @@
 //! the store write, one operation at a time or many in one call.
 
 use std::collections::HashSet;
+use std::hash::BuildHasher;
 
 use super::{EngineCore, RemoteApplyResult, RemoteOutcome, SyncEngine};
 use crate::clock::{millis, Stamp};
@@ -26,20 +27,34 @@ struct PendingWrites {
     records: Vec<WriteRecord>,
     /// Per record: its operation's position in the batch, version and resolution.
     decided: Vec<(usize, u64, Resolution)>,
-    /// The keys the records write, and each origin's highest version among them: an operation
-    /// on one of those keys, or not above that version, is decided only once they are applied.
-    keys: HashSet<Key, foldhash::fast::RandomState>,
+    /// The keys the records write (as hashes: two keys sharing one only make an operation wait
+    /// needlessly), and each origin's highest version among them: an operation on one of those
+    /// keys, or not above that version, is decided only once they are applied.
+    keys: HashSet<u64, foldhash::fast::RandomState>,
+    key_hasher: foldhash::fast::RandomState,
     newest: Vec<(NodeId, u64)>,
     bytes: u64,
 }
 
 impl PendingWrites {
-    fn must_wait(&self, origin: &NodeId, remote: &RemoteOperation<'_>) -> bool {
+    fn with_capacity(operations: usize) -> PendingWrites {
+        let mut pending = PendingWrites::default();
+        pending.records.reserve(operations);
+        pending.decided.reserve(operations);
+        pending.keys.reserve(operations);
+        pending
+    }
+
+    fn key_hash(&self, key: &Key) -> u64 {
+        self.key_hasher.hash_one(key.as_str())
+    }
+
+    fn must_wait(&self, origin: &NodeId, remote: &RemoteOperation<'_>, key_hash: u64) -> bool {
         if self.records.is_empty() {
             return false;
         }
         self.bytes + remote.operation.payload_bytes() > MAX_CHUNK_BYTES
-            || self.keys.contains(&remote.operation.key)
+            || self.keys.contains(&key_hash)
             || self
                 .newest
                 .iter()
@@ -54,7 +69,14 @@ impl PendingWrites {
             .find(|id| id.as_str() == origin)
     }
 
-    fn add(&mut self, index: usize, version: u64, resolution: Resolution, record: WriteRecord) {
+    fn add(
+        &mut self,
+        index: usize,
+        version: u64,
+        resolution: Resolution,
+        record: WriteRecord,
+        key_hash: u64,
+    ) {
         let origin = record
             .writer
             .as_ref()
@@ -63,7 +85,7 @@ impl PendingWrites {
             Some((_, newest)) => *newest = (*newest).max(version),
             None => self.newest.push((origin.clone(), version)),
         }
-        self.keys.insert(record.op.key.clone());
+        self.keys.insert(key_hash);
         self.bytes += record.op.payload_bytes();
         self.decided.push((index, version, resolution));
         self.records.push(record);
@@ -231,8 +253,7 @@ impl SyncEngine {
         // At most one reading for the whole call: it is atomic, as at one instant.
         let mut physical = None;
         let mut results: Vec<RemoteResult> = Vec::with_capacity(remotes.len());
-        let mut pending = PendingWrites::default();
-        pending.keys.reserve(remotes.len());
+        let mut pending = PendingWrites::with_capacity(remotes.len());
         for remote in remotes {
             let index = results.len();
             let known = core.seen.known_mut(remote.origin_node_id);
@@ -249,7 +270,8 @@ impl SyncEngine {
                 }
             };
             let mut seen = known.is_some_and(|k| k.contains(remote.version));
-            if !seen && pending.must_wait(&origin, &remote) {
+            let key_hash = pending.key_hash(&remote.operation.key);
+            if !seen && pending.must_wait(&origin, &remote, key_hash) {
                 self.log_pending(core, &mut store, &mut pending, &mut results)?;
                 seen = core.seen.contains(&origin, remote.version);
             }
@@ -269,7 +291,7 @@ impl SyncEngine {
             store.observe_stamp(stamp);
             if resolution.apply_remote {
                 let record = Self::remote_record(&store, remote, origin);
-                pending.add(index, version, resolution, record);
+                pending.add(index, version, resolution, record, key_hash);
                 // Filled in once the write is logged.
                 results.push(Ok(RemoteApplyResult::duplicate()));
             } else {
