@@ -13,6 +13,7 @@ pub mod faults;
 mod files;
 mod frame;
 pub mod key;
+mod key_index;
 mod lock;
 pub mod operation;
 mod record;

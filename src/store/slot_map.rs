@@ -1,39 +1,34 @@
-//! The key table's map: slots in one dense array, found through a compact hash index of their
-//! positions (the layout of Python's dict).
+//! The key table's map: slots in one dense array, found through a compact index of their
+//! positions (the layout of Python's dict; the index is `key_index.rs`).
 //!
 //! A plain HashMap scatters 64-byte buckets over twice the memory the slots need, and loading
 //! a million keys into it costs a cache and TLB miss per key at random places. Here a load
-//! keeps the decoded array as it is and builds an index of positions (8 bytes a bucket, small
-//! enough to stay in cache), in the order of its buckets, so that building it walks it once.
+//! keeps the decoded array as it is and builds the index of positions in one sweep.
 
 use std::hash::BuildHasher;
 
-use hashbrown::hash_table::Entry as IndexEntry;
-use hashbrown::HashTable;
-
 use super::entry::Slot;
 use super::key::Key;
+use super::key_index::KeyIndex;
 
 /// Keys are hashed on every write and read: foldhash is several times faster than the standard
 /// SipHash here and still seeded per process.
 type Hasher = foldhash::fast::RandomState;
-
-/// The most entries [`SlotMap::from_entries`] indexes in bucket order: positions and buckets are
-/// numbered in 32 bits each there.
-const MOST_ORDERED: usize = 1 << 31;
 
 #[derive(Debug, Default)]
 pub(crate) struct SlotMap {
     /// In no meaningful order (a removal moves the last slot into the hole).
     entries: Vec<(Key, Slot)>,
     /// Positions in `entries`, by the hash of their key.
-    index: HashTable<usize>,
+    index: KeyIndex,
     hasher: Hasher,
 }
 
 impl SlotMap {
-    fn hash(&self, key: &str) -> u64 {
-        self.hasher.hash_one(key)
+    fn hash(&self, key: &str) -> u32 {
+        // The index holds 32 bits: fold the upper half in rather than drop it.
+        let hash = self.hasher.hash_one(key);
+        (hash ^ (hash >> 32)) as u32
     }
 
     pub fn len(&self) -> usize {
@@ -42,10 +37,8 @@ impl SlotMap {
 
     fn position(&self, key: &str) -> Option<usize> {
         let entries = &self.entries;
-        let found = self
-            .index
-            .find(self.hash(key), |&at| entries[at].0.as_str() == key);
-        found.copied()
+        self.index
+            .find(self.hash(key), |at| entries[at].0.as_str() == key)
     }
 
     pub fn get(&self, key: &str) -> Option<&Slot> {
@@ -60,23 +53,12 @@ impl SlotMap {
     /// Puts `slot` at `key`, returning the slot it replaced.
     pub fn insert(&mut self, key: Key, slot: Slot) -> Option<Slot> {
         let hash = self.hash(key.as_str());
-        let SlotMap {
-            entries,
-            index,
-            hasher,
-        } = self;
-        let entry = index.entry(
-            hash,
-            |&at| entries[at].0 == key,
-            |&at| hasher.hash_one(entries[at].0.as_str()),
-        );
-        match entry {
-            IndexEntry::Occupied(found) => {
-                Some(std::mem::replace(&mut entries[*found.get()].1, slot))
-            }
-            IndexEntry::Vacant(vacant) => {
-                vacant.insert(entries.len());
-                entries.push((key, slot));
+        let entries = &self.entries;
+        match self.index.find_or_vacant(hash, |at| entries[at].0 == key) {
+            Ok(at) => Some(std::mem::replace(&mut self.entries[at].1, slot)),
+            Err(vacant) => {
+                self.index.fill(vacant, hash, self.entries.len());
+                self.entries.push((key, slot));
                 None
             }
         }
@@ -85,19 +67,13 @@ impl SlotMap {
     /// Removes `key`, returning its slot.
     pub fn remove(&mut self, key: &str) -> Option<Slot> {
         let hash = self.hash(key);
-        let entries = &self.entries;
-        let found = self
-            .index
-            .find_entry(hash, |&at| entries[at].0.as_str() == key)
-            .ok()?;
-        let (at, _) = found.remove();
+        let at = self.position(key)?;
+        self.index.remove(hash, at);
         let last = self.entries.len() - 1;
         if at != last {
             // The last slot moves into the hole: its index entry follows it.
             let moved = self.hash(self.entries[last].0.as_str());
-            if let Some(position) = self.index.find_mut(moved, |&p| p == last) {
-                *position = at;
-            }
+            self.index.relocate(moved, last, at);
         }
         Some(self.entries.swap_remove(at).1)
     }
@@ -113,84 +89,21 @@ impl SlotMap {
     /// A map holding `entries` (each key once, in any order); a key listed twice is refused,
     /// naming it.
     pub fn from_entries(entries: Vec<(Key, Slot)>) -> Result<SlotMap, Key> {
-        if entries.len() > MOST_ORDERED {
-            // Beyond what the bucket order below can number: one insert at a time.
-            let mut map = SlotMap::default();
-            for (key, slot) in entries {
-                if map.get(key.as_str()).is_some() {
-                    return Err(key);
-                }
-                map.insert(key, slot);
-            }
-            return Ok(map);
-        }
+        let hasher = Hasher::default();
         let mut map = SlotMap {
-            index: HashTable::with_capacity(entries.len()),
             entries,
-            hasher: Hasher::default(),
+            index: KeyIndex::default(),
+            hasher,
         };
-        // Indexed in the order of the index's buckets (the low bits of the hash, for the bucket
-        // count the capacity above gives), each key hashed once while it is in cache. A wrong
-        // guess of the bucket count costs only speed.
-        let buckets = (map.entries.len().max(8) * 8 / 7).next_power_of_two() as u64;
-        let mut order: Vec<(u64, u64)> = map
+        let hashes: Vec<u32> = map
             .entries
             .iter()
-            .enumerate()
-            .map(|(at, (key, _))| {
-                let hash = map.hash(key.as_str());
-                (((hash % buckets) << 32) | at as u64, hash)
-            })
+            .map(|(key, _)| map.hash(key.as_str()))
             .collect();
-        sort_by_bucket(&mut order, buckets.trailing_zeros());
-        let SlotMap {
-            entries,
-            index,
-            hasher,
-        } = &mut map;
-        for (place, hash) in order {
-            let at = (place & 0xffff_ffff) as usize;
-            let entry = index.entry(
-                hash,
-                |&other| entries[other].0 == entries[at].0,
-                |&other| hasher.hash_one(entries[other].0.as_str()),
-            );
-            match entry {
-                IndexEntry::Occupied(_) => return Err(entries[at].0.clone()),
-                IndexEntry::Vacant(vacant) => {
-                    vacant.insert(at);
-                }
-            }
-        }
+        let entries = &map.entries;
+        map.index = KeyIndex::build(&hashes, |a, b| entries[a].0 == entries[b].0)
+            .map_err(|at| entries[at].0.clone())?;
         Ok(map)
-    }
-}
-
-/// Sorts `order` by bucket (the upper half of each first field; below `1 << bits`), keeping
-/// the order of equal buckets: two counting passes over half the bits each, linear where a
-/// comparison sort of a million pairs is not.
-fn sort_by_bucket(order: &mut Vec<(u64, u64)>, bits: u32) {
-    let digit = bits.div_ceil(2).max(1);
-    let mut scratch = vec![(0, 0); order.len()];
-    for pass in 0..2 {
-        let shift = 32 + pass * digit;
-        let digit_of = |place: u64| ((place >> shift) & ((1 << digit) - 1)) as usize;
-        let mut starts = vec![0usize; 1 << digit];
-        for &(place, _) in order.iter() {
-            starts[digit_of(place)] += 1;
-        }
-        let mut total = 0;
-        for start in starts.iter_mut() {
-            let count = *start;
-            *start = total;
-            total += count;
-        }
-        for &item in order.iter() {
-            let at = &mut starts[digit_of(item.0)];
-            scratch[*at] = item;
-            *at += 1;
-        }
-        std::mem::swap(order, &mut scratch);
     }
 }
 
@@ -239,24 +152,6 @@ mod tests {
             70000
         } else {
             i
-        }
-    }
-
-    #[test]
-    fn sorts_by_bucket_keeping_positions() {
-        for bits in [1, 3, 8, 21, 32] {
-            let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-            let mut order: Vec<(u64, u64)> = (0..3000u64)
-                .map(|at| {
-                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-                    let bucket = (seed >> 11) % (1u64 << bits);
-                    ((bucket << 32) | at, at)
-                })
-                .collect();
-            let mut expected = order.clone();
-            expected.sort();
-            sort_by_bucket(&mut order, bits);
-            assert_eq!(order, expected, "{bits} bits");
         }
     }
 
