@@ -27,7 +27,7 @@ cc -O2 -std=c11 -Wall -Wextra -Werror benches/c/bench_calls.c \
   $(pkg-config --cflags --libs softadastra-sync) -Wl,-rpath,"$prefix/lib" -o "$prefix/bench_calls"
 "$prefix/bench_calls" --max "$max" --samples 7 | tee "$out/c_abi.tsv"
 SA_BENCH_MAX="$max" cargo bench --bench calls 2>&1 | grep -E '^[a-z_]+/|time:|thrpt:' | tee "$out/criterion.txt"
-cargo bench --bench durable_batch 2>&1 | grep -E 'ops/s' | tee "$out/durable.txt"
+cargo bench --bench durable_batch 2>&1 | grep -E 'ops/s|÷|record of' | tee "$out/durable.txt"
 SOFTADASTRA_SYNC_LIB="$prefix/lib/libsoftadastra_sync.so" \
   python3 bindings/python/bench_overhead.py --runs 9 | tee "$out/python.txt"
 python3 scripts/check-instructions.py | tee "$out/instructions.txt" || true

@@ -36,14 +36,32 @@ struct Member {
 const MAX_GATHER: Duration = Duration::from_micros(300);
 
 /// The queue of durable submitters.
-#[derive(Default)]
 pub(crate) struct CommitQueue {
     waiting: Mutex<VecDeque<Arc<Member>>>,
-    /// Signalled when a submitter joins: a gathering leader counts them.
+    /// Signalled when the last submitter a gathering leader expects joins.
     joined: Condvar,
     /// Submitters active around the last group (its members and those queued behind it when
     /// it ended): how many the next leader expects.
     active: AtomicUsize,
+    /// The longest a leader waits for the submitters it expects: [`MAX_GATHER`] (tests that
+    /// must not depend on the machine's speed wait longer).
+    gather: Duration,
+    /// How often a gathering leader was signalled.
+    #[cfg(test)]
+    signals: AtomicUsize,
+}
+
+impl Default for CommitQueue {
+    fn default() -> Self {
+        CommitQueue {
+            waiting: Mutex::default(),
+            joined: Condvar::new(),
+            active: AtomicUsize::new(0),
+            gather: MAX_GATHER,
+            #[cfg(test)]
+            signals: AtomicUsize::new(0),
+        }
+    }
 }
 
 impl std::fmt::Debug for CommitQueue {
@@ -72,7 +90,15 @@ impl CommitQueue {
         });
         let mut queue = locked(&self.waiting);
         queue.push_back(me.clone());
-        self.joined.notify_one();
+        // A gathering leader is woken once, by the submitter that completes the group it
+        // expects, not by every one that joins: on two cores each needless wake-up delays the
+        // others. A lone submitter expects no one and signals no one.
+        let expected = self.active.load(Ordering::Relaxed);
+        if expected > 1 && queue.len() == expected {
+            #[cfg(test)]
+            self.signals.fetch_add(1, Ordering::Relaxed);
+            self.joined.notify_one();
+        }
         loop {
             if let Some(outcome) = locked(&me.outcome).take() {
                 return outcome;
@@ -92,7 +118,7 @@ impl CommitQueue {
         // submitter expects no one and never waits.
         let expected = self.active.load(Ordering::Relaxed);
         if queue.len() < expected {
-            let deadline = Instant::now() + MAX_GATHER;
+            let deadline = Instant::now() + self.gather;
             while queue.len() < expected {
                 let now = Instant::now();
                 if now >= deadline {
@@ -104,10 +130,6 @@ impl CommitQueue {
                     .unwrap_or_else(|e| e.into_inner())
                     .0;
             }
-        } else if queue.len() == 1 {
-            drop(queue);
-            std::thread::yield_now();
-            queue = locked(&self.waiting);
         }
         // Lead: take the group, write it without holding the queue, so others can join the
         // next group meanwhile.
@@ -128,14 +150,16 @@ impl CommitQueue {
         // Bounded: a group never takes more than MAX_GROUP_OPERATIONS anyway.
         let active = (group.len() + queue.len()).min(64);
         self.active.store(active, Ordering::Relaxed);
-        // Outcomes are set: wake the group's members and the next leader, no one else.
+        let next = queue.front().cloned();
+        drop(queue);
+        // Outcomes are set: wake the next leader first (its group can gather meanwhile), then
+        // the group's members, no one else, and outside the lock they will take to submit again.
+        if let Some(next) = next {
+            next.thread.unpark();
+        }
         for member in group.iter().filter(|m| !Arc::ptr_eq(m, &me)) {
             member.thread.unpark();
         }
-        if let Some(next) = queue.front() {
-            next.thread.unpark();
-        }
-        drop(queue);
         let outcome = locked(&me.outcome).take();
         outcome.expect("the leader's own outcome is set")
     }
@@ -247,6 +271,42 @@ mod tests {
             })
             .collect();
         assert_eq!(got, [vec!["b"], vec!["c", "d"], vec!["e"]]);
+        assert_eq!(queue.queued(), 0);
+    }
+
+    /// A leader that expects three submitters (three were active around the last group) waits
+    /// for the two that join after it, however slowly they come, and is signalled once, by the
+    /// one that completes its group; the three then share one submit.
+    #[test]
+    fn a_leader_gathers_the_submitters_it_expects_and_is_signalled_once() {
+        let queue = Arc::new(CommitQueue {
+            gather: Duration::from_secs(600),
+            ..CommitQueue::default()
+        });
+        queue.active.store(3, Ordering::Relaxed);
+        let calls = Arc::new(Mutex::new(Vec::<Vec<String>>::new()));
+        let submitter = |key: &'static str| {
+            let shared = queue.clone();
+            let calls = calls.clone();
+            let before = queue.queued();
+            let handle = thread::spawn(move || {
+                shared.submit(vec![op(key)], |ops: Vec<Operation>| {
+                    let keys = ops.iter().map(|o| o.key.as_str().to_string()).collect();
+                    locked(&calls).push(keys);
+                    Ok(ops.iter().map(sync_op).collect())
+                })
+            });
+            while queue.queued() == before {
+                thread::sleep(Duration::from_millis(1));
+            }
+            handle
+        };
+        let handles = [submitter("a"), submitter("b"), submitter("c")];
+        for handle in handles {
+            assert_eq!(handle.join().unwrap().unwrap().len(), 1);
+        }
+        assert_eq!(*locked(&calls), [vec!["a", "b", "c"]]);
+        assert_eq!(queue.signals.load(Ordering::Relaxed), 1);
         assert_eq!(queue.queued(), 0);
     }
 
