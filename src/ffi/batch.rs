@@ -208,7 +208,7 @@ impl BatchItem {
         let mut digits = [0u8; 20];
         let digits = decimal(entry.seq, &mut digits);
         BatchItem {
-            value: entry.op.value.clone(),
+            value: entry.op.value(),
             version: entry.seq,
             stamp: entry.op.timestamp,
             submitted_at: entry.submitted_at,

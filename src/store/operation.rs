@@ -1,5 +1,6 @@
 //! Store operations: what changed.
 
+use super::error::StoreError;
 use super::key::Key;
 use super::value::Value;
 use crate::clock::Stamp;
@@ -52,6 +53,47 @@ impl Operation {
             key,
             value: Value::default(),
             timestamp: Stamp::ZERO,
+        }
+    }
+
+    /// A `kind` write of `value` at `key`, both checked, not yet stamped: key and value in one
+    /// allocation (see `src/shared_bytes.rs`), which the store and the layers above keeping
+    /// the write then share. A delete's value must be empty to be applied; it is checked where
+    /// it is applied.
+    pub fn from_parts(
+        kind: OperationKind,
+        key: &str,
+        value: &[u8],
+    ) -> Result<Operation, StoreError> {
+        // A delete's key alone (the store keeps it as the tombstone), unless the delete
+        // carries a value, to be refused where it is applied.
+        let (key, value) = if kind == OperationKind::Delete && value.is_empty() {
+            (Key::new(key)?, Value::default())
+        } else {
+            Key::with_value(key, value)?
+        };
+        Ok(Operation {
+            kind,
+            key,
+            value,
+            timestamp: Stamp::ZERO,
+        })
+    }
+
+    /// The same operation with its key and value in one allocation (for a put made from a key
+    /// and a value made apart; nothing to do for one made by [`Operation::from_parts`]): what
+    /// the store and the layers above keep of it is then one handle, for both.
+    pub(crate) fn joined(self) -> Operation {
+        match self.kind {
+            OperationKind::Put => {
+                let (key, value) = self.key.joined(self.value);
+                Operation { key, value, ..self }
+            }
+            // A delete keeps its key alone: not a value its key came with.
+            OperationKind::Delete => Operation {
+                key: self.key.detached(),
+                ..self
+            },
         }
     }
 

@@ -1,5 +1,5 @@
 //! The key table's map: slots in one dense array, found through a compact hash index of their
-//! positions (the layout of Python's dict).
+//! positions (the layout of Python's dict), 4 bytes each.
 //!
 //! A plain HashMap scatters 64-byte buckets over twice the memory the slots need, and loading
 //! a million keys into it costs a cache and TLB miss per key at random places. Here a load
@@ -22,18 +22,28 @@ type Hasher = foldhash::fast::RandomState;
 /// numbered in 32 bits each there.
 const MOST_ORDERED: usize = 1 << 31;
 
+// The packing is the point (memory per key): one 8-byte handle for the key and its value,
+// the version and the write's identity (stamp, 8-byte origin).
+const _: () = assert!(std::mem::size_of::<Slot>() <= 32);
+
 #[derive(Debug, Default)]
 pub(crate) struct SlotMap {
     /// In no meaningful order (a removal moves the last slot into the hole).
-    entries: Vec<(Key, Slot)>,
+    entries: Vec<Slot>,
     /// Positions in `entries`, by the hash of their key.
-    index: HashTable<usize>,
+    index: HashTable<u32>,
     hasher: Hasher,
 }
 
+/// A position in `entries` as the index holds it: a table of 2^32 keys (hundreds of GiB)
+/// is beyond any machine this runs on.
+fn position(at: usize) -> u32 {
+    u32::try_from(at).expect("fewer than 2^32 keys")
+}
+
 impl SlotMap {
-    fn hash(&self, key: &str) -> u64 {
-        self.hasher.hash_one(key)
+    fn hash(&self, key: &[u8]) -> u64 {
+        hash(&self.hasher, key)
     }
 
     pub fn len(&self) -> usize {
@@ -42,24 +52,19 @@ impl SlotMap {
 
     fn position(&self, key: &str) -> Option<usize> {
         let entries = &self.entries;
-        let found = self
-            .index
-            .find(self.hash(key), |&at| entries[at].0.as_str() == key);
-        found.copied()
+        let found = self.index.find(self.hash(key.as_bytes()), |&at| {
+            entries[at as usize].key().as_bytes() == key.as_bytes()
+        });
+        found.map(|&at| at as usize)
     }
 
     pub fn get(&self, key: &str) -> Option<&Slot> {
-        self.get_key_value(key).map(|(_, slot)| slot)
+        Some(&self.entries[self.position(key)?])
     }
 
-    pub fn get_key_value(&self, key: &str) -> Option<(&Key, &Slot)> {
-        let (key, slot) = &self.entries[self.position(key)?];
-        Some((key, slot))
-    }
-
-    /// Puts `slot` at `key`, returning the slot it replaced.
-    pub fn insert(&mut self, key: Key, slot: Slot) -> Option<Slot> {
-        let hash = self.hash(key.as_str());
+    /// Puts `slot` at its key, returning the slot it replaced.
+    pub fn insert(&mut self, slot: Slot) -> Option<Slot> {
+        let hash = self.hash(slot.key().as_bytes());
         let SlotMap {
             entries,
             index,
@@ -67,16 +72,16 @@ impl SlotMap {
         } = self;
         let entry = index.entry(
             hash,
-            |&at| entries[at].0 == key,
-            |&at| hasher.hash_one(entries[at].0.as_str()),
+            |&at| entries[at as usize].key() == slot.key(),
+            |&at| self::hash(hasher, entries[at as usize].key().as_bytes()),
         );
         match entry {
             IndexEntry::Occupied(found) => {
-                Some(std::mem::replace(&mut entries[*found.get()].1, slot))
+                Some(std::mem::replace(&mut entries[*found.get() as usize], slot))
             }
             IndexEntry::Vacant(vacant) => {
-                vacant.insert(entries.len());
-                entries.push((key, slot));
+                vacant.insert(position(entries.len()));
+                entries.push(slot);
                 None
             }
         }
@@ -84,43 +89,51 @@ impl SlotMap {
 
     /// Removes `key`, returning its slot.
     pub fn remove(&mut self, key: &str) -> Option<Slot> {
-        let hash = self.hash(key);
+        let hash = self.hash(key.as_bytes());
         let entries = &self.entries;
         let found = self
             .index
-            .find_entry(hash, |&at| entries[at].0.as_str() == key)
+            .find_entry(hash, |&at| {
+                entries[at as usize].key().as_bytes() == key.as_bytes()
+            })
             .ok()?;
         let (at, _) = found.remove();
+        let at = at as usize;
         let last = self.entries.len() - 1;
         if at != last {
             // The last slot moves into the hole: its index entry follows it.
-            let moved = self.hash(self.entries[last].0.as_str());
-            if let Some(position) = self.index.find_mut(moved, |&p| p == last) {
-                *position = at;
+            let moved = self.hash(self.entries[last].key().as_bytes());
+            if let Some(found) = self.index.find_mut(moved, |&p| p as usize == last) {
+                *found = position(at);
             }
         }
-        Some(self.entries.swap_remove(at).1)
+        Some(self.entries.swap_remove(at))
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &Key> + '_ {
-        self.entries.iter().map(|(key, _)| key)
+        self.entries.iter().map(Slot::key)
+    }
+
+    /// The key inserted last (a new key goes to the end).
+    pub fn newest_key(&self) -> Option<&Key> {
+        self.entries.last().map(Slot::key)
     }
 
     pub fn slots(&self) -> impl Iterator<Item = &Slot> + '_ {
-        self.entries.iter().map(|(_, slot)| slot)
+        self.entries.iter()
     }
 
     /// A map holding `entries` (each key once, in any order); a key listed twice is refused,
     /// naming it.
-    pub fn from_entries(entries: Vec<(Key, Slot)>) -> Result<SlotMap, Key> {
+    pub fn from_entries(entries: Vec<Slot>) -> Result<SlotMap, Key> {
         if entries.len() > MOST_ORDERED {
             // Beyond what the bucket order below can number: one insert at a time.
             let mut map = SlotMap::default();
-            for (key, slot) in entries {
-                if map.get(key.as_str()).is_some() {
-                    return Err(key);
+            for slot in entries {
+                if map.get(slot.key().as_str()).is_some() {
+                    return Err(slot.key().clone());
                 }
-                map.insert(key, slot);
+                map.insert(slot);
             }
             return Ok(map);
         }
@@ -137,8 +150,8 @@ impl SlotMap {
             .entries
             .iter()
             .enumerate()
-            .map(|(at, (key, _))| {
-                let hash = map.hash(key.as_str());
+            .map(|(at, slot)| {
+                let hash = map.hash(slot.key().as_bytes());
                 (((hash % buckets) << 32) | at as u64, hash)
             })
             .collect();
@@ -152,18 +165,23 @@ impl SlotMap {
             let at = (place & 0xffff_ffff) as usize;
             let entry = index.entry(
                 hash,
-                |&other| entries[other].0 == entries[at].0,
-                |&other| hasher.hash_one(entries[other].0.as_str()),
+                |&other| entries[other as usize].key() == entries[at].key(),
+                |&other| self::hash(hasher, entries[other as usize].key().as_bytes()),
             );
             match entry {
-                IndexEntry::Occupied(_) => return Err(entries[at].0.clone()),
+                IndexEntry::Occupied(_) => return Err(entries[at].key().clone()),
                 IndexEntry::Vacant(vacant) => {
-                    vacant.insert(at);
+                    vacant.insert(position(at));
                 }
             }
         }
         Ok(map)
     }
+}
+
+/// Keys are hashed as bytes: a key's text needs no UTF-8 check to be hashed.
+fn hash(hasher: &Hasher, key: &[u8]) -> u64 {
+    hasher.hash_one(key)
 }
 
 /// Sorts `order` by bucket (the upper half of each first field; below `1 << bits`), keeping
@@ -200,15 +218,12 @@ mod tests {
     use crate::clock::Stamp;
     use crate::store::entry::WriteId;
 
-    fn slot(version: u64) -> Slot {
-        Slot {
-            value: None,
-            version,
-            write: WriteId {
-                stamp: Stamp::ZERO,
-                origin: None,
-            },
-        }
+    fn slot(i: u64, version: u64) -> Slot {
+        let write = WriteId {
+            stamp: Stamp::ZERO,
+            origin: None,
+        };
+        Slot::new(key(i), None, version, write)
     }
 
     fn key(i: u64) -> Key {
@@ -219,9 +234,9 @@ mod tests {
     fn inserts_replaces_and_removes_keeping_every_position_right() {
         let mut map = SlotMap::default();
         for i in 0..1000 {
-            assert!(map.insert(key(i), slot(i)).is_none());
+            assert!(map.insert(slot(i, i)).is_none());
         }
-        assert_eq!(map.insert(key(7), slot(70000)).unwrap().version, 7);
+        assert_eq!(map.insert(slot(7, 70000)).unwrap().version, 7);
         for i in (0..1000).step_by(3) {
             assert_eq!(map.remove(key(i).as_str()).unwrap().version, map_version(i));
             assert!(map.remove(key(i).as_str()).is_none());
@@ -262,16 +277,16 @@ mod tests {
 
     #[test]
     fn loads_in_any_order_and_refuses_a_key_listed_twice() {
-        let entries: Vec<(Key, Slot)> = (0..5000).rev().map(|i| (key(i), slot(i))).collect();
+        let entries: Vec<Slot> = (0..5000).rev().map(|i| slot(i, i)).collect();
         let mut map = SlotMap::from_entries(entries.clone()).unwrap();
         for i in 0..5000 {
             assert_eq!(map.get(key(i).as_str()).unwrap().version, i);
         }
-        assert!(map.insert(key(5000), slot(5000)).is_none());
+        assert!(map.insert(slot(5000, 5000)).is_none());
         assert_eq!(map.remove("k0").unwrap().version, 0);
         assert_eq!(map.get("k5000").unwrap().version, 5000);
         let mut twice = entries;
-        twice.push((key(42), slot(1)));
+        twice.push(slot(42, 1));
         assert_eq!(SlotMap::from_entries(twice).unwrap_err(), key(42));
     }
 }
