@@ -1,12 +1,10 @@
 //! Node identity: the origin of every sync operation.
 
 use std::cell::RefCell;
-use std::cmp::Ordering;
 use std::fmt;
-use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use crate::binary::{DecodeError, Reader, Writer};
-use crate::shared_bytes::SharedBytes;
 
 /// The longest node id accepted, in bytes.
 pub const MAX_NODE_ID_BYTES: usize = 256;
@@ -35,9 +33,10 @@ thread_local! {
 /// characters or whitespace (it is embedded in sync ids and log lines).
 ///
 /// Cloning is cheap: every operation from a node shares one allocation, behind an 8-byte
-/// handle (the store keeps one per key).
-#[derive(Clone)]
-pub struct NodeId(SharedBytes);
+/// handle (the store keeps one per key; `Arc<str>` would be 16): the text is boxed once more,
+/// which costs an allocation per distinct id, not per operation.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(Arc<Box<str>>);
 
 impl NodeId {
     /// Validates `value` as a node id.
@@ -56,13 +55,13 @@ impl NodeId {
                 value: value.chars().take(64).collect(),
                 reason,
             }),
-            None => Ok(NodeId(SharedBytes::new(0, value.as_bytes()))),
+            None => Ok(NodeId(Arc::new(Box::from(value)))),
         }
     }
 
     /// The id as a string slice.
     pub fn as_str(&self) -> &str {
-        std::str::from_utf8(self.0.bytes()).expect("node ids are validated UTF-8")
+        self.0.as_ref()
     }
 
     /// Reads a node id from a binary encoding; an invalid id is a decode error. An id read
@@ -70,8 +69,12 @@ impl NodeId {
     /// [`RECENTLY_READ`]).
     pub(crate) fn read(r: &mut Reader<'_>, what: &str) -> Result<NodeId, DecodeError> {
         let bytes = r.bytes(what)?;
-        let known = RECENTLY_READ
-            .with_borrow(|recent| recent.iter().find(|node| node.0.bytes() == bytes).cloned());
+        let known = RECENTLY_READ.with_borrow(|recent| {
+            recent
+                .iter()
+                .find(|node| node.0.as_bytes() == bytes)
+                .cloned()
+        });
         if let Some(node) = known {
             return Ok(node);
         }
@@ -115,46 +118,19 @@ impl NodeId {
 /// which all compare the text), so a known id is found without validating or allocating.
 impl std::borrow::Borrow<str> for NodeId {
     fn borrow(&self) -> &str {
-        self.as_str()
-    }
-}
-
-/// Equality, order and hash are those of the text (byte-wise, as `str`'s).
-impl PartialEq for NodeId {
-    fn eq(&self, other: &NodeId) -> bool {
-        self.0.same(&other.0) || self.0.bytes() == other.0.bytes()
-    }
-}
-
-impl Eq for NodeId {}
-
-impl PartialOrd for NodeId {
-    fn partial_cmp(&self, other: &NodeId) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for NodeId {
-    fn cmp(&self, other: &NodeId) -> Ordering {
-        self.0.bytes().cmp(other.0.bytes())
-    }
-}
-
-impl Hash for NodeId {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state)
+        self.0.as_ref()
     }
 }
 
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.0.as_ref())
     }
 }
 
 impl fmt::Debug for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
+        fmt::Debug::fmt(self.0.as_ref().as_ref(), f)
     }
 }
 

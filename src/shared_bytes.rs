@@ -6,7 +6,8 @@
 //!
 //! A standard `Arc<[u8]>` handle is 16 bytes (pointer and length) and a key plus a value would
 //! take two of them; `triomphe::ThinArc` keeps the length in the allocation, which std cannot
-//! do without unsafe code (allowed only in `src/ffi`).
+//! do without unsafe code (allowed only in `src/ffi`). The text of a key is checked as UTF-8
+//! when it is read as text (`Key::as_str`): hot paths read its bytes.
 
 use std::fmt;
 use std::sync::LazyLock;
@@ -45,20 +46,22 @@ impl SharedBytes {
 
     /// `first` (the head) then `second`, joined in one allocation.
     pub fn concat(first: &[u8], second: &[u8]) -> SharedBytes {
+        /// Up to this size the bytes are gathered on the stack; a larger value pays one more
+        /// allocation, small beside copying it.
+        const ON_STACK: usize = 256;
         let header = Header {
             split: u32::try_from(first.len()).expect("the head is a key (at most 64 KiB)"),
             joined: true,
         };
         let total = first.len() + second.len();
-        let mut shared = ThinArc::from_header_and_iter(header, std::iter::repeat_n(0u8, total));
-        shared.with_arc_mut(|arc| {
-            let bytes = triomphe::Arc::get_mut(arc)
-                .expect("a fresh allocation has one handle")
-                .slice_mut();
-            bytes[..first.len()].copy_from_slice(first);
-            bytes[first.len()..].copy_from_slice(second);
-        });
-        SharedBytes(shared)
+        if total <= ON_STACK {
+            let mut gathered = [0u8; ON_STACK];
+            gathered[..first.len()].copy_from_slice(first);
+            gathered[first.len()..total].copy_from_slice(second);
+            return SharedBytes(ThinArc::from_header_and_slice(header, &gathered[..total]));
+        }
+        let gathered = [first, second].concat();
+        SharedBytes(ThinArc::from_header_and_slice(header, &gathered))
     }
 
     fn split(&self) -> usize {
@@ -111,6 +114,9 @@ mod tests {
         let alone = SharedBytes::new(0, b"v");
         assert_eq!((alone.head(), alone.tail()), (&b""[..], &b"v"[..]));
         assert!(SharedBytes::empty().same(&SharedBytes::empty()));
+        let large = vec![7u8; 1000];
+        let joined = SharedBytes::concat(b"k", &large);
+        assert_eq!((joined.head(), joined.tail()), (&b"k"[..], &large[..]));
         assert_eq!(std::mem::size_of::<Option<SharedBytes>>(), 8);
     }
 }

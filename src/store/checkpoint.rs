@@ -286,7 +286,7 @@ fn read_saved_size(r: &mut Reader<'_>) -> Result<Option<u64>, DecodeError> {
 
 /// About how many bytes a slot record takes.
 fn record_bytes(key: &Key, value: Option<&[u8]>) -> usize {
-    64 + key.as_str().len() + value.map_or(0, <[u8]>::len)
+    64 + key.as_bytes().len() + value.map_or(0, <[u8]>::len)
 }
 
 fn write_value(w: &mut Writer<'_>, value: Option<&[u8]>) {
@@ -327,7 +327,12 @@ fn decode_slot(r: &mut Reader<'_>) -> Result<Slot, DecodeError> {
     let stamp = Stamp::from_raw(r.u64("stamp")?);
     let origin = NodeId::read_optional(r, "writer")?;
     let (key, value) = read_key_value(r, key)?;
-    Ok(Slot::new(key, value, version, WriteId { stamp, origin }))
+    Ok(Slot::new(
+        &key,
+        value.as_ref(),
+        version,
+        WriteId { stamp, origin },
+    ))
 }
 
 /// Reads the checkpoint at `path`; `None` when there is none. Any damage is

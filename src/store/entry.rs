@@ -75,9 +75,9 @@ pub(crate) struct Slot {
 
 impl Slot {
     /// The slot of `key` holding `value` (`None`: a tombstone).
-    pub fn new(key: Key, value: Option<Value>, version: u64, write: WriteId) -> Slot {
+    pub fn new(key: &Key, value: Option<&Value>, version: u64, write: WriteId) -> Slot {
         let key = match value {
-            Some(value) => key.joined(value).0,
+            Some(value) => key.with(value),
             None => key.detached(),
         };
         Slot {

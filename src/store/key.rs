@@ -64,14 +64,18 @@ impl Key {
         Ok((Key(shared.clone()), Value::from_shared(shared)))
     }
 
-    /// This key and `value` in one allocation: `value` as it is when it already shares this
-    /// key's, a fresh allocation holding both otherwise.
-    pub(crate) fn joined(self, value: Value) -> (Key, Value) {
-        if self.0.same(value.shared()) {
-            return (self, value);
+    /// Whether `value` is the one this key was made with (one allocation).
+    pub(crate) fn holds(&self, value: &Value) -> bool {
+        self.0.same(value.shared())
+    }
+
+    /// This key made with `value`: itself when it holds it already, a fresh allocation holding
+    /// both otherwise.
+    pub(crate) fn with(&self, value: &Value) -> Key {
+        if self.holds(value) {
+            return self.clone();
         }
-        let shared = SharedBytes::concat(self.as_bytes(), value.as_bytes());
-        (Key(shared.clone()), Value::from_shared(shared))
+        Key(SharedBytes::concat(self.as_bytes(), value.as_bytes()))
     }
 
     /// The value held in this key's allocation (empty for a key made alone).
@@ -137,9 +141,13 @@ impl Ord for Key {
     }
 }
 
+/// Hashes as `str` does (`Hasher::write_str`, which only nightly Rust lets a hasher override,
+/// writes the bytes then `0xff`), without checking the bytes as UTF-8 again: keys are hashed on
+/// every write of a batch. A test keeps it equal to the text's hash.
 impl Hash for Key {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state)
+        state.write(self.as_bytes());
+        state.write_u8(0xff);
     }
 }
 
@@ -182,6 +190,16 @@ mod tests {
     }
 
     #[test]
+    fn hashes_as_its_text() {
+        use std::hash::BuildHasher;
+        let key = Key::new("user:1").unwrap();
+        let foldhash = foldhash::fast::RandomState::default();
+        assert_eq!(foldhash.hash_one(&key), foldhash.hash_one("user:1"));
+        let std = std::collections::hash_map::RandomState::new();
+        assert_eq!(std.hash_one(&key), std.hash_one("user:1"));
+    }
+
+    #[test]
     fn a_key_written_with_a_value_shares_its_allocation() {
         let (key, value) = Key::with_value("user:1", b"Gaspard").unwrap();
         assert_eq!(
@@ -190,13 +208,10 @@ mod tests {
         );
         assert_eq!(key, Key::new("user:1").unwrap());
         assert_eq!(key.joined_value(), value);
-        let (joined, same) = key.clone().joined(value.clone());
-        assert!(joined.0.same(&key.0) && same.shared().same(&key.0));
-        let (apart, apart_value) = Key::new("k").unwrap().joined(value);
-        assert_eq!(
-            (apart.as_str(), apart_value.as_bytes()),
-            ("k", &b"Gaspard"[..])
-        );
+        assert!(key.holds(&value) && key.with(&value).0.same(&key.0));
+        let apart = Key::new("k").unwrap().with(&value);
+        assert!(!apart.holds(&value));
+        assert_eq!((apart.as_str(), apart.value()), ("k", Some(value)));
         assert_eq!(key.value(), Some(Value::from_string("Gaspard").unwrap()));
         assert_eq!(key.detached(), key);
         assert_eq!(key.detached().value(), None);

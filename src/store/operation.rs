@@ -85,9 +85,14 @@ impl Operation {
     /// the store and the layers above keep of it is then one handle, for both.
     pub(crate) fn joined(self) -> Operation {
         match self.kind {
+            OperationKind::Put if self.key.holds(&self.value) => self,
             OperationKind::Put => {
-                let (key, value) = self.key.joined(self.value);
-                Operation { key, value, ..self }
+                let key = self.key.with(&self.value);
+                Operation {
+                    value: key.joined_value(),
+                    key,
+                    ..self
+                }
             }
             // A delete keeps its key alone: not a value its key came with.
             OperationKind::Delete => Operation {
@@ -105,6 +110,6 @@ impl Operation {
 
     /// Key plus value bytes: what the operation costs to keep and to send.
     pub fn payload_bytes(&self) -> u64 {
-        (self.key.as_str().len() + self.value.len()) as u64
+        (self.key.as_bytes().len() + self.value.len()) as u64
     }
 }

@@ -50,15 +50,16 @@ impl SlotMap {
         self.entries.len()
     }
 
-    fn position(&self, key: &str) -> Option<usize> {
+    /// Keys are looked up by their bytes: a key's text needs no UTF-8 check to be found.
+    fn position(&self, key: &[u8]) -> Option<usize> {
         let entries = &self.entries;
-        let found = self.index.find(self.hash(key.as_bytes()), |&at| {
-            entries[at as usize].key().as_bytes() == key.as_bytes()
+        let found = self.index.find(self.hash(key), |&at| {
+            entries[at as usize].key().as_bytes() == key
         });
         found.map(|&at| at as usize)
     }
 
-    pub fn get(&self, key: &str) -> Option<&Slot> {
+    pub fn get(&self, key: &[u8]) -> Option<&Slot> {
         Some(&self.entries[self.position(key)?])
     }
 
@@ -88,14 +89,12 @@ impl SlotMap {
     }
 
     /// Removes `key`, returning its slot.
-    pub fn remove(&mut self, key: &str) -> Option<Slot> {
-        let hash = self.hash(key.as_bytes());
+    pub fn remove(&mut self, key: &[u8]) -> Option<Slot> {
+        let hash = self.hash(key);
         let entries = &self.entries;
         let found = self
             .index
-            .find_entry(hash, |&at| {
-                entries[at as usize].key().as_bytes() == key.as_bytes()
-            })
+            .find_entry(hash, |&at| entries[at as usize].key().as_bytes() == key)
             .ok()?;
         let (at, _) = found.remove();
         let at = at as usize;
@@ -130,7 +129,7 @@ impl SlotMap {
             // Beyond what the bucket order below can number: one insert at a time.
             let mut map = SlotMap::default();
             for slot in entries {
-                if map.get(slot.key().as_str()).is_some() {
+                if map.get(slot.key().as_bytes()).is_some() {
                     return Err(slot.key().clone());
                 }
                 map.insert(slot);
@@ -223,7 +222,7 @@ mod tests {
             stamp: Stamp::ZERO,
             origin: None,
         };
-        Slot::new(key(i), None, version, write)
+        Slot::new(&key(i), None, version, write)
     }
 
     fn key(i: u64) -> Key {
@@ -238,11 +237,14 @@ mod tests {
         }
         assert_eq!(map.insert(slot(7, 70000)).unwrap().version, 7);
         for i in (0..1000).step_by(3) {
-            assert_eq!(map.remove(key(i).as_str()).unwrap().version, map_version(i));
-            assert!(map.remove(key(i).as_str()).is_none());
+            assert_eq!(
+                map.remove(key(i).as_bytes()).unwrap().version,
+                map_version(i)
+            );
+            assert!(map.remove(key(i).as_bytes()).is_none());
         }
         for i in 0..1000 {
-            let found = map.get(key(i).as_str()).map(|s| s.version);
+            let found = map.get(key(i).as_bytes()).map(|s| s.version);
             assert_eq!(found, (i % 3 != 0).then(|| map_version(i)), "k{i}");
         }
         assert_eq!(map.len(), 666);
@@ -280,11 +282,11 @@ mod tests {
         let entries: Vec<Slot> = (0..5000).rev().map(|i| slot(i, i)).collect();
         let mut map = SlotMap::from_entries(entries.clone()).unwrap();
         for i in 0..5000 {
-            assert_eq!(map.get(key(i).as_str()).unwrap().version, i);
+            assert_eq!(map.get(key(i).as_bytes()).unwrap().version, i);
         }
         assert!(map.insert(slot(5000, 5000)).is_none());
-        assert_eq!(map.remove("k0").unwrap().version, 0);
-        assert_eq!(map.get("k5000").unwrap().version, 5000);
+        assert_eq!(map.remove(b"k0").unwrap().version, 0);
+        assert_eq!(map.get(b"k5000").unwrap().version, 5000);
         let mut twice = entries;
         twice.push(slot(42, 1));
         assert_eq!(SlotMap::from_entries(twice).unwrap_err(), key(42));

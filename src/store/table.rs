@@ -56,12 +56,12 @@ impl Table {
 
     /// The slot of `key`, if the key is known.
     pub fn slot(&self, key: &Key) -> Option<&Slot> {
-        self.slots.get(key.as_str())
+        self.slots.get(key.as_bytes())
     }
 
     /// The identity of the write currently holding `key` (value or tombstone).
     pub fn current_write(&self, key: &Key) -> Option<&WriteId> {
-        self.slots.get(key.as_str()).map(|slot| &slot.write)
+        self.slots.get(key.as_bytes()).map(|slot| &slot.write)
     }
 
     /// The number of keys held (live or tombstoned).
@@ -95,7 +95,7 @@ impl Table {
         self.keys
             .iter()
             .flatten()
-            .filter_map(|key| slots.get(key.as_str()))
+            .filter_map(|key| slots.get(key.as_bytes()))
             .map(|slot| (slot.key(), slot))
     }
 
@@ -133,7 +133,7 @@ impl Table {
             .keys
             .iter()
             .flat_map(|keys| keys.range::<str, _>((start, Bound::Unbounded)))
-            .take_while(|key| key.as_str().starts_with(prefix))
+            .take_while(|key| key.as_bytes().starts_with(prefix.as_bytes()))
             .take(limit)
         {
             visited += 1;
@@ -148,7 +148,7 @@ impl Table {
     pub fn apply(&mut self, op: &Operation, writer: Option<NodeId>) -> ApplyResult {
         self.last_version += 1;
         let value = match op.kind {
-            OperationKind::Put => Some(op.value.clone()),
+            OperationKind::Put => Some(&op.value),
             OperationKind::Delete => None,
         };
         let write = WriteId {
@@ -157,7 +157,7 @@ impl Table {
         };
         // One allocation for key and value (a put made from a key and a value made apart is
         // joined once here; see `Operation::joined`).
-        let slot = Slot::new(op.key.clone(), value, self.last_version, write);
+        let slot = Slot::new(&op.key, value, self.last_version, write);
         let now_live = slot.is_live();
         let previous = self.insert(slot);
         let was_live = previous.as_ref().is_some_and(Slot::is_live);
@@ -193,9 +193,9 @@ impl Table {
 
     /// Removes the tombstone at `key` if it is still the one written by `write`.
     pub fn collect_tombstone(&mut self, key: &Key, write: &WriteId) -> bool {
-        match self.slots.get(key.as_str()) {
+        match self.slots.get(key.as_bytes()) {
             Some(slot) if !slot.is_live() && &slot.write == write => {
-                self.slots.remove(key.as_str());
+                self.slots.remove(key.as_bytes());
                 if self.keys.is_some() {
                     // The key may still wait in `unsorted`: merge, then remove it.
                     self.sort_keys();
@@ -211,7 +211,7 @@ impl Table {
 }
 
 fn entry(slots: &SlotMap, key: &Key) -> Option<Entry> {
-    let slot = slots.get(key.as_str())?;
+    let slot = slots.get(key.as_bytes())?;
     Some(Entry {
         key: key.clone(),
         value: slot.value()?,

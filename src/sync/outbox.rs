@@ -617,7 +617,7 @@ mod tests {
             "{step}"
         );
         assert_eq!(outbox.failed(), with(SyncStatus::Failed), "{step}");
-        let bytes = |e: &EnvelopeRef<'_>| (e.op.key.as_str().len() + e.op.value().len()) as u64;
+        let bytes = |e: &EnvelopeRef<'_>| (e.op.key.as_bytes().len() + e.op.value().len()) as u64;
         assert_eq!(
             counts.bytes,
             entries.iter().map(|(_, e)| bytes(e)).sum::<u64>()
