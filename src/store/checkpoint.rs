@@ -299,15 +299,13 @@ fn write_value(w: &mut Writer<'_>, value: Option<&[u8]>) {
     }
 }
 
-/// Reads a value or its absence (after its key, `key`): key and value in one allocation.
-fn read_key_value(r: &mut Reader<'_>, key: &str) -> Result<(Key, Option<Value>), DecodeError> {
+/// Reads a value or its absence (after its key, `key`): the key, made with the value when there
+/// is one (one allocation; see `Key::value`).
+fn read_key_value(r: &mut Reader<'_>, key: &str) -> Result<Key, DecodeError> {
     let invalid = |e: super::error::StoreError| DecodeError(e.to_string());
     match r.u8("value flag")? {
-        0 => Ok((Key::new(key).map_err(invalid)?, None)),
-        1 => {
-            let (key, value) = Key::with_value(key, r.bytes("value")?).map_err(invalid)?;
-            Ok((key, Some(value)))
-        }
+        0 => Key::new(key).map_err(invalid),
+        1 => Ok(Key::with_value(key, r.bytes("value")?).map_err(invalid)?.0),
         other => Err(DecodeError(format!("bad value flag {other}"))),
     }
 }
@@ -326,13 +324,8 @@ fn decode_slot(r: &mut Reader<'_>) -> Result<Slot, DecodeError> {
     let version = r.u64("version")?;
     let stamp = Stamp::from_raw(r.u64("stamp")?);
     let origin = NodeId::read_optional(r, "writer")?;
-    let (key, value) = read_key_value(r, key)?;
-    Ok(Slot::new(
-        &key,
-        value.as_ref(),
-        version,
-        WriteId { stamp, origin },
-    ))
+    let key = read_key_value(r, key)?;
+    Ok(Slot::holding(key, version, WriteId { stamp, origin }))
 }
 
 /// Reads the checkpoint at `path`; `None` when there is none. Any damage is
@@ -491,7 +484,9 @@ fn parse(mut frames: Frames<'_>) -> Result<Checkpoint, Damage> {
                         SLOT | SHARED_SLOT => decode_slot(&mut r)?,
                         SHARED => {
                             let key = r.str("key")?;
-                            owner.shared.push(read_key_value(&mut r, key)?);
+                            let key = read_key_value(&mut r, key)?;
+                            let value = key.value();
+                            owner.shared.push((key, value));
                             continue;
                         }
                         other => return Err(DecodeError(format!("bad slot record {other}"))),

@@ -87,6 +87,15 @@ impl Slot {
         }
     }
 
+    /// The slot whose key holds its value (made with it), or is a tombstone's (made alone).
+    pub fn holding(key: Key, version: u64, write: WriteId) -> Slot {
+        Slot {
+            key,
+            version,
+            write,
+        }
+    }
+
     pub fn key(&self) -> &Key {
         &self.key
     }
