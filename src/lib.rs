@@ -12,6 +12,7 @@ pub mod json;
 pub mod node;
 #[cfg(test)]
 mod seeded;
+mod shared_bytes;
 pub mod store;
 pub mod sync;
 pub mod wire;

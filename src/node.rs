@@ -32,9 +32,11 @@ thread_local! {
 /// A validated node id: non-empty UTF-8, at most [`MAX_NODE_ID_BYTES`] bytes, no control
 /// characters or whitespace (it is embedded in sync ids and log lines).
 ///
-/// Cloning is cheap: every operation from a node shares one allocation.
+/// Cloning is cheap: every operation from a node shares one allocation, behind an 8-byte
+/// handle (the store keeps one per key; `Arc<str>` would be 16): the text is boxed once more,
+/// which costs an allocation per distinct id, not per operation.
 #[derive(Clone, Eq, PartialOrd, Ord)]
-pub struct NodeId(Arc<str>);
+pub struct NodeId(Arc<Box<str>>);
 
 /// Hashes the text, as `str` does (consistent with `PartialEq` below, which compares the text).
 impl std::hash::Hash for NodeId {
@@ -68,13 +70,13 @@ impl NodeId {
                 value: value.chars().take(64).collect(),
                 reason,
             }),
-            None => Ok(NodeId(Arc::from(value))),
+            None => Ok(NodeId(Arc::new(Box::from(value)))),
         }
     }
 
     /// The id as a string slice.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_ref()
     }
 
     /// Reads a node id from a binary encoding; an invalid id is a decode error. An id read
@@ -131,19 +133,19 @@ impl NodeId {
 /// which all compare the text), so a known id is found without validating or allocating.
 impl std::borrow::Borrow<str> for NodeId {
     fn borrow(&self) -> &str {
-        &self.0
+        self.0.as_ref()
     }
 }
 
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.0.as_ref())
     }
 }
 
 impl fmt::Debug for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(self.0.as_ref().as_ref(), f)
     }
 }
 

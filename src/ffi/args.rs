@@ -37,18 +37,21 @@ pub(crate) unsafe fn c_bytes<'a>(ptr: *const c_char, what: &str) -> Result<&'a [
     Ok(unsafe { CStr::from_ptr(ptr) }.to_bytes())
 }
 
-/// A NUL-terminated C string as a store key (the store's checks and messages).
+/// A NUL-terminated C string as the text of a store key, checked as UTF-8 (the store's
+/// message), for a key made together with its value (`Operation::from_parts`).
 ///
 /// # Safety
 /// As [`c_bytes`].
-pub(crate) unsafe fn c_key(ptr: *const c_char) -> Result<Result<Key, StoreError>, Failure> {
+pub(crate) unsafe fn c_key_text<'a>(
+    ptr: *const c_char,
+) -> Result<Result<&'a str, StoreError>, Failure> {
     // SAFETY: forwarded contract.
     let bytes = unsafe { c_bytes(ptr, "key") }?;
     if bytes.is_ascii() {
         // SAFETY: ASCII is valid UTF-8 (see `c_str`).
-        return Ok(Key::new(unsafe { std::str::from_utf8_unchecked(bytes) }));
+        return Ok(Ok(unsafe { std::str::from_utf8_unchecked(bytes) }));
     }
-    Ok(Key::from_utf8(bytes))
+    Ok(Key::check_utf8(bytes))
 }
 
 /// A NUL-terminated C string that must be UTF-8; `status` is returned when it is not.

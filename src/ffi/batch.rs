@@ -122,7 +122,7 @@ impl sa_batch {
                     last_attempt_at: envelope.last_attempt_at,
                     next_retry_at: envelope.next_retry_at,
                     sync_id: text.push(&[op.sync_id.as_bytes()]),
-                    key: text.push(&[op.operation.key.as_str().as_bytes()]),
+                    key: text.push(&[op.operation.key.as_bytes()]),
                     origin: text.origin(&op.origin_node_id),
                     replaces: op
                         .replaces
@@ -208,14 +208,14 @@ impl BatchItem {
         let mut digits = [0u8; 20];
         let digits = decimal(entry.seq, &mut digits);
         BatchItem {
-            value: entry.op.value.clone(),
+            value: entry.op.value(),
             version: entry.seq,
             stamp: entry.op.timestamp,
             submitted_at: entry.submitted_at,
             last_attempt_at: entry.last_attempt_at,
             next_retry_at: entry.next_retry_at,
             sync_id: text.push(&[origin.as_bytes(), b"-", digits.as_bytes()]),
-            key: text.push(&[entry.op.key.as_str().as_bytes()]),
+            key: text.push(&[entry.op.key.as_bytes()]),
             origin: text.origin(origin),
             replaces: entry
                 .replaces

@@ -2,7 +2,7 @@
 
 use std::os::raw::c_char;
 
-use super::args::{c_key, c_str, handle, out, value_bytes, write_text};
+use super::args::{c_key_text, c_str, handle, out, value_bytes, write_text};
 use super::batch::{sa_batch, sa_envelope_view, ENVELOPE_VIEW_MIN_INPUT};
 use super::clock::sa_clock;
 use super::config::{read_config, sa_sync_config};
@@ -12,7 +12,7 @@ use super::store::sa_store;
 use super::types::*;
 use crate::clock::Stamp;
 use crate::node::NodeId;
-use crate::store::{Operation, OperationKind, Value, WriteId};
+use crate::store::{Operation, OperationKind, WriteId};
 use crate::sync::operation::decimal;
 use crate::sync::{RemoteOperation, Submitted, SyncContext, SyncEngine, SyncScheduler, SyncState};
 
@@ -201,13 +201,10 @@ pub(crate) unsafe fn local_operation(
 ) -> Result<Operation, Failure> {
     let kind = op_kind(op_type, SA_ERR_INVALID_OPERATION)?;
     // SAFETY: per the contract.
-    let key = unsafe { c_key(key) }??;
+    let key = unsafe { c_key_text(key) }??;
     // SAFETY: per the contract.
-    let value =
-        Value::new(unsafe { value_bytes(value, value_len, "value", SA_ERR_INVALID_OPERATION) }?)?;
-    let mut operation = Operation::put(key, value);
-    operation.kind = kind;
-    Ok(operation)
+    let value = unsafe { value_bytes(value, value_len, "value", SA_ERR_INVALID_OPERATION) }?;
+    Ok(Operation::from_parts(kind, key, value)?)
 }
 
 /// What a submit assigned, for C; the sync id is written straight into the struct.
@@ -442,12 +439,12 @@ fn remote_operation<'a>(op: &sa_remote_op) -> Result<RemoteOperation<'a>, Failur
     let origin = unsafe { c_str(op.origin, "origin", invalid) }?;
     let kind = op_kind(op.op_type, invalid)?;
     // SAFETY: as above.
-    let key = unsafe { c_key(op.key) }?.map_err(in_context)?;
+    let key = unsafe { c_key_text(op.key) }?.map_err(in_context)?;
     // SAFETY: `value` points to `value_len` bytes per the contract.
-    let value = Value::new(unsafe { value_bytes(op.value, op.value_len, "value", invalid) }?)
-        .map_err(in_context)?;
-    let mut operation = Operation::put(key, value).with_timestamp(Stamp::from_raw(op.stamp));
-    operation.kind = kind;
+    let value = unsafe { value_bytes(op.value, op.value_len, "value", invalid) }?;
+    let operation = Operation::from_parts(kind, key, value)
+        .map_err(in_context)?
+        .with_timestamp(Stamp::from_raw(op.stamp));
     let mut remote = RemoteOperation {
         sync_id,
         origin_node_id: origin,

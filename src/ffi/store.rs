@@ -9,7 +9,7 @@ use super::error::{guard, guard_value, Failure};
 use super::sized::{growable, SizedOut};
 use super::types::*;
 use crate::store::{
-    ApplyResult, Durability, Entries, Entry, Key, Operation, StoreConfig, StoreEngine, Value,
+    ApplyResult, Durability, Entries, Entry, Key, Operation, StoreConfig, StoreEngine,
 };
 
 /// The local store. Thread-safe: any number of threads may call functions on one store.
@@ -278,13 +278,10 @@ pub extern "C" fn sa_store_apply(
         let slot = unsafe { SizedOut::new(out_result, "out_result") }?;
         let kind = op_kind(op_type, SA_ERR_INVALID_OPERATION)?;
         // SAFETY: as above.
-        let key = Key::from_utf8(unsafe { c_bytes(key, "key") }?)?;
+        let key = Key::check_utf8(unsafe { c_bytes(key, "key") }?)?;
         // SAFETY: as above.
-        let value = Value::new(unsafe {
-            value_bytes(value, value_len, "value", SA_ERR_INVALID_OPERATION)
-        }?)?;
-        let mut operation = Operation::put(key, value);
-        operation.kind = kind;
+        let value = unsafe { value_bytes(value, value_len, "value", SA_ERR_INVALID_OPERATION) }?;
+        let operation = Operation::from_parts(kind, key, value)?;
         slot.write(store.inner.apply_operation(operation)?.into());
         Ok(())
     })

@@ -11,7 +11,7 @@ use super::sized::{growable, read_in_zeroed, SizedOut};
 use super::types::*;
 use crate::clock::Stamp;
 use crate::node::NodeId;
-use crate::store::{Key, Operation, OperationKind, Value};
+use crate::store::{Operation, OperationKind};
 use crate::sync::SyncOperation;
 use crate::wire::{
     encode_operations_frame, v1_frame_for_operation, v1_hello_frame, OperationError, WireError,
@@ -304,19 +304,18 @@ fn operation_of_view(v: &sa_envelope_view) -> Result<SyncOperation, Failure> {
         ))
     })?;
     // SAFETY: the view's strings and bytes are valid per the header contract.
-    let key = Key::new(unsafe { view_str(v.key, "envelope key") }?)
-        .map_err(|e| invalid(format!("envelope: {e}")))?;
-    let value = if v.value.len == 0 {
-        Value::default()
+    let key = unsafe { view_str(v.key, "envelope key") }?;
+    let value: &[u8] = if v.value.len == 0 {
+        &[]
     } else if v.value.ptr.is_null() {
         return Err(Failure::null("envelope value"));
     } else {
         // SAFETY: as above.
-        Value::new(unsafe { std::slice::from_raw_parts(v.value.ptr, v.value.len) })
-            .map_err(|e| invalid(format!("envelope: {e}")))?
+        unsafe { std::slice::from_raw_parts(v.value.ptr, v.value.len) }
     };
-    let mut operation = Operation::put(key, value).with_timestamp(Stamp::from_raw(v.stamp));
-    operation.kind = kind;
+    let operation = Operation::from_parts(kind, key, value)
+        .map_err(|e| invalid(format!("envelope: {e}")))?
+        .with_timestamp(Stamp::from_raw(v.stamp));
     // SAFETY: as above.
     let sync_id = unsafe { view_str(v.sync_id, "envelope sync_id") }?;
     // SAFETY: as above.

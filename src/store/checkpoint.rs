@@ -189,11 +189,14 @@ fn write_tmp(
     let mut listed: HashSet<&str> = HashSet::with_capacity(owner.shared.len());
     w.start(SLOTS);
     for (key, value) in &owner.shared {
-        let slot = checkpoint
-            .table
-            .slot(key)
-            .filter(|slot| slot.value == *value && !listed.contains(key.as_str()));
-        w.room(SLOTS, record_bytes(key, value.as_ref()))?;
+        let slot = checkpoint.table.slot(key).filter(|slot| {
+            slot.value_bytes() == value.as_ref().map(Value::as_bytes)
+                && !listed.contains(key.as_str())
+        });
+        w.room(
+            SLOTS,
+            record_bytes(key, value.as_ref().map(Value::as_bytes)),
+        )?;
         match slot {
             Some(slot) => {
                 w.frame.push(SHARED_SLOT);
@@ -205,7 +208,7 @@ fn write_tmp(
                 w.frame.push(SHARED);
                 let mut record = Writer::new(&mut w.frame);
                 record.str(key.as_str());
-                write_value(&mut record, value.as_ref());
+                write_value(&mut record, value.as_ref().map(Value::as_bytes));
             }
         }
     }
@@ -213,7 +216,7 @@ fn write_tmp(
         if listed.contains(key.as_str()) {
             continue;
         }
-        w.room(SLOTS, record_bytes(key, slot.value.as_ref()))?;
+        w.room(SLOTS, record_bytes(key, slot.value_bytes()))?;
         w.frame.push(SLOT);
         encode_slot(&mut w.frame, key, slot);
         slots += 1;
@@ -282,32 +285,29 @@ fn read_saved_size(r: &mut Reader<'_>) -> Result<Option<u64>, DecodeError> {
 }
 
 /// About how many bytes a slot record takes.
-fn record_bytes(key: &Key, value: Option<&Value>) -> usize {
-    64 + key.as_str().len() + value.map_or(0, Value::len)
+fn record_bytes(key: &Key, value: Option<&[u8]>) -> usize {
+    64 + key.as_bytes().len() + value.map_or(0, <[u8]>::len)
 }
 
-fn write_value(w: &mut Writer<'_>, value: Option<&Value>) {
+fn write_value(w: &mut Writer<'_>, value: Option<&[u8]>) {
     match value {
         Some(value) => {
             w.u8(1);
-            w.bytes(value.as_bytes());
+            w.bytes(value);
         }
         None => w.u8(0),
     }
 }
 
-fn read_value(r: &mut Reader<'_>) -> Result<Option<Value>, DecodeError> {
+/// Reads a value or its absence (after its key, `key`): the key, made with the value when there
+/// is one (one allocation; see `Key::value`).
+fn read_key_value(r: &mut Reader<'_>, key: &str) -> Result<Key, DecodeError> {
+    let invalid = |e: super::error::StoreError| DecodeError(e.to_string());
     match r.u8("value flag")? {
-        0 => Ok(None),
-        1 => Ok(Some(
-            Value::new(r.bytes("value")?).map_err(|e| DecodeError(e.to_string()))?,
-        )),
+        0 => Key::new(key).map_err(invalid),
+        1 => Ok(Key::with_value(key, r.bytes("value")?).map_err(invalid)?.0),
         other => Err(DecodeError(format!("bad value flag {other}"))),
     }
-}
-
-fn read_key(r: &mut Reader<'_>) -> Result<Key, DecodeError> {
-    Key::new(r.str("key")?).map_err(|e| DecodeError(e.to_string()))
 }
 
 fn encode_slot(out: &mut Vec<u8>, key: &Key, slot: &Slot) {
@@ -316,21 +316,16 @@ fn encode_slot(out: &mut Vec<u8>, key: &Key, slot: &Slot) {
     w.u64(slot.version);
     w.u64(slot.write.stamp.raw());
     NodeId::write_optional(&mut w, slot.write.origin.as_ref());
-    write_value(&mut w, slot.value.as_ref());
+    write_value(&mut w, slot.value_bytes());
 }
 
-fn decode_slot(r: &mut Reader<'_>) -> Result<(Key, Slot), DecodeError> {
-    let key = read_key(r)?;
+fn decode_slot(r: &mut Reader<'_>) -> Result<Slot, DecodeError> {
+    let key = r.str("key")?;
     let version = r.u64("version")?;
     let stamp = Stamp::from_raw(r.u64("stamp")?);
     let origin = NodeId::read_optional(r, "writer")?;
-    let value = read_value(r)?;
-    let slot = Slot {
-        value,
-        version,
-        write: WriteId { stamp, origin },
-    };
-    Ok((key, slot))
+    let key = read_key_value(r, key)?;
+    Ok(Slot::holding(key, version, WriteId { stamp, origin }))
 }
 
 /// Reads the checkpoint at `path`; `None` when there is none. Any damage is
@@ -449,7 +444,7 @@ fn parse(mut frames: Frames<'_>) -> Result<Checkpoint, Damage> {
     frames.magic()?;
     let mut checkpoint = Checkpoint::default();
     let mut saved: Option<Vec<u8>> = None;
-    let mut slots: Vec<(Key, Slot)> = Vec::new();
+    let mut slots: Vec<Slot> = Vec::new();
     let mut last_version = 0;
     let mut announced: Option<Announced> = None;
     let file_len = frames.len;
@@ -485,18 +480,21 @@ fn parse(mut frames: Frames<'_>) -> Result<Checkpoint, Damage> {
             (SLOTS, Some(_)) => {
                 while r.remaining() > 0 {
                     let form = r.u8("slot record")?;
-                    let (key, slot) = match form {
+                    let slot = match form {
                         SLOT | SHARED_SLOT => decode_slot(&mut r)?,
                         SHARED => {
-                            owner.shared.push((read_key(&mut r)?, read_value(&mut r)?));
+                            let key = r.str("key")?;
+                            let key = read_key_value(&mut r, key)?;
+                            let value = key.value();
+                            owner.shared.push((key, value));
                             continue;
                         }
                         other => return Err(DecodeError(format!("bad slot record {other}"))),
                     };
                     if form == SHARED_SLOT {
-                        owner.shared.push((key.clone(), slot.value.clone()));
+                        owner.shared.push((slot.key().clone(), slot.value()));
                     }
-                    slots.push((key, slot));
+                    slots.push(slot);
                 }
                 Ok(())
             }

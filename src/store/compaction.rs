@@ -333,7 +333,7 @@ fn fold_owner(
         return Ok(state
             .table
             .slots()
-            .filter(|(_, slot)| slot.value.is_none())
+            .filter(|(_, slot)| !slot.is_live())
             .map(|(_, slot)| slot.write.clone())
             .collect());
     };
@@ -362,7 +362,7 @@ fn collect_tombstones(
         .table
         .slots()
         .filter(|(_, slot)| {
-            slot.value.is_none()
+            !slot.is_live()
                 && slot.write.stamp.wall_ms().saturating_add(retention_ms) <= now_ms
                 && !pinned.contains(&slot.write)
         })

@@ -66,7 +66,51 @@ impl Entry {
 /// identity so that an older write of the key, arriving late, cannot bring it back.
 #[derive(Clone, Debug)]
 pub(crate) struct Slot {
-    pub value: Option<Value>,
+    /// A live key's key was made with its value, in one allocation (see `Key::value`); a
+    /// tombstone's key is alone: one 8-byte handle says both which key and whether it is live.
+    key: Key,
     pub version: u64,
     pub write: WriteId,
+}
+
+impl Slot {
+    /// The slot of `key` holding `value` (`None`: a tombstone).
+    pub fn new(key: &Key, value: Option<&Value>, version: u64, write: WriteId) -> Slot {
+        let key = match value {
+            Some(value) => key.with(value),
+            None => key.detached(),
+        };
+        Slot {
+            key,
+            version,
+            write,
+        }
+    }
+
+    /// The slot whose key holds its value (made with it), or is a tombstone's (made alone).
+    pub fn holding(key: Key, version: u64, write: WriteId) -> Slot {
+        Slot {
+            key,
+            version,
+            write,
+        }
+    }
+
+    pub fn key(&self) -> &Key {
+        &self.key
+    }
+
+    /// The value; `None` for a tombstone.
+    pub fn value(&self) -> Option<Value> {
+        self.key.value()
+    }
+
+    /// The bytes of [`Slot::value`].
+    pub fn value_bytes(&self) -> Option<&[u8]> {
+        self.key.value_bytes()
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.value_bytes().is_some()
+    }
 }

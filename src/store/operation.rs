@@ -1,5 +1,6 @@
 //! Store operations: what changed.
 
+use super::error::StoreError;
 use super::key::Key;
 use super::value::Value;
 use crate::clock::Stamp;
@@ -55,6 +56,52 @@ impl Operation {
         }
     }
 
+    /// A `kind` write of `value` at `key`, both checked, not yet stamped: key and value in one
+    /// allocation (see `src/shared_bytes.rs`), which the store and the layers above keeping
+    /// the write then share. A delete's value must be empty to be applied; it is checked where
+    /// it is applied.
+    pub fn from_parts(
+        kind: OperationKind,
+        key: &str,
+        value: &[u8],
+    ) -> Result<Operation, StoreError> {
+        // A delete's key alone (the store keeps it as the tombstone), unless the delete
+        // carries a value, to be refused where it is applied.
+        let (key, value) = if kind == OperationKind::Delete && value.is_empty() {
+            (Key::new(key)?, Value::default())
+        } else {
+            Key::with_value(key, value)?
+        };
+        Ok(Operation {
+            kind,
+            key,
+            value,
+            timestamp: Stamp::ZERO,
+        })
+    }
+
+    /// The same operation with its key and value in one allocation (for a put made from a key
+    /// and a value made apart; nothing to do for one made by [`Operation::from_parts`]): what
+    /// the store and the layers above keep of it is then one handle, for both.
+    pub(crate) fn joined(self) -> Operation {
+        match self.kind {
+            OperationKind::Put if self.key.holds(&self.value) => self,
+            OperationKind::Put => {
+                let key = self.key.with(&self.value);
+                Operation {
+                    value: key.joined_value(),
+                    key,
+                    ..self
+                }
+            }
+            // A delete keeps its key alone: not a value its key came with.
+            OperationKind::Delete => Operation {
+                key: self.key.detached(),
+                ..self
+            },
+        }
+    }
+
     /// The same operation carrying `timestamp`.
     pub fn with_timestamp(mut self, timestamp: Stamp) -> Operation {
         self.timestamp = timestamp;
@@ -63,6 +110,6 @@ impl Operation {
 
     /// Key plus value bytes: what the operation costs to keep and to send.
     pub fn payload_bytes(&self) -> u64 {
-        (self.key.as_str().len() + self.value.len()) as u64
+        (self.key.as_bytes().len() + self.value.len()) as u64
     }
 }

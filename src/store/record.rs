@@ -8,7 +8,6 @@
 
 use super::key::Key;
 use super::operation::{Operation, OperationKind};
-use super::value::Value;
 use crate::binary::{DecodeError, Reader, Writer};
 use crate::clock::Stamp;
 use crate::node::NodeId;
@@ -114,8 +113,10 @@ fn decode_write(r: &mut Reader<'_>) -> Result<WriteRecord, DecodeError> {
         .ok_or_else(|| DecodeError(format!("unknown operation kind {kind_code}")))?;
     let stamp = Stamp::from_raw(r.u64("stamp")?);
     let writer = NodeId::read_optional(r, "writer")?;
-    let key = Key::new(r.str("key")?).map_err(|e| DecodeError(e.to_string()))?;
-    let value = Value::new(r.bytes("value")?).map_err(|e| DecodeError(e.to_string()))?;
+    let key = r.str("key")?;
+    // One allocation for key and value, which the table and the owner then share.
+    let (key, value) =
+        Key::with_value(key, r.bytes("value")?).map_err(|e| DecodeError(e.to_string()))?;
     let extension = r.bytes("extension")?.to_vec();
     Ok(WriteRecord {
         op: Operation {
@@ -132,6 +133,7 @@ fn decode_write(r: &mut Reader<'_>) -> Result<WriteRecord, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Value;
 
     fn sample(extension: &[u8]) -> WriteRecord {
         WriteRecord {

@@ -56,12 +56,12 @@ impl Table {
 
     /// The slot of `key`, if the key is known.
     pub fn slot(&self, key: &Key) -> Option<&Slot> {
-        self.slots.get(key.as_str())
+        self.slots.get(key.as_bytes())
     }
 
     /// The identity of the write currently holding `key` (value or tombstone).
     pub fn current_write(&self, key: &Key) -> Option<&WriteId> {
-        self.slots.get(key.as_str()).map(|slot| &slot.write)
+        self.slots.get(key.as_bytes()).map(|slot| &slot.write)
     }
 
     /// The number of keys held (live or tombstoned).
@@ -79,7 +79,7 @@ impl Table {
                 }
             }
             None => {
-                let mut all: Vec<Key> = self.slots.keys().cloned().collect();
+                let mut all: Vec<Key> = self.slots.keys().map(Key::detached).collect();
                 all.sort_unstable();
                 // Built in bulk from sorted keys: linear, not n inserts.
                 self.keys = Some(all.into_iter().collect());
@@ -95,14 +95,15 @@ impl Table {
         self.keys
             .iter()
             .flatten()
-            .filter_map(|key| slots.get_key_value(key.as_str()))
+            .filter_map(|key| slots.get(key.as_bytes()))
+            .map(|slot| (slot.key(), slot))
     }
 
     /// A table holding `slots` (a checkpoint being loaded, each key once, in any order), whose
     /// last write had `last_version`; a key listed twice is refused, naming it.
-    pub fn load(slots: Vec<(Key, Slot)>, last_version: u64) -> Result<Table, Key> {
+    pub fn load(slots: Vec<Slot>, last_version: u64) -> Result<Table, Key> {
         let slots = SlotMap::from_entries(slots)?;
-        let live = slots.slots().filter(|slot| slot.value.is_some()).count();
+        let live = slots.slots().filter(|slot| slot.is_live()).count();
         let last_version = slots
             .slots()
             .map(|slot| slot.version)
@@ -132,7 +133,7 @@ impl Table {
             .keys
             .iter()
             .flat_map(|keys| keys.range::<str, _>((start, Bound::Unbounded)))
-            .take_while(|key| key.as_str().starts_with(prefix))
+            .take_while(|key| key.as_bytes().starts_with(prefix.as_bytes()))
             .take(limit)
         {
             visited += 1;
@@ -147,20 +148,19 @@ impl Table {
     pub fn apply(&mut self, op: &Operation, writer: Option<NodeId>) -> ApplyResult {
         self.last_version += 1;
         let value = match op.kind {
-            OperationKind::Put => Some(op.value.clone()),
+            OperationKind::Put => Some(&op.value),
             OperationKind::Delete => None,
         };
-        let slot = Slot {
-            value,
-            version: self.last_version,
-            write: WriteId {
-                stamp: op.timestamp,
-                origin: writer,
-            },
+        let write = WriteId {
+            stamp: op.timestamp,
+            origin: writer,
         };
-        let now_live = slot.value.is_some();
-        let previous = self.insert(op.key.clone(), slot);
-        let was_live = previous.as_ref().is_some_and(|s| s.value.is_some());
+        // One allocation for key and value (a put made from a key and a value made apart is
+        // joined once here; see `Operation::joined`).
+        let slot = Slot::new(&op.key, value, self.last_version, write);
+        let now_live = slot.is_live();
+        let previous = self.insert(slot);
+        let was_live = previous.as_ref().is_some_and(Slot::is_live);
         ApplyResult {
             version: self.last_version,
             timestamp: op.timestamp,
@@ -171,22 +171,18 @@ impl Table {
         }
     }
 
-    /// Puts `slot` at `key` as it is (a checkpoint being loaded), returning what it replaced.
-    pub fn insert(&mut self, key: Key, slot: Slot) -> Option<Slot> {
+    /// Puts `slot` at its key as it is, returning what it replaced.
+    fn insert(&mut self, slot: Slot) -> Option<Slot> {
         self.last_version = self.last_version.max(slot.version);
-        let now_live = slot.value.is_some();
-        let previous = match self.keys {
-            Some(_) => {
-                let previous = self.slots.insert(key.clone(), slot);
-                if previous.is_none() {
-                    self.unsorted.push(key);
-                }
-                previous
-            }
-            // No index yet: it will be built from the slots.
-            None => self.slots.insert(key, slot),
-        };
-        let was_live = previous.as_ref().is_some_and(|s| s.value.is_some());
+        let now_live = slot.is_live();
+        let previous = self.slots.insert(slot);
+        if previous.is_none() && self.keys.is_some() {
+            // The sorted index outlives this write: its key must not keep the value alive.
+            let key = self.slots.newest_key().expect("just inserted");
+            self.unsorted.push(key.detached());
+        }
+        // (No sorted index yet: it will be built from the slots.)
+        let was_live = previous.as_ref().is_some_and(Slot::is_live);
         match (was_live, now_live) {
             (false, true) => self.live += 1,
             (true, false) => self.live -= 1,
@@ -197,9 +193,9 @@ impl Table {
 
     /// Removes the tombstone at `key` if it is still the one written by `write`.
     pub fn collect_tombstone(&mut self, key: &Key, write: &WriteId) -> bool {
-        match self.slots.get(key.as_str()) {
-            Some(slot) if slot.value.is_none() && &slot.write == write => {
-                self.slots.remove(key.as_str());
+        match self.slots.get(key.as_bytes()) {
+            Some(slot) if !slot.is_live() && &slot.write == write => {
+                self.slots.remove(key.as_bytes());
                 if self.keys.is_some() {
                     // The key may still wait in `unsorted`: merge, then remove it.
                     self.sort_keys();
@@ -215,10 +211,10 @@ impl Table {
 }
 
 fn entry(slots: &SlotMap, key: &Key) -> Option<Entry> {
-    let slot = slots.get(key.as_str())?;
+    let slot = slots.get(key.as_bytes())?;
     Some(Entry {
         key: key.clone(),
-        value: slot.value.clone()?,
+        value: slot.value()?,
         version: slot.version,
         timestamp: slot.write.stamp,
         origin: slot.write.origin.clone(),

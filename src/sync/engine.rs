@@ -466,7 +466,7 @@ impl SyncEngine {
         let record = self.local_record(
             &store,
             seq,
-            operation.with_timestamp(stamp),
+            operation.joined().with_timestamp(stamp),
             replaces.clone(),
         );
         store
@@ -578,7 +578,8 @@ impl SyncEngine {
                 };
                 written.insert(operation.key.clone(), id);
             }
-            let op = operation.with_timestamp(stamp);
+            // Key and value in one allocation, which the store and the outbox share.
+            let op = operation.joined().with_timestamp(stamp);
             records.push(self.local_record(&store, seq, op, replaces.clone()));
             replaced.push(replaces);
         }

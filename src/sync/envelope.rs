@@ -37,21 +37,29 @@ pub struct SyncEnvelope {
 }
 
 /// An outbox entry's operation, borrowed from the outbox (which stores its fields apart, so
-/// that they pack with its own): the fields of an [`Operation`].
+/// that they pack with its own): the fields of an [`Operation`]. A put's value is in the key's
+/// allocation (see `Operation::joined`).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct OperationRef<'a> {
     pub kind: OperationKind,
     pub key: &'a Key,
-    pub value: &'a Value,
     pub timestamp: Stamp,
 }
 
 impl OperationRef<'_> {
+    /// The value, sharing the key's allocation (no copy).
+    pub fn value(self) -> Value {
+        match self.kind {
+            OperationKind::Put => self.key.joined_value(),
+            OperationKind::Delete => Value::default(),
+        }
+    }
+
     pub fn to_operation(self) -> Operation {
         Operation {
             kind: self.kind,
             key: self.key.clone(),
-            value: self.value.clone(),
+            value: self.value(),
             timestamp: self.timestamp,
         }
     }

@@ -2,8 +2,8 @@
 //! transition and every count is O(log n) at worst, and the common ones (submit, send, ACK,
 //! prune) O(1).
 //!
-//! Entries are stored packed by sequence (see `seq_map.rs`): 88 bytes each besides the key and
-//! value, which are shared with the store, not copied.
+//! Entries are stored packed by sequence (see `seq_map.rs`): 64 bytes each, key and value held
+//! by one handle to their allocation, which the store shares (not a copy).
 
 mod deadlines;
 mod origins;
@@ -18,7 +18,7 @@ use super::envelope::{EnvelopeRef, OperationRef, ReplacedRef, SyncEnvelope, Sync
 use super::seq_set::SeqSet;
 use crate::clock::Stamp;
 use crate::node::NodeId;
-use crate::store::{Key, Operation, OperationKind, Value, WriteId};
+use crate::store::{Key, Operation, OperationKind, WriteId};
 
 /// One operation to track, as given to the outbox. Key and value are shared with the store.
 #[derive(Clone, Debug)]
@@ -69,8 +69,9 @@ const REPLACED_ORIGIN: u8 = 8;
 /// fields apart (its kind packs with the status).
 #[derive(Debug)]
 struct Slot {
+    /// A put's key shares its allocation with the value (see `Operation::joined`): one handle
+    /// stands for both.
     key: Key,
-    value: Value,
     stamp: Stamp,
     submitted_at: u64,
     last_attempt_at: u64,
@@ -86,7 +87,7 @@ struct Slot {
 }
 
 // The packing is the point (memory per pending operation): keep it from growing unnoticed.
-const _: () = assert!(std::mem::size_of::<Option<Slot>>() <= 88);
+const _: () = assert!(std::mem::size_of::<Option<Slot>>() <= 64);
 
 impl Slot {
     fn has(&self, flag: u8) -> bool {
@@ -101,9 +102,17 @@ impl Slot {
         }
     }
 
+    /// The operation's value: a put's shares the key's allocation; a delete's is empty.
+    fn value(&self) -> &[u8] {
+        match self.kind {
+            OperationKind::Put => self.key.joined_value_bytes(),
+            OperationKind::Delete => &[],
+        }
+    }
+
     /// Key + value bytes, as `Operation::payload_bytes` counts them.
     fn payload_bytes(&self) -> u64 {
-        (self.key.as_str().len() + self.value.len()) as u64
+        (self.key.as_bytes().len() + self.value().len()) as u64
     }
 
     fn not_before(&self) -> Option<u64> {
@@ -264,7 +273,6 @@ impl Outbox {
             op: OperationRef {
                 kind: slot.kind,
                 key: &slot.key,
-                value: &slot.value,
                 timestamp: slot.stamp,
             },
             origin: self.origins.get(slot.origin),
@@ -297,10 +305,9 @@ impl Outbox {
             Some(node) => self.origins.acquire(node),
             None => 0,
         };
-        let op = entry.op;
+        let op = entry.op.joined();
         let mut slot = Slot {
             key: op.key,
-            value: op.value,
             stamp: op.timestamp,
             kind: op.kind,
             submitted_at: entry.submitted_at,
@@ -610,7 +617,7 @@ mod tests {
             "{step}"
         );
         assert_eq!(outbox.failed(), with(SyncStatus::Failed), "{step}");
-        let bytes = |e: &EnvelopeRef<'_>| (e.op.key.as_str().len() + e.op.value.len()) as u64;
+        let bytes = |e: &EnvelopeRef<'_>| (e.op.key.as_bytes().len() + e.op.value().len()) as u64;
         assert_eq!(
             counts.bytes,
             entries.iter().map(|(_, e)| bytes(e)).sum::<u64>()

@@ -58,7 +58,7 @@ pub(crate) fn encode(
         w.u64(entry.op.timestamp.raw());
         write_replaces(&mut w, entry.replaces.map(|r| r.to_write_id()).as_ref());
         let value = match entry.op.kind {
-            OperationKind::Put => Some(entry.op.value.clone()),
+            OperationKind::Put => Some(entry.op.value()),
             OperationKind::Delete => None,
         };
         shared.push((entry.op.key.clone(), value));
@@ -86,7 +86,7 @@ pub(crate) fn decode(bytes: &[u8], shared: &mut Vec<SharedWrite>) -> Result<Snap
                 .iter()
                 .map(|(_, entry)| {
                     let op = entry.op;
-                    let value = (op.kind == OperationKind::Put).then(|| op.value.clone());
+                    let value = (op.kind == OperationKind::Put).then(|| op.value());
                     (op.key.clone(), value)
                 })
                 .chain(writes)
@@ -206,7 +206,7 @@ mod tests {
         assert_eq!(snap.outbox.len(), 2);
         let first = snap.outbox.get(1).unwrap();
         assert_eq!(first.op.key.as_str(), "a");
-        assert_eq!(first.op.value.as_bytes(), b"1");
+        assert_eq!(first.op.value().as_bytes(), b"1");
         let third = snap.outbox.get(3).unwrap();
         assert_eq!(third.status, SyncStatus::Queued);
         assert_eq!(third.op.kind, OperationKind::Delete);

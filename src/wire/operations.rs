@@ -11,7 +11,7 @@ use super::frame::{count, open, seal, FrameKind};
 use crate::binary::{Reader, Writer};
 use crate::clock::Stamp;
 use crate::node::NodeId;
-use crate::store::{Key, Operation, OperationKind, Value, WriteId};
+use crate::store::{Key, Operation, OperationKind, WriteId};
 use crate::sync::{RemoteOperation, SyncOperation};
 
 /// The longest sync id carried, in bytes.
@@ -137,8 +137,11 @@ fn decode_operation<'a>(
     let tag = r.u8("op type").map_err(|e| e.0)?;
     let kind = OperationKind::from_code(tag)
         .ok_or_else(|| format!("bad op type {tag} (1 put, 2 delete)"))?;
-    let key = Key::from_utf8(r.bytes("key").map_err(|e| e.0)?).map_err(|e| e.to_string())?;
-    let value = Value::new(r.bytes("value").map_err(|e| e.0)?).map_err(|e| e.to_string())?;
+    let key = Key::check_utf8(r.bytes("key").map_err(|e| e.0)?).map_err(|e| e.to_string())?;
+    Key::check(key).map_err(|e| e.to_string())?;
+    let value = r.bytes("value").map_err(|e| e.0)?;
+    // Key and value in one allocation (see `Operation::from_parts`).
+    let operation = Operation::from_parts(kind, key, value).map_err(|e| e.to_string())?;
     let replaces = match r.u8("has_replaces").map_err(|e| e.0)? {
         0 => None,
         1 => {
@@ -148,8 +151,7 @@ fn decode_operation<'a>(
         }
         other => return Err(format!("bad has_replaces flag {other} (0 or 1)")),
     };
-    let mut operation = Operation::put(key, value).with_timestamp(stamp);
-    operation.kind = kind;
+    let operation = operation.with_timestamp(stamp);
     Ok(RemoteOperation {
         sync_id,
         origin_node_id: origin,
@@ -162,6 +164,7 @@ fn decode_operation<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Value;
 
     fn sample() -> Vec<SyncOperation> {
         let put = Operation::put(

@@ -10,7 +10,7 @@
 use super::error::WireError;
 use crate::binary::{Reader, Writer};
 use crate::clock::Stamp;
-use crate::store::{Key, Operation, OperationKind, Value};
+use crate::store::{Key, Operation, OperationKind, StoreError};
 
 /// The largest V1 message accepted or produced: the C++ transport's default `max_frame_size`.
 pub const V1_MAX_FRAME_BYTES: usize = 1024 * 1024;
@@ -149,16 +149,16 @@ impl V1SyncPayload {
         let kind = OperationKind::from_code(code).ok_or_else(|| {
             WireError::Malformed(format!("bad store operation type {code} (1 put, 2 delete)"))
         })?;
-        let key =
-            Key::from_utf8(r.bytes("key")?).map_err(|e| WireError::Malformed(e.to_string()))?;
-        let value =
-            Value::new(r.bytes("value")?).map_err(|e| WireError::Malformed(e.to_string()))?;
+        let malformed = |e: StoreError| WireError::Malformed(e.to_string());
+        let key = Key::check_utf8(r.bytes("key")?).map_err(malformed)?;
+        Key::check(key).map_err(malformed)?;
+        // Key and value in one allocation (see `Operation::from_parts`).
+        let operation = Operation::from_parts(kind, key, r.bytes("value")?).map_err(malformed)?;
         // The store's own timestamp: the C++ store's bookkeeping, not an ordering input.
         r.u64("store operation timestamp")?;
         r.finish("the V1 sync payload")?;
         let logical = (version & 0xffff) as u16;
-        let mut operation = Operation::put(key, value).with_timestamp(Stamp::new(millis, logical));
-        operation.kind = kind;
+        let operation = operation.with_timestamp(Stamp::new(millis, logical));
         Ok(V1SyncPayload {
             version,
             timestamp_ms: millis,
