@@ -26,7 +26,9 @@
  *
  *   cc -O2 -std=c11 -Iinclude benches/c/bench_calls.c -Ltarget/release -lsoftadastra_sync \
  *      -Wl,-rpath,$PWD/target/release -o bench_calls
- *   ./bench_calls [--max P] [--samples S] [--chunk C] [--dir DIR]
+ *   ./bench_calls [--max P] [--samples S] [--chunk C] [--dir DIR] [--quick]
+ *
+ * --quick measures the memory store with 32-byte values only.
  *
  * scripts/bench-all.sh builds and runs it against the release library.
  */
@@ -364,6 +366,12 @@ int main(int argc, char **argv)
 {
     long max = 1000000;
     const char *dir = NULL;
+    /* --quick: the memory store with 32-byte values only (the figures the targets name). */
+    bool quick = false;
+    if (argc > 1 && strcmp(argv[argc - 1], "--quick") == 0) {
+        quick = true;
+        argc--;
+    }
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--max") == 0) {
             max = atol(argv[i + 1]);
@@ -378,7 +386,8 @@ int main(int argc, char **argv)
         }
     }
     if (argc % 2 == 0 || max <= 0 || g_chunk <= 0 || g_samples <= 0 || g_samples > MAX_SAMPLES) {
-        fprintf(stderr, "usage: %s [--max P] [--samples S (1..%d)] [--chunk C] [--dir DIR]\n",
+        fprintf(stderr,
+                "usage: %s [--max P] [--samples S (1..%d)] [--chunk C] [--dir DIR] [--quick]\n",
                 argv[0], MAX_SAMPLES);
         return 2;
     }
@@ -400,11 +409,15 @@ int main(int argc, char **argv)
         if (sizes[s] > max) {
             continue;
         }
-        for (size_t v = 0; v < sizeof value_sizes / sizeof value_sizes[0]; v++) {
+        for (size_t v = 0; v < (quick ? 1 : sizeof value_sizes / sizeof value_sizes[0]); v++) {
             in_child(local_calls, NULL, "memory", value, value_sizes[v], sizes[s]);
-            in_child(local_calls, dir, "fast_wal", value, value_sizes[v], sizes[s]);
+            if (!quick) {
+                in_child(local_calls, dir, "fast_wal", value, value_sizes[v], sizes[s]);
+            }
             in_child(remote_calls, NULL, "memory", value, value_sizes[v], sizes[s]);
-            in_child(remote_calls, dir, "fast_wal", value, value_sizes[v], sizes[s]);
+            if (!quick) {
+                in_child(remote_calls, dir, "fast_wal", value, value_sizes[v], sizes[s]);
+            }
         }
     }
     if (dir == scratch) {

@@ -57,7 +57,7 @@
 
 namespace softadastra::sync
 {
-  /// The library version, e.g. "0.1.0".
+  /// The library version, e.g. "0.2.0".
   inline const char *version() noexcept { return sa_version(); }
 
   /// Implementation details; not part of the API.
