@@ -207,7 +207,7 @@ fn write_tmp(
             None => {
                 w.frame.push(SHARED);
                 let mut record = Writer::new(&mut w.frame);
-                record.str(key.as_str());
+                record.bytes(key.as_bytes());
                 write_value(&mut record, value.as_ref().map(Value::as_bytes));
             }
         }
@@ -312,7 +312,7 @@ fn read_key_value(r: &mut Reader<'_>, key: &str) -> Result<Key, DecodeError> {
 
 fn encode_slot(out: &mut Vec<u8>, key: &Key, slot: &Slot) {
     let mut w = Writer::new(out);
-    w.str(key.as_str());
+    w.bytes(key.as_bytes());
     w.u64(slot.version);
     w.u64(slot.write.stamp.raw());
     NodeId::write_optional(&mut w, slot.write.origin.as_ref());

@@ -68,7 +68,7 @@ fn encode_write_body(out: &mut Vec<u8>, write: &WriteRecord) {
     w.u8(write.op.kind as u8);
     w.u64(write.op.timestamp.raw());
     NodeId::write_optional(&mut w, write.writer.as_ref());
-    w.str(write.op.key.as_str());
+    w.bytes(write.op.key.as_bytes());
     w.bytes(write.op.value.as_bytes());
     w.bytes(&write.extension);
 }

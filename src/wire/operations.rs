@@ -36,7 +36,7 @@ pub fn encode_operations_frame<'a>(
         w.u64(op.version);
         w.u64(op.operation.timestamp.raw());
         w.u8(op.operation.kind as u8);
-        w.str(op.operation.key.as_str());
+        w.bytes(op.operation.key.as_bytes());
         w.bytes(op.operation.value.as_bytes());
         match &op.replaces {
             None => w.u8(0),

@@ -125,7 +125,7 @@ impl V1SyncPayload {
         w.u64(self.version);
         w.u64(self.timestamp_ms);
         w.u8(self.operation.kind as u8);
-        w.str(self.operation.key.as_str());
+        w.bytes(self.operation.key.as_bytes());
         w.bytes(self.operation.value.as_bytes());
         w.u64(self.timestamp_ms);
         out

@@ -56,7 +56,7 @@ SA_NODE_ID_MAX = 256
 SA_NODE_ID_BUFFER = 257
 SA_SYNC_ID_MAX = 280
 SA_SYNC_VERSION_MAJOR = 0
-SA_SYNC_VERSION_MINOR = 1
+SA_SYNC_VERSION_MINOR = 2
 SA_SYNC_VERSION_PATCH = 0
 SA_REASON_NO_LOCAL_ENTRY = 1
 SA_REASON_SAME_WRITE = 2
@@ -749,9 +749,16 @@ def _check_abi(cdll: Any, path: str) -> None:
     version = raw.decode("utf-8", "replace") if raw else ""
     parts = version.split(".")
     expected = f"{SA_SYNC_VERSION_MAJOR}.{SA_SYNC_VERSION_MINOR}"
-    if parts[:2] != expected.split("."):
+    # The header's ABI rules: a library of the same major version and the same or a later
+    # minor version serves bindings built against this one.
+    try:
+        major, minor = int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        major, minor = -1, -1
+    if major != SA_SYNC_VERSION_MAJOR or minor < SA_SYNC_VERSION_MINOR:
         raise LibraryNotFoundError(
-            f"softadastra_sync: {path} is version {version!r}, these bindings need {expected}.x",
+            f"softadastra_sync: {path} is version {version!r}, these bindings need "
+            f"{expected} or a later {SA_SYNC_VERSION_MAJOR}.x",
             [path],
         )
     # A library older than these bindings refuses their larger struct_size.

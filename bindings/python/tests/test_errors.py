@@ -109,3 +109,32 @@ def test_catching_the_base_class(engine: sa.SyncEngine) -> None:
         engine.queue("missing")
     with pytest.raises(Exception):
         engine.queue("missing")
+
+
+class _FakeLibrary:
+    """Answers the two calls of the ABI check as a library of `version` would."""
+
+    def __init__(self, version: bytes) -> None:
+        self.version = version
+
+    def sa_version(self) -> bytes:
+        return self.version
+
+    def sa_sync_config_durable(self, node, config) -> int:
+        return 0
+
+
+@pytest.mark.parametrize(
+    "version, accepted",
+    [(b"0.2.0", True), (b"0.2.7", True), (b"0.3.0", True), (b"0.1.9", False),
+     (b"1.2.0", False), (b"garbage", False)],
+)
+def test_the_abi_check_takes_the_same_or_a_later_minor_of_the_same_major(version, accepted):
+    from softadastra_sync import _native
+
+    assert (_native.SA_SYNC_VERSION_MAJOR, _native.SA_SYNC_VERSION_MINOR) == (0, 2)
+    if accepted:
+        _native._check_abi(_FakeLibrary(version), "libfake.so")
+    else:
+        with pytest.raises(_native.LibraryNotFoundError, match="these bindings need 0.2 or"):
+            _native._check_abi(_FakeLibrary(version), "libfake.so")

@@ -46,7 +46,7 @@ impl PendingWrites {
     }
 
     fn key_hash(&self, key: &Key) -> u64 {
-        self.key_hasher.hash_one(key.as_str())
+        self.key_hasher.hash_one(key.as_bytes())
     }
 
     fn must_wait(&self, origin: &NodeId, remote: &RemoteOperation<'_>, key_hash: u64) -> bool {
