@@ -58,10 +58,20 @@ if [ -n "${SA_VALGRIND:-}" ]; then
     || { show "$work/valgrind.log"; fail "valgrind found errors in basic_sync"; }
 fi
 
-# The version file refuses an incompatible request.
+# The version file refuses an incompatible request (another major, or a later minor than
+# installed) and takes an earlier minor of the same major (the header's ABI rules).
 if cmake -S "$here/cmake-example" -B "$work/build-v9" -DCMAKE_PREFIX_PATH="$prefix" \
   -DSOFTADASTRA_SYNC_REQUIRED_VERSION=9.0 >"$work/configure-v9.log" 2>&1; then
   fail "find_package(softadastra_sync 9.0) succeeded against version 0.x"
+fi
+if cmake -S "$here/cmake-example" -B "$work/build-v099" -DCMAKE_PREFIX_PATH="$prefix" \
+  -DSOFTADASTRA_SYNC_REQUIRED_VERSION=0.99 >"$work/configure-v099.log" 2>&1; then
+  fail "find_package(softadastra_sync 0.99) succeeded against an earlier 0.x"
+fi
+if ! cmake -S "$here/cmake-example" -B "$work/build-v01" -DCMAKE_PREFIX_PATH="$prefix" \
+  -DSOFTADASTRA_SYNC_REQUIRED_VERSION=0.1 >"$work/configure-v01.log" 2>&1; then
+  show "$work/configure-v01.log"
+  fail "find_package(softadastra_sync 0.1) refused a later 0.x"
 fi
 
 echo "cmake find_package: 1 passed, 0 failed"

@@ -1,7 +1,7 @@
 # Version check for find_package(softadastra_sync <version>): the version is read from the
 # installed C header (SA_SYNC_VERSION_*), so it always matches the installed library.
-# Compatibility follows semantic versioning: same major version and not older than requested;
-# while the major version is 0, the minor version must match too (0.x releases may break).
+# Compatibility follows the header's ABI rules: the same major version (0 included) and not
+# older than requested; a later minor version only adds.
 # Version ranges (find_package(softadastra_sync 0.1...0.3)) are honoured.
 
 get_filename_component(_sa_prefix "${CMAKE_CURRENT_LIST_DIR}/../../.." ABSOLUTE)
@@ -24,14 +24,7 @@ set(PACKAGE_VERSION "${_sa_MAJOR}.${_sa_MINOR}.${_sa_PATCH}")
 macro(_sa_compatible wanted out)
   string(REPLACE "." ";" _sa_wanted_parts "${wanted}")
   list(GET _sa_wanted_parts 0 _sa_wanted_major)
-  list(LENGTH _sa_wanted_parts _sa_wanted_len)
-  set(_sa_wanted_minor 0)
-  if(_sa_wanted_len GREATER 1)
-    list(GET _sa_wanted_parts 1 _sa_wanted_minor)
-  endif()
   if(NOT _sa_wanted_major EQUAL _sa_MAJOR OR PACKAGE_VERSION VERSION_LESS "${wanted}")
-    set(${out} FALSE)
-  elseif(_sa_MAJOR EQUAL 0 AND NOT _sa_wanted_minor EQUAL _sa_MINOR)
     set(${out} FALSE)
   else()
     set(${out} TRUE)
@@ -69,5 +62,3 @@ unset(_sa_MINOR)
 unset(_sa_PATCH)
 unset(_sa_wanted_parts)
 unset(_sa_wanted_major)
-unset(_sa_wanted_minor)
-unset(_sa_wanted_len)
