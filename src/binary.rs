@@ -15,33 +15,44 @@ impl fmt::Display for DecodeError {
     }
 }
 
-/// Appends encoded values to a byte vector.
-pub struct Writer<'a> {
-    out: &'a mut Vec<u8>,
+/// Where a [`Writer`] appends: a byte vector, or a buffer that stays inline while short.
+pub trait Sink {
+    fn put(&mut self, bytes: &[u8]);
 }
 
-impl<'a> Writer<'a> {
-    pub fn new(out: &'a mut Vec<u8>) -> Writer<'a> {
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// Appends encoded values to a sink (a byte vector unless said otherwise).
+pub struct Writer<'a, S: Sink = Vec<u8>> {
+    out: &'a mut S,
+}
+
+impl<'a, S: Sink> Writer<'a, S> {
+    pub fn new(out: &'a mut S) -> Writer<'a, S> {
         Writer { out }
     }
 
     pub fn u8(&mut self, v: u8) {
-        self.out.push(v);
+        self.out.put(&[v]);
     }
 
     pub fn u32(&mut self, v: u32) {
-        self.out.extend_from_slice(&v.to_le_bytes());
+        self.out.put(&v.to_le_bytes());
     }
 
     pub fn u64(&mut self, v: u64) {
-        self.out.extend_from_slice(&v.to_le_bytes());
+        self.out.put(&v.to_le_bytes());
     }
 
     /// A length-prefixed byte array. Callers bound lengths far below 4 GiB (keys 64 KiB,
     /// values 64 MiB), so the cast cannot truncate.
     pub fn bytes(&mut self, v: &[u8]) {
         self.u32(v.len() as u32);
-        self.out.extend_from_slice(v);
+        self.out.put(v);
     }
 
     pub fn str(&mut self, v: &str) {

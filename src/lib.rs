@@ -13,6 +13,7 @@ pub mod node;
 #[cfg(test)]
 mod seeded;
 mod shared_bytes;
+mod small_bytes;
 pub mod store;
 pub mod sync;
 pub mod wire;

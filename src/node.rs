@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::binary::{DecodeError, Reader, Writer};
+use crate::binary::{DecodeError, Reader, Sink, Writer};
 
 /// The longest node id accepted, in bytes.
 pub const MAX_NODE_ID_BYTES: usize = 256;
@@ -106,7 +106,7 @@ impl NodeId {
     }
 
     /// Appends `node`, or its absence, to a binary encoding.
-    pub(crate) fn write_optional(w: &mut Writer<'_>, node: Option<&NodeId>) {
+    pub(crate) fn write_optional<S: Sink>(w: &mut Writer<'_, S>, node: Option<&NodeId>) {
         match node {
             Some(node) => {
                 w.u8(1);

@@ -609,7 +609,7 @@ mod tests {
                 Logged::Write {
                     op: gone,
                     writer: Some(node),
-                    extension: b"ext".to_vec(),
+                    extension: crate::small_bytes::SmallBytes::new(b"ext"),
                 },
             ],
         };

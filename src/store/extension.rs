@@ -19,6 +19,7 @@ use super::key::Key;
 use super::operation::Operation;
 use super::value::Value;
 use crate::node::NodeId;
+use crate::small_bytes::SmallBytes;
 
 /// One item of the log that concerns the owner.
 #[derive(Debug)]
@@ -28,7 +29,7 @@ pub(crate) enum Logged {
     Write {
         op: Operation,
         writer: Option<NodeId>,
-        extension: Vec<u8>,
+        extension: SmallBytes,
     },
     /// A note.
     Note(Vec<u8>),

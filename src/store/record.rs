@@ -11,6 +11,7 @@ use super::operation::{Operation, OperationKind};
 use crate::binary::{DecodeError, Reader, Writer};
 use crate::clock::Stamp;
 use crate::node::NodeId;
+use crate::small_bytes::SmallBytes;
 
 const TAG_WRITE: u8 = 1;
 const TAG_NOTE: u8 = 2;
@@ -25,7 +26,7 @@ pub(crate) struct WriteRecord {
     /// The node that made the write (`None` for a direct write on a store with no node).
     pub writer: Option<NodeId>,
     /// The owning layer's bytes for this write; empty for a plain store write.
-    pub extension: Vec<u8>,
+    pub extension: SmallBytes,
 }
 
 impl WriteRecord {
@@ -34,7 +35,7 @@ impl WriteRecord {
         WriteRecord {
             op,
             writer: None,
-            extension: Vec::new(),
+            extension: SmallBytes::default(),
         }
     }
 }
@@ -117,7 +118,7 @@ fn decode_write(r: &mut Reader<'_>) -> Result<WriteRecord, DecodeError> {
     // One allocation for key and value, which the table and the owner then share.
     let (key, value) =
         Key::with_value(key, r.bytes("value")?).map_err(|e| DecodeError(e.to_string()))?;
-    let extension = r.bytes("extension")?.to_vec();
+    let extension = SmallBytes::new(r.bytes("extension")?);
     Ok(WriteRecord {
         op: Operation {
             kind,
@@ -140,7 +141,7 @@ mod tests {
             op: Operation::put(Key::new("k").unwrap(), Value::from_string("v").unwrap())
                 .with_timestamp(Stamp::new(42, 1)),
             writer: Some(NodeId::new("node-a").unwrap()),
-            extension: extension.to_vec(),
+            extension: SmallBytes::new(extension),
         }
     }
 

@@ -24,6 +24,7 @@ use super::snapshot::{self, Snapshot};
 use super::state::SyncState;
 use crate::clock::{millis, Stamp};
 use crate::node::NodeId;
+use crate::small_bytes::SmallBytes;
 use crate::store::engine::StoreCore;
 use crate::store::{
     Durability, Folded, Handover, Key, Logged, Operation, OperationKind, SharedWrite, StoreEngine,
@@ -533,7 +534,7 @@ impl SyncEngine {
             }
             .encode()
         } else {
-            Vec::new()
+            SmallBytes::default()
         };
         WriteRecord {
             op,

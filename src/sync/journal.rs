@@ -7,9 +7,10 @@
 //! unacknowledged operation is simply queued again, and receivers deduplicate what they already
 //! have.
 
-use crate::binary::{DecodeError, Reader, Writer};
+use crate::binary::{DecodeError, Reader, Sink, Writer};
 use crate::clock::Stamp;
 use crate::node::NodeId;
+use crate::small_bytes::{SmallBytes, SmallBytesBuilder};
 use crate::store::WriteId;
 
 const TRACK_LOCAL: u8 = 1;
@@ -30,8 +31,10 @@ pub(crate) enum Tracking {
 }
 
 impl Tracking {
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(32);
+    /// The bytes of this tracking, inline (no allocation) unless a replaced write's origin
+    /// makes them long.
+    pub fn encode(&self) -> SmallBytes {
+        let mut out = SmallBytesBuilder::default();
         let mut w = Writer::new(&mut out);
         match self {
             Tracking::Local {
@@ -52,7 +55,7 @@ impl Tracking {
                 w.u64(*version);
             }
         }
-        out
+        out.finish()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Tracking, DecodeError> {
@@ -74,7 +77,7 @@ impl Tracking {
 }
 
 /// Appends the write an operation replaced (or its absence).
-pub(crate) fn write_replaces(w: &mut Writer<'_>, replaces: Option<&WriteId>) {
+pub(crate) fn write_replaces<S: Sink>(w: &mut Writer<'_, S>, replaces: Option<&WriteId>) {
     match replaces {
         Some(id) => {
             w.u8(1);

@@ -7,6 +7,7 @@ use std::hash::BuildHasher;
 use super::{EngineCore, RemoteApplyResult, RemoteOutcome, SyncEngine};
 use crate::clock::{millis, Stamp};
 use crate::node::NodeId;
+use crate::small_bytes::SmallBytes;
 use crate::store::engine::StoreCore;
 use crate::store::{Key, OperationKind, WriteId, WriteRecord};
 use crate::sync::conflict::{ConflictResolver, Resolution, ResolutionReason};
@@ -178,7 +179,7 @@ impl SyncEngine {
             }
             .encode()
         } else {
-            Vec::new()
+            SmallBytes::default()
         };
         WriteRecord {
             op: remote.operation,
