@@ -20,6 +20,10 @@
  *     each one is applied: dedup check, conflict check, store write) and one
  *     sa_sync_receive_frame of a V2 frame of CHUNK operations of a third node (made
  *     beforehand).
+ *   - submit scaling: one engine (memory store, 32-byte values) measured as "submit" above at
+ *     10 k and then, a second later in the same process, at the largest P: the two medians
+ *     (rows submit_at_10k_same_process and submit_at_max_same_process), whose ratio the
+ *     machine's drift between separate processes does not enter.
  * Times are the calling thread's CPU time (see now_ns).
  * One line per (call, store, value, P): the median per-operation time over the samples and
  * their min and max, in ns, tab-separated (header line first), ready for scripts/bench_chart.py.
@@ -278,6 +282,69 @@ static void local_calls(const char *dir, const char *store_name, const uint8_t *
     free(id_text);
 }
 
+/* Submit at 10 k and at `pending` pending in ONE process, a second apart: the ratio of the two
+ * medians, which measurements in separate processes minutes apart let the machine's drift
+ * into. Each sample times 2·CHUNK submits, then (not timed) hands them out, acknowledges them
+ * and prunes them, so that the outbox stays at the size measured. */
+static void submit_scaling(const char *dir, const char *store_name, const uint8_t *value,
+                           size_t value_len, long pending)
+{
+    (void)dir;
+    sa_store *store = open_store(NULL, "scaling");
+    sa_sync *engine = new_engine(store, "node-a");
+    long chunk = g_chunk;
+    char *keys = malloc((size_t)chunk * 2 * KEY_BYTES);
+    const char **ids = malloc((size_t)chunk * 2 * sizeof *ids);
+    if (keys == NULL || ids == NULL) {
+        exit(1);
+    }
+    sa_submitted submitted = {.struct_size = sizeof submitted};
+    const long sizes[2] = {10000, pending};
+    samples at[2];
+    memset(at, 0, sizeof at);
+    long next = 0;
+    for (int size = 0; size < 2; size++) {
+        for (; next < sizes[size]; next += chunk) {
+            make_keys(keys, next, chunk);
+            for (long i = 0; i < chunk; i++) {
+                CHECK(sa_sync_submit(engine, SA_OP_PUT, keys + i * KEY_BYTES, value, value_len,
+                                     &submitted));
+            }
+        }
+        for (long sample = 0; sample < g_samples; sample++) {
+            make_keys(keys, next, 2 * chunk);
+            double start = now_ns();
+            for (long i = 0; i < 2 * chunk; i++) {
+                CHECK(sa_sync_submit(engine, SA_OP_PUT, keys + i * KEY_BYTES, value, value_len,
+                                     &submitted));
+            }
+            add(&at[size], now_ns() - start, 2 * chunk);
+            next += 2 * chunk;
+            for (int half = 0; half < 2; half++) {
+                sa_batch *batch = NULL;
+                sa_envelope_view view = {.struct_size = sizeof view};
+                CHECK(sa_sync_next_batch(engine, &batch));
+                size_t len = sa_batch_len(batch);
+                for (size_t i = 0; i < len; i++) {
+                    CHECK(sa_batch_get(batch, i, &view));
+                    ids[i] = view.sync_id.ptr;
+                }
+                sa_ack_report acked = {.struct_size = sizeof acked};
+                CHECK(sa_sync_ack_many(engine, ids, len, &acked));
+                sa_batch_free(batch);
+            }
+            size_t pruned = 0;
+            CHECK(sa_sync_prune_completed(engine, &pruned));
+        }
+    }
+    report("submit_at_10k_same_process", store_name, value_len, 10000, &at[0]);
+    report("submit_at_max_same_process", store_name, value_len, pending, &at[1]);
+    sa_sync_free(engine);
+    sa_store_free(store);
+    free(keys);
+    free(ids);
+}
+
 /* A V2 frame of `count` fresh operations, made by the engine `peer`. */
 static sa_buf frame_from_peer(sa_sync *peer, char *keys, long first, long count,
                               const uint8_t *value, size_t value_len)
@@ -419,6 +486,9 @@ int main(int argc, char **argv)
                 in_child(remote_calls, dir, "fast_wal", value, value_sizes[v], sizes[s]);
             }
         }
+    }
+    if (max > 10000) {
+        in_child(submit_scaling, NULL, "memory", value, 32, max >= 1000000 ? 1000000 : max);
     }
     if (dir == scratch) {
         rmdir(scratch);
