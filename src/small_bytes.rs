@@ -20,16 +20,9 @@ pub struct SmallBytes(Repr);
 
 impl SmallBytes {
     pub fn new(bytes: &[u8]) -> SmallBytes {
-        if bytes.len() <= INLINE {
-            let mut inline = [0u8; INLINE];
-            inline[..bytes.len()].copy_from_slice(bytes);
-            SmallBytes(Repr::Inline {
-                len: bytes.len() as u8,
-                bytes: inline,
-            })
-        } else {
-            SmallBytes(Repr::Heap(bytes.into()))
-        }
+        let mut builder = SmallBytesBuilder::default();
+        builder.push(bytes);
+        builder.finish()
     }
 
     pub fn as_bytes(&self) -> &[u8] {

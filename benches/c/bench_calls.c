@@ -179,6 +179,17 @@ static void in_child(measurement run, const char *dir, const char *store_name,
     }
 }
 
+/* Submits the `count` keys made in `keys`, one sa_sync_submit each. */
+static void submit_each(sa_sync *engine, const char *keys, long count, const uint8_t *value,
+                        size_t value_len)
+{
+    sa_submitted submitted = {.struct_size = sizeof submitted};
+    for (long i = 0; i < count; i++) {
+        CHECK(sa_sync_submit(engine, SA_OP_PUT, keys + i * KEY_BYTES, value, value_len,
+                             &submitted));
+    }
+}
+
 /* submit, submit_many, next_batch, ack, ack_many and memory, at `pending` operations. */
 static void local_calls(const char *dir, const char *store_name, const uint8_t *value,
                         size_t value_len, long pending)
@@ -195,14 +206,10 @@ static void local_calls(const char *dir, const char *store_name, const uint8_t *
     if (keys == NULL || ops == NULL || results == NULL || ids == NULL || id_text == NULL) {
         exit(1);
     }
-    sa_submitted submitted = {.struct_size = sizeof submitted};
     long next = 0;
     for (; next < pending; next += chunk) {
         make_keys(keys, next, chunk);
-        for (long i = 0; i < chunk; i++) {
-            CHECK(sa_sync_submit(engine, SA_OP_PUT, keys + i * KEY_BYTES, value, value_len,
-                                 &submitted));
-        }
+        submit_each(engine, keys, chunk, value, value_len);
     }
     uint64_t rss_after = rss_bytes();
 
@@ -210,10 +217,7 @@ static void local_calls(const char *dir, const char *store_name, const uint8_t *
     for (long sample = 0; sample < g_samples; sample++) {
         make_keys(keys, next, 2 * chunk);
         double start = now_ns();
-        for (long i = 0; i < 2 * chunk; i++) {
-            CHECK(sa_sync_submit(engine, SA_OP_PUT, keys + i * KEY_BYTES, value, value_len,
-                                 &submitted));
-        }
+        submit_each(engine, keys, 2 * chunk, value, value_len);
         add(&submit, now_ns() - start, 2 * chunk);
         next += 2 * chunk;
 
@@ -298,7 +302,6 @@ static void submit_scaling(const char *dir, const char *store_name, const uint8_
     if (keys == NULL || ids == NULL) {
         exit(1);
     }
-    sa_submitted submitted = {.struct_size = sizeof submitted};
     const long sizes[2] = {10000, pending};
     samples at[2];
     memset(at, 0, sizeof at);
@@ -306,18 +309,12 @@ static void submit_scaling(const char *dir, const char *store_name, const uint8_
     for (int size = 0; size < 2; size++) {
         for (; next < sizes[size]; next += chunk) {
             make_keys(keys, next, chunk);
-            for (long i = 0; i < chunk; i++) {
-                CHECK(sa_sync_submit(engine, SA_OP_PUT, keys + i * KEY_BYTES, value, value_len,
-                                     &submitted));
-            }
+            submit_each(engine, keys, chunk, value, value_len);
         }
         for (long sample = 0; sample < g_samples; sample++) {
             make_keys(keys, next, 2 * chunk);
             double start = now_ns();
-            for (long i = 0; i < 2 * chunk; i++) {
-                CHECK(sa_sync_submit(engine, SA_OP_PUT, keys + i * KEY_BYTES, value, value_len,
-                                     &submitted));
-            }
+            submit_each(engine, keys, 2 * chunk, value, value_len);
             add(&at[size], now_ns() - start, 2 * chunk);
             next += 2 * chunk;
             for (int half = 0; half < 2; half++) {
@@ -350,10 +347,7 @@ static sa_buf frame_from_peer(sa_sync *peer, char *keys, long first, long count,
                               const uint8_t *value, size_t value_len)
 {
     make_keys(keys, first, count);
-    sa_submitted submitted = {.struct_size = sizeof submitted};
-    for (long i = 0; i < count; i++) {
-        CHECK(sa_sync_submit(peer, SA_OP_PUT, keys + i * KEY_BYTES, value, value_len, &submitted));
-    }
+    submit_each(peer, keys, count, value, value_len);
     sa_batch *batch = NULL;
     CHECK(sa_sync_next_batch(peer, &batch));
     sa_buf frame = {0};

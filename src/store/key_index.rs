@@ -54,21 +54,11 @@ impl KeyIndex {
     }
 
     /// The position of the key with `hash` that `is_key` accepts.
-    pub fn find(&self, hash: u32, mut is_key: impl FnMut(usize) -> bool) -> Option<usize> {
+    pub fn find(&self, hash: u32, is_key: impl FnMut(usize) -> bool) -> Option<usize> {
         if self.slots.is_empty() {
             return None;
         }
-        let mut at = self.home(hash);
-        loop {
-            let slot = self.slots[at];
-            if slot == EMPTY {
-                return None;
-            }
-            if hash_of(slot) == hash && is_key(position_of(slot)) {
-                return Some(position_of(slot));
-            }
-            at = (at + 1) & self.mask();
-        }
+        self.probe(hash, is_key).ok()
     }
 
     /// The position of the key with `hash` that `is_key` accepts, or where to add it
@@ -76,12 +66,18 @@ impl KeyIndex {
     pub fn find_or_vacant(
         &mut self,
         hash: u32,
-        mut is_key: impl FnMut(usize) -> bool,
+        is_key: impl FnMut(usize) -> bool,
     ) -> Result<usize, Vacant> {
         if (self.len + 1) * 8 > self.slots.len() * 7 {
             // Grown before probing, so that the vacant slot found stays where it is.
             self.grow();
         }
+        self.probe(hash, is_key)
+    }
+
+    /// Walks the probe run of `hash` (the slots are not empty): the position `is_key`
+    /// accepts, or the empty slot that ends the run.
+    fn probe(&self, hash: u32, mut is_key: impl FnMut(usize) -> bool) -> Result<usize, Vacant> {
         let mut at = self.home(hash);
         loop {
             let slot = self.slots[at];

@@ -171,7 +171,9 @@ namespace
     CHECK(!std::is_copy_constructible_v<sync::ack::AckTracker>);
     CHECK(!std::is_copy_constructible_v<ManualClock>);
     CHECK(std::is_nothrow_move_constructible_v<SyncEngine>);
-    CHECK(std::string(sync::version()) == "0.2.0");
+    CHECK(std::string(sync::version()) ==
+          std::to_string(SA_SYNC_VERSION_MAJOR) + "." + std::to_string(SA_SYNC_VERSION_MINOR) +
+              "." + std::to_string(SA_SYNC_VERSION_PATCH));
   }
 
   // The two C structs hold the same settings.
