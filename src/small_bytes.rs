@@ -35,7 +35,10 @@ impl SmallBytes {
 
 impl Default for SmallBytes {
     fn default() -> SmallBytes {
-        SmallBytes::new(&[])
+        SmallBytes(Repr::Inline {
+            len: 0,
+            bytes: [0; INLINE],
+        })
     }
 }
 

@@ -77,6 +77,7 @@ impl KeyIndex {
 
     /// Walks the probe run of `hash` (the slots are not empty): the position `is_key`
     /// accepts, or the empty slot that ends the run.
+    #[inline]
     fn probe(&self, hash: u32, mut is_key: impl FnMut(usize) -> bool) -> Result<usize, Vacant> {
         let mut at = self.home(hash);
         loop {
