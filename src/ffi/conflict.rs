@@ -65,7 +65,12 @@ pub extern "C" fn sa_conflict_resolve(
         };
         // SAFETY: `out_resolution` is NULL (rejected) or writable.
         let slot = unsafe { SizedOut::new(out_resolution, "out_resolution") }?;
-        let r = ConflictResolver::decide(local.as_ref(), &remote, None, policy);
+        let r = ConflictResolver::decide(
+            local.as_ref().map(WriteId::borrowed),
+            remote.borrowed(),
+            None,
+            policy,
+        );
         slot.write(sa_resolution {
             struct_size: 0,
             conflict_detected: r.conflict_detected,

@@ -127,6 +127,13 @@ pub(crate) unsafe fn read_in<T: Growable>(
     }
     // SAFETY: non-NULL and readable per the contract.
     let stated = unsafe { stated_size(ptr) };
+    if stated as usize == size_of::<T>() {
+        // What nearly every caller states: the whole struct, read as it is (no defaults to
+        // build, no sizes to check).
+        // SAFETY: the caller's struct holds `size_of::<T>()` bytes per the contract, and every
+        // byte pattern C writes is valid for T (trait contract).
+        return Ok(unsafe { ptr.read_unaligned() });
+    }
     let size = checked_size(stated, &defaults, what, min)?;
     // SAFETY: `size` was checked against T, and the caller's struct holds `size` bytes.
     Ok(unsafe { copy_in(ptr, size, defaults) })

@@ -16,9 +16,19 @@ pub struct WriteId {
     pub origin: Option<NodeId>,
 }
 
+impl WriteId {
+    /// This identity, borrowed: compared without cloning its node id.
+    pub fn borrowed(&self) -> WriteRef<'_> {
+        WriteRef {
+            stamp: self.stamp,
+            origin: self.origin.as_ref(),
+        }
+    }
+}
+
 impl Ord for WriteId {
     fn cmp(&self, other: &Self) -> Ordering {
-        (self.stamp, &self.origin).cmp(&(other.stamp, &other.origin))
+        self.borrowed().cmp(&other.borrowed())
     }
 }
 
@@ -26,6 +36,13 @@ impl PartialOrd for WriteId {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
+}
+
+/// A [`WriteId`] borrowed: the same order (by stamp, then origin; no origin first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct WriteRef<'a> {
+    pub stamp: Stamp,
+    pub origin: Option<&'a NodeId>,
 }
 
 /// A live key's current value as returned by the store.

@@ -27,7 +27,7 @@ mod wal;
 pub use compaction::{CompactionReport, CompactionStats};
 pub use config::{Durability, StoreConfig};
 pub use engine::{ApplyResult, Entries, StoreEngine, ENTRIES_CHUNK_KEYS};
-pub use entry::{Entry, WriteId};
+pub use entry::{Entry, WriteId, WriteRef};
 pub use error::StoreError;
 pub(crate) use extension::{Folded, Handover, Logged, SharedWrite};
 pub use faults::{CompactionStep, WalFaults};

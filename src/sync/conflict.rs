@@ -9,7 +9,7 @@
 use super::config::ConflictPolicy;
 use super::error::SyncError;
 use crate::node::NodeId;
-use crate::store::{Entry, Operation, WriteId};
+use crate::store::{Entry, Operation, WriteId, WriteRef};
 
 /// Why a resolution came out as it did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -67,9 +67,9 @@ impl ConflictResolver {
     /// Decides whether `remote` (which replaced `remote_replaces` at its origin) should replace
     /// the local write `local` (`None`: key unknown locally).
     pub fn decide(
-        local: Option<&WriteId>,
-        remote: &WriteId,
-        remote_replaces: Option<&WriteId>,
+        local: Option<WriteRef<'_>>,
+        remote: WriteRef<'_>,
+        remote_replaces: Option<WriteRef<'_>>,
         policy: ConflictPolicy,
     ) -> Resolution {
         use ResolutionReason::*;
@@ -130,7 +130,12 @@ impl ConflictResolver {
             stamp: remote_operation.timestamp,
             origin: Some(remote_node),
         };
-        Ok(Self::decide(local.as_ref(), &remote, None, policy))
+        Ok(Self::decide(
+            local.as_ref().map(WriteId::borrowed),
+            remote.borrowed(),
+            None,
+            policy,
+        ))
     }
 }
 
@@ -151,7 +156,7 @@ mod tests {
     #[test]
     fn no_local_entry_applies_under_every_policy() {
         for p in [LastWriteWins, KeepLocal, KeepRemote] {
-            let r = ConflictResolver::decide(None, &id(1, "b"), None, p);
+            let r = ConflictResolver::decide(None, id(1, "b").borrowed(), None, p);
             assert!(r.apply_remote && !r.conflict_detected && r.is_valid());
         }
     }
@@ -159,43 +164,93 @@ mod tests {
     #[test]
     fn causal_successor_is_applied_without_conflict_even_under_keep_local() {
         let local = id(10, "a");
-        let r = ConflictResolver::decide(Some(&local), &id(20, "b"), Some(&local), KeepLocal);
+        let r = ConflictResolver::decide(
+            Some(local.borrowed()),
+            id(20, "b").borrowed(),
+            Some(local.borrowed()),
+            KeepLocal,
+        );
         assert_eq!(r.reason, ResolutionReason::CausalSuccessor);
         assert!(r.apply_remote && !r.conflict_detected);
     }
 
     #[test]
     fn same_origin_is_ordered_by_stamp_not_a_conflict() {
-        let r = ConflictResolver::decide(Some(&id(10, "b")), &id(5, "b"), None, KeepRemote);
+        let r = ConflictResolver::decide(
+            Some(id(10, "b").borrowed()),
+            id(5, "b").borrowed(),
+            None,
+            KeepRemote,
+        );
         assert_eq!(r.reason, ResolutionReason::SameOriginOlder);
         assert!(r.keep_local && !r.conflict_detected);
-        let r = ConflictResolver::decide(Some(&id(10, "b")), &id(15, "b"), None, KeepLocal);
+        let r = ConflictResolver::decide(
+            Some(id(10, "b").borrowed()),
+            id(15, "b").borrowed(),
+            None,
+            KeepLocal,
+        );
         assert!(r.apply_remote && !r.conflict_detected);
     }
 
     #[test]
     fn last_write_wins_and_ties_break_on_node_id_both_ways() {
-        let newer = ConflictResolver::decide(Some(&id(10, "a")), &id(11, "b"), None, LastWriteWins);
+        let newer = ConflictResolver::decide(
+            Some(id(10, "a").borrowed()),
+            id(11, "b").borrowed(),
+            None,
+            LastWriteWins,
+        );
         assert!(newer.apply_remote && newer.conflict_detected);
-        let older = ConflictResolver::decide(Some(&id(10, "a")), &id(9, "b"), None, LastWriteWins);
+        let older = ConflictResolver::decide(
+            Some(id(10, "a").borrowed()),
+            id(9, "b").borrowed(),
+            None,
+            LastWriteWins,
+        );
         assert!(older.keep_local && older.conflict_detected);
-        let tie_b = ConflictResolver::decide(Some(&id(10, "a")), &id(10, "b"), None, LastWriteWins);
+        let tie_b = ConflictResolver::decide(
+            Some(id(10, "a").borrowed()),
+            id(10, "b").borrowed(),
+            None,
+            LastWriteWins,
+        );
         assert!(tie_b.apply_remote);
-        let tie_a = ConflictResolver::decide(Some(&id(10, "b")), &id(10, "a"), None, LastWriteWins);
+        let tie_a = ConflictResolver::decide(
+            Some(id(10, "b").borrowed()),
+            id(10, "a").borrowed(),
+            None,
+            LastWriteWins,
+        );
         assert!(tie_a.keep_local);
     }
 
     #[test]
     fn keep_local_and_keep_remote_decide_conflicts_always() {
-        let kl = ConflictResolver::decide(Some(&id(1, "a")), &id(99, "b"), None, KeepLocal);
+        let kl = ConflictResolver::decide(
+            Some(id(1, "a").borrowed()),
+            id(99, "b").borrowed(),
+            None,
+            KeepLocal,
+        );
         assert!(kl.keep_local && kl.conflict_detected);
-        let kr = ConflictResolver::decide(Some(&id(99, "a")), &id(1, "b"), None, KeepRemote);
+        let kr = ConflictResolver::decide(
+            Some(id(99, "a").borrowed()),
+            id(1, "b").borrowed(),
+            None,
+            KeepRemote,
+        );
         assert!(kr.apply_remote && kr.conflict_detected);
     }
 
     #[test]
     fn same_write_is_kept() {
-        let r = ConflictResolver::decide(Some(&id(5, "b")), &id(5, "b"), None, KeepRemote);
+        let r = ConflictResolver::decide(
+            Some(id(5, "b").borrowed()),
+            id(5, "b").borrowed(),
+            None,
+            KeepRemote,
+        );
         assert_eq!(r.reason, ResolutionReason::SameWrite);
         assert!(r.keep_local);
     }
@@ -223,7 +278,12 @@ mod tests {
     fn delete_respects_stamps() {
         // A tombstone is a write like any other: an older put does not beat a newer delete.
         let tombstone = id(20, "a");
-        let r = ConflictResolver::decide(Some(&tombstone), &id(10, "b"), None, LastWriteWins);
+        let r = ConflictResolver::decide(
+            Some(tombstone.borrowed()),
+            id(10, "b").borrowed(),
+            None,
+            LastWriteWins,
+        );
         assert!(r.keep_local);
     }
 }

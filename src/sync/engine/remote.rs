@@ -9,7 +9,7 @@ use crate::clock::{millis, Stamp};
 use crate::node::NodeId;
 use crate::small_bytes::SmallBytes;
 use crate::store::engine::StoreCore;
-use crate::store::{Key, OperationKind, WriteId, WriteRecord};
+use crate::store::{Key, OperationKind, WriteId, WriteRecord, WriteRef};
 use crate::sync::conflict::{ConflictResolver, Resolution, ResolutionReason};
 use crate::sync::error::SyncError;
 use crate::sync::journal::{Annotation, Tracking};
@@ -95,29 +95,31 @@ impl PendingWrites {
 
 impl SyncEngine {
     /// Checks a remote operation and returns its origin as a node id: `known` (an origin
-    /// handled before, validated then) or a newly validated one.
-    fn validate_remote(
+    /// handled before, validated then) or one validated now, kept in `first_seen`. Borrowed,
+    /// not cloned: each clone of a node id is an atomic count update, a few nanoseconds.
+    fn validate_remote<'k>(
         &self,
-        known: Option<&NodeId>,
+        known: Option<&'k NodeId>,
+        first_seen: &'k mut Option<NodeId>,
         remote: &RemoteOperation<'_>,
-    ) -> Result<NodeId, SyncError> {
+    ) -> Result<&'k NodeId, SyncError> {
         let invalid = SyncError::InvalidRemoteOperation;
         if remote.sync_id.is_empty() {
             return Err(invalid("empty sync id".into()));
         }
         let id = remote.sync_id;
         let origin = match known {
-            Some(known) => known.clone(),
-            None => NodeId::new(remote.origin_node_id).map_err(|e| {
+            Some(known) => known,
+            None => first_seen.insert(NodeId::new(remote.origin_node_id).map_err(|e| {
                 invalid(format!(
                     "sync operation {id}: origin {:?}: {}",
                     e.value, e.reason
                 ))
-            })?,
+            })?),
         };
         // Two nodes sharing an id (e.g. both built from a default config) would silently drop
         // each other's writes as duplicates; refuse instead, naming the id.
-        if origin == self.node {
+        if *origin == self.node {
             return Err(invalid(format!(
                 "sync operation {id}: origin {origin} is this node's own id; \
                  every node needs a distinct node id"
@@ -206,18 +208,18 @@ impl SyncEngine {
     ) -> Result<RemoteApplyResult, SyncError> {
         let mut guard = self.lock();
         let core = &mut *guard;
-        let mut known = core.seen.known_mut(remote.origin_node_id);
-        let origin = self.validate_remote(known.as_ref().map(|k| &k.id), &remote)?;
+        let known = core.seen.known_mut(remote.origin_node_id);
+        let mut first_seen = None;
+        let origin =
+            self.validate_remote(known.as_deref().map(|k| &k.id), &mut first_seen, &remote)?;
         if known.as_ref().is_some_and(|k| k.contains(remote.version)) {
             core.remote_duplicates += 1;
             return Ok(RemoteApplyResult::duplicate());
         }
         let mut store = self.store.lock();
-        self.check_skew(&remote, &origin, store.clock_high_water(), || {
-            store.now_ms()
-        })?;
+        self.check_skew(&remote, origin, store.clock_high_water(), || store.now_ms())?;
         let (stamp, version) = (remote.operation.timestamp, remote.version);
-        let resolution = self.resolve(&store, &remote, &origin);
+        let resolution = self.resolve(&store, &remote, origin);
         let store_version = if resolution.apply_remote {
             let record = Self::remote_record(&store, remote, origin.clone());
             let applied = store
@@ -225,15 +227,16 @@ impl SyncEngine {
                 .map_err(SyncError::store("remote apply"))?;
             Some(applied.version)
         } else {
-            note_seen(&mut store, &origin, version, stamp)?;
+            note_seen(&mut store, origin, version, stamp)?;
             None
         };
         store.observe_stamp(stamp);
         drop(store);
-        match known.as_mut() {
-            Some(known) => known.insert(version),
-            None => core.seen.insert(&origin, version),
-        };
+        if let Some(known) = known {
+            known.insert(version);
+        } else if let Some(origin) = first_seen {
+            core.seen.insert(&origin, version);
+        }
         Ok(count_outcome(core, resolution, version, store_version))
     }
 
@@ -263,8 +266,10 @@ impl SyncEngine {
                 Some(known) => Some(&known.id),
                 None => pending.origin(remote.origin_node_id),
             };
-            let origin = match self.validate_remote(known_id, &remote) {
-                Ok(origin) => origin,
+            let mut first_seen = None;
+            let origin = match self.validate_remote(known_id, &mut first_seen, &remote) {
+                // Owned: the write's record keeps it.
+                Ok(origin) => origin.clone(),
                 Err(e) => {
                     results.push(Err(e));
                     continue;
@@ -314,14 +319,16 @@ impl SyncEngine {
         remote: &RemoteOperation<'_>,
         origin: &NodeId,
     ) -> Resolution {
-        let remote_write = WriteId {
+        let remote_write = WriteRef {
             stamp: remote.operation.timestamp,
-            origin: Some(origin.clone()),
+            origin: Some(origin),
         };
         ConflictResolver::decide(
-            store.current_write(&remote.operation.key),
-            &remote_write,
-            remote.replaces.as_ref(),
+            store
+                .current_write(&remote.operation.key)
+                .map(WriteId::borrowed),
+            remote_write,
+            remote.replaces.as_ref().map(WriteId::borrowed),
             self.config.conflict_policy,
         )
     }
