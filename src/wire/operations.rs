@@ -137,8 +137,8 @@ fn decode_operation<'a>(
     let tag = r.u8("op type").map_err(|e| e.0)?;
     let kind = OperationKind::from_code(tag)
         .ok_or_else(|| format!("bad op type {tag} (1 put, 2 delete)"))?;
+    // The key's length and content are checked as the operation is made.
     let key = Key::check_utf8(r.bytes("key").map_err(|e| e.0)?).map_err(|e| e.to_string())?;
-    Key::check(key).map_err(|e| e.to_string())?;
     let value = r.bytes("value").map_err(|e| e.0)?;
     // Key and value in one allocation (see `Operation::from_parts`).
     let operation = Operation::from_parts(kind, key, value).map_err(|e| e.to_string())?;
