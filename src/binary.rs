@@ -178,7 +178,26 @@ mod tests {
         short.u8("a").unwrap();
         short.u32("b").unwrap();
         short.u64("c").unwrap();
-        assert!(short.str("key").unwrap_err().0.contains("truncated key"));
+        // The key's length (6) was read at offset 13; its bytes start at 17, 5 of them left.
+        assert_eq!(
+            short.str("key").unwrap_err().0,
+            "truncated key: needs 6 bytes at offset 17, 5 left"
+        );
+        let mut empty = Reader::new(&[]);
+        assert_eq!(
+            empty.u64("stamp").unwrap_err().0,
+            "truncated stamp: needs 8 bytes at offset 0, 0 left"
+        );
+        let mut trailing = Reader::new(&buf);
+        trailing.u8("a").unwrap();
+        assert_eq!(trailing.remaining(), buf.len() - 1);
+        assert!(trailing
+            .finish("record")
+            .unwrap_err()
+            .0
+            .starts_with("22 unexpected"));
+        assert_eq!(trailing.rest(), &buf[1..]);
+        trailing.finish("record").unwrap();
     }
 
     #[test]
