@@ -263,18 +263,33 @@ fn checkpoint_load_survives_mutation() {
     n.engine.compact().unwrap();
     let checkpoint = std::fs::read(n.wal.with_file_name("node-a.wal.ckpt")).unwrap();
     drop(n);
-    // The mutated checkpoint is opened read-only beside an empty segment: nothing written.
-    let wal = dir.path().join("fuzz.wal");
+    run(
+        "checkpoint",
+        vec![checkpoint],
+        &mut opens_with_side_file(dir.path(), "ckpt"),
+    );
+}
+
+/// A check that writes its input as the `<wal>.<suffix>` file beside an empty segment, then
+/// opens the store read-only (nothing written) and an engine on it: a damaged file is refused
+/// by an error naming it, never taken silently.
+fn opens_with_side_file(dir: &Path, suffix: &str) -> impl FnMut(&[u8]) -> Result<(), String> {
+    let wal = dir.join("fuzz.wal");
     drop(StoreEngine::open(StoreConfig::fast(&wal)).unwrap());
-    let path = dir.path().join("fuzz.wal.ckpt");
-    run("checkpoint", vec![checkpoint], &mut |input| {
+    let name = format!("fuzz.wal.{suffix}");
+    let path = dir.join(&name);
+    move |input| {
         std::fs::write(&path, input).unwrap();
         let clock = Arc::new(ManualClock::new(T0));
-        if let Ok(store) = StoreEngine::open(StoreConfig::read_only(&wal).with_clock(clock)) {
-            let _ = SyncEngine::new(&SyncContext::new(&store, SyncConfig::fast("node-a")));
+        match StoreEngine::open(StoreConfig::read_only(&wal).with_clock(clock)) {
+            Ok(store) => {
+                let _ = SyncEngine::new(&SyncContext::new(&store, SyncConfig::fast("node-a")));
+                Ok(())
+            }
+            Err(e) if e.to_string().contains(&name) => Ok(()),
+            Err(e) => Err(format!("error does not name {name}: {e}")),
         }
-        Ok(())
-    });
+    }
 }
 
 #[test]
@@ -290,22 +305,13 @@ fn sequence_file_survives_mutation() {
     n.store.compact().unwrap();
     let seq = std::fs::read(n.wal.with_file_name("node-a.wal.seq")).unwrap();
     drop(n);
-    // Opened read-only beside an empty segment: a damaged mark is refused by name, never
-    // taken for a lower one silently.
-    let wal = dir.path().join("fuzz.wal");
-    drop(StoreEngine::open(StoreConfig::fast(&wal)).unwrap());
-    let path = dir.path().join("fuzz.wal.seq");
-    // Two 32-byte slots: a tenth of the other targets' mutations covers them (each one opens
-    // a store, which costs more than decoding a frame).
-    run_n("sequence", vec![seq], iterations() / 10, &mut |input| {
-        std::fs::write(&path, input).unwrap();
-        match StoreEngine::open(StoreConfig::read_only(&wal)) {
-            Ok(store) => {
-                let _ = SyncEngine::new(&SyncContext::new(&store, SyncConfig::fast("node-a")));
-            }
-            Err(e) if e.to_string().contains("fuzz.wal.seq") => {}
-            Err(e) => return Err(format!("error does not name the file: {e}")),
-        }
-        Ok(())
-    });
+    // A damaged mark is refused by name, never taken for a lower one silently. Two 32-byte
+    // slots: a tenth of the other targets' mutations covers them (each one opens a store,
+    // which costs more than decoding a frame).
+    run_n(
+        "sequence",
+        vec![seq],
+        iterations() / 10,
+        &mut opens_with_side_file(dir.path(), "seq"),
+    );
 }

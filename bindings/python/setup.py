@@ -27,7 +27,14 @@ HERE = Path(__file__).resolve().parent
 # The package's own discovery code (pure Python, no library needed to import it) says what
 # the library file is called and where the crate is: one definition for both.
 sys.path.insert(0, str(HERE))
-from softadastra_sync._native import CRATE_NAME, find_checkout, library_file_name  # noqa: E402
+from softadastra_sync._native import (  # noqa: E402
+    CRATE_NAME,
+    SA_SYNC_VERSION_MAJOR,
+    SA_SYNC_VERSION_MINOR,
+    SA_SYNC_VERSION_PATCH,
+    find_checkout,
+    library_file_name,
+)
 
 PACKAGE = "softadastra_sync"
 LIB_TARGET = "softadastra_sync"
@@ -95,6 +102,8 @@ class PlatformWheel(bdist_wheel):
 
 
 setup(
+    # The package's version is the library's, from the constants checked against the header.
+    version=f"{SA_SYNC_VERSION_MAJOR}.{SA_SYNC_VERSION_MINOR}.{SA_SYNC_VERSION_PATCH}",
     distclass=NativeDistribution,
     cmdclass={"build_py": BuildPyWithLibrary, "bdist_wheel": PlatformWheel},
 )

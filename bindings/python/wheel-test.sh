@@ -26,8 +26,8 @@ python3 -m pip wheel --no-deps --quiet --wheel-dir "$work/dist" "$here" >"$work/
 wheels=("$work"/dist/softadastra_sync-*-py3-none-*.whl)
 [ -f "${wheels[0]}" ] || { ls "$work/dist" >&2; fail "no py3-none-<platform> wheel was built"; }
 wheel="${wheels[0]}"
-python3 - "$wheel" <<'EOF' || fail "the wheel does not bundle the library and the jetstream subpackage"
-import sys, zipfile
+python3 - "$wheel" "$here/../../include/softadastra/sync.h" <<'EOF' || fail "the wheel does not bundle the library and the jetstream subpackage, at the header's version"
+import re, sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
 libraries = [n for n in names if n.startswith("softadastra_sync/libsoftadastra_sync.")
              or n == "softadastra_sync/softadastra_sync.dll"]
@@ -40,6 +40,12 @@ metadata = zipfile.ZipFile(sys.argv[1]).read(
     next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
 if "Provides-Extra: jetstream" not in metadata or "extra == \"jetstream\"" not in metadata:
     sys.exit("the wheel's metadata lacks the jetstream extra")
+# The package's version is the library's: read from the header, never copied.
+header = open(sys.argv[2]).read()
+parts = [re.search(rf"#define SA_SYNC_VERSION_{p} (\d+)", header).group(1)
+         for p in ("MAJOR", "MINOR", "PATCH")]
+if f"\nVersion: {'.'.join(parts)}\n" not in metadata:
+    sys.exit(f"the wheel's version is not the header's {'.'.join(parts)}")
 EOF
 
 python3 -m venv "$work/venv" >"$work/venv.log" 2>&1 \

@@ -251,8 +251,9 @@ fn run(
             path: plan.files.closed.clone(),
             offset: 0,
             reason: format!(
-                "segment {segment} does not follow the checkpoint, which covers segments up \
-                 to {}",
+                "segment {segment} does not follow the checkpoint {}, which covers segments \
+                 up to {}",
+                plan.files.checkpoint.display(),
                 state.covers
             ),
         });

@@ -296,9 +296,11 @@ impl StoreCore {
                 return Err(StoreError::Corrupt {
                     path: files.closed.clone(),
                     offset: 0,
+                    // Either file may be the damaged one: name both.
                     reason: format!(
-                        "segment {segment} does not follow the checkpoint, which covers \
-                         segments up to {covers}"
+                        "segment {segment} does not follow the checkpoint {}, which covers \
+                         segments up to {covers}",
+                        files.checkpoint.display()
                     ),
                 });
             }
@@ -325,11 +327,13 @@ impl StoreCore {
             return Err(StoreError::Corrupt {
                 path: files.wal.clone(),
                 offset: 0,
+                // Either file may be the damaged one: name both.
                 reason: format!(
-                    "this is log segment {}, but segment {} comes next (the checkpoint covers \
-                     segments up to {covers})",
+                    "this is log segment {}, but segment {} comes next (the checkpoint {} \
+                     covers segments up to {covers})",
                     wal.segment(),
-                    last + 1
+                    last + 1,
+                    files.checkpoint.display()
                 ),
             });
         }

@@ -19,7 +19,13 @@ every place tried.
 
 from __future__ import annotations
 
-from ._native import LibraryNotFoundError, find_library
+from ._native import (
+    SA_SYNC_VERSION_MAJOR,
+    SA_SYNC_VERSION_MINOR,
+    SA_SYNC_VERSION_PATCH,
+    LibraryNotFoundError,
+    find_library,
+)
 from .core import (
     AckTracker,
     Batch,
@@ -86,7 +92,8 @@ from .model import (
     stamp_wall_ms,
 )
 
-__version__ = "0.2.0"
+# The header's version (checked against it by the drift test), not a copy.
+__version__ = f"{SA_SYNC_VERSION_MAJOR}.{SA_SYNC_VERSION_MINOR}.{SA_SYNC_VERSION_PATCH}"
 
 __all__ = [
     # objects
